@@ -1,0 +1,64 @@
+"""Loading checkpoints safely: torch's ``weights_only=True`` plus an explicit allowlist.
+
+fairseq 0.12 checkpoints pickle the training configuration. Besides tensors and plain
+containers (which torch allows by itself) the only global they hold is the model's
+``argparse.Namespace``; that is the whole allowlist. Anything else (a pickle that calls
+``os.system``, say) is refused before any of it runs.
+"""
+
+import argparse
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any, Dict, List, Union
+
+import torch
+
+SAFE_GLOBALS: List[type] = [argparse.Namespace]
+
+
+class CheckpointError(Exception):
+    """A checkpoint that cannot be loaded; the message says why, in one line."""
+
+
+def allow_checkpoint_globals() -> None:
+    """Let ``torch.load(weights_only=True)`` rebuild what fairseq checkpoints contain."""
+    torch.serialization.add_safe_globals(SAFE_GLOBALS)
+
+
+def explain_load_error(path: Union[str, Path], error: BaseException) -> CheckpointError:
+    """Turn torch's error for an unloadable checkpoint into one clear line."""
+    if isinstance(error, pickle.UnpicklingError):
+        try:
+            unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
+        except Exception:  # an unreadable archive: say what we know
+            unsafe = []
+        named = ", ".join(unsafe) or "objects"
+        return CheckpointError(
+            f"{path}: refused: it holds {named}, which evo-mt does not load from checkpoints "
+            "(only tensors, plain containers and argparse.Namespace); nothing in it was run"
+        )
+    if isinstance(error, OSError) and error.strerror:
+        return CheckpointError(f"{path}: cannot read the checkpoint: {error.strerror}")
+    return CheckpointError(f"{path}: not a complete checkpoint (truncated or corrupt)")
+
+
+def is_load_error(error: BaseException) -> bool:
+    """Whether `error` is torch failing to read the file, rather than a bug elsewhere."""
+    if isinstance(error, (pickle.UnpicklingError, EOFError, zipfile.BadZipFile)):
+        return True
+    return isinstance(error, RuntimeError) and "PytorchStreamReader" in str(error)
+
+
+def read_checkpoint(path: Union[str, Path]) -> Dict[str, Any]:
+    """Load a checkpoint onto the CPU with ``weights_only=True``; `CheckpointError` if unsafe or broken."""
+    allow_checkpoint_globals()
+    try:
+        state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as error:
+        if isinstance(error, OSError) or is_load_error(error):
+            raise explain_load_error(path, error) from error
+        raise
+    if not isinstance(state, dict) or "model" not in state:
+        raise CheckpointError(f"{path}: not a fairseq checkpoint (no model weights in it)")
+    return state

@@ -1,0 +1,77 @@
+"""Narrow fixes to fairseq 0.12 that importing `evo_mt` applies.
+
+1. Checkpoints: torch >= 2.6 loads with ``weights_only=True`` and fairseq's checkpoints hold
+   an ``argparse.Namespace``; it is allowlisted (never the whole unpickler). A checkpoint
+   that cannot be loaded raises `CheckpointError` with one clear line.
+2. Evaluation batches: ``data_utils.batch_by_size`` drops the last batch when its size is
+   not a multiple of ``--required-batch-size-multiple`` (fairseq issues #5036, #5351), so
+   ``fairseq-generate`` silently scores fewer sentences than the test set holds. Outside
+   training, that batch is now kept; training batches stay exactly as fairseq makes them.
+"""
+
+import contextvars
+import functools
+from typing import Any, Callable
+
+import numpy as np
+from fairseq import checkpoint_utils
+from fairseq.data import data_utils
+from fairseq.trainer import Trainer
+
+from evo_mt.checkpoints import allow_checkpoint_globals, explain_load_error, is_load_error
+
+_building_train_batches = contextvars.ContextVar("evo_mt_building_train_batches", default=False)
+
+
+def _keeping_last_batch(batch_by_size: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(batch_by_size)
+    def wrapper(indices, *args: Any, **kwargs: Any):
+        indices = np.asarray(indices if isinstance(indices, np.ndarray) else list(indices), dtype=np.int64)
+        batches = batch_by_size(indices, *args, **kwargs)
+        if _building_train_batches.get():
+            return batches
+        # Batches are consecutive runs of `indices`, so what was dropped is the tail.
+        covered = sum(len(batch) for batch in batches)
+        if covered < len(indices):
+            batches = list(batches) + [indices[covered:]]
+        return batches
+
+    return wrapper
+
+
+def _as_training(get_train_iterator: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(get_train_iterator)
+    def wrapper(*args: Any, **kwargs: Any):
+        token = _building_train_batches.set(True)
+        try:
+            return get_train_iterator(*args, **kwargs)
+        finally:
+            _building_train_batches.reset(token)
+
+    return wrapper
+
+
+def _explaining_load_errors(load_checkpoint_to_cpu: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(load_checkpoint_to_cpu)
+    def wrapper(path: str, *args: Any, **kwargs: Any):
+        try:
+            return load_checkpoint_to_cpu(path, *args, **kwargs)
+        except Exception as error:
+            if is_load_error(error):
+                raise explain_load_error(path, error) from error
+            raise
+
+    return wrapper
+
+
+def apply() -> None:
+    """Apply the fixes once; later calls change nothing."""
+    if getattr(data_utils.batch_by_size, "__wrapped__", None) is not None:
+        return
+    allow_checkpoint_globals()
+    data_utils.batch_by_size = _keeping_last_batch(data_utils.batch_by_size)
+    Trainer.get_train_iterator = _as_training(Trainer.get_train_iterator)
+    checkpoint_utils.load_checkpoint_to_cpu = _explaining_load_errors(checkpoint_utils.load_checkpoint_to_cpu)
+
+
+apply()
