@@ -2,7 +2,8 @@
 
 1. Checkpoints: torch >= 2.6 loads with ``weights_only=True`` and fairseq's checkpoints hold
    an ``argparse.Namespace``; it is allowlisted (never the whole unpickler). A checkpoint
-   that cannot be loaded raises `CheckpointError` with one clear line.
+   that cannot be loaded raises `CheckpointError`, which fairseq's commands then print as
+   one line (no traceback) before exiting with status 1.
 2. Evaluation batches: ``data_utils.batch_by_size`` drops the last batch when its size is
    not a multiple of ``--required-batch-size-multiple`` (fairseq issues #5036, #5351), so
    ``fairseq-generate`` silently scores fewer sentences than the test set holds. Outside
@@ -11,6 +12,7 @@
 
 import contextvars
 import functools
+import sys
 from typing import Any, Callable
 
 import numpy as np
@@ -18,7 +20,12 @@ from fairseq import checkpoint_utils
 from fairseq.data import data_utils
 from fairseq.trainer import Trainer
 
-from evo_mt.checkpoints import allow_checkpoint_globals, explain_load_error, is_load_error
+from evo_mt.checkpoints import (
+    CheckpointError,
+    allow_checkpoint_globals,
+    explain_load_error,
+    is_load_error,
+)
 
 _building_train_batches = contextvars.ContextVar("evo_mt_building_train_batches", default=False)
 
@@ -64,6 +71,16 @@ def _explaining_load_errors(load_checkpoint_to_cpu: Callable[..., Any]) -> Calla
     return wrapper
 
 
+def _printing_checkpoint_errors(excepthook: Callable[..., Any]) -> Callable[..., Any]:
+    def hook(kind: type, error: BaseException, traceback: Any) -> None:
+        if isinstance(error, CheckpointError):
+            print(f"error: {error}", file=sys.stderr)
+        else:
+            excepthook(kind, error, traceback)
+
+    return hook
+
+
 def apply() -> None:
     """Apply the fixes once; later calls change nothing."""
     if getattr(data_utils.batch_by_size, "__wrapped__", None) is not None:
@@ -72,6 +89,7 @@ def apply() -> None:
     data_utils.batch_by_size = _keeping_last_batch(data_utils.batch_by_size)
     Trainer.get_train_iterator = _as_training(Trainer.get_train_iterator)
     checkpoint_utils.load_checkpoint_to_cpu = _explaining_load_errors(checkpoint_utils.load_checkpoint_to_cpu)
+    sys.excepthook = _printing_checkpoint_errors(sys.excepthook)
 
 
 apply()

@@ -2,6 +2,8 @@
 
 import argparse
 import os
+import random
+import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,11 +15,12 @@ from fairseq.data import Dictionary, data_utils
 from fairseq.models import ARCH_CONFIG_REGISTRY
 from fairseq.models.transformer import TransformerModel
 
-import evo_mt  # noqa: F401  (registers the model)
+import evo_mt
 from evo_mt.ea_transformer import EATransformerModel
 
 VOCAB = 40
 VENV_BIN = Path(sys.executable).parent
+USER_DIR = str(Path(evo_mt.__file__).parent)
 
 
 def dictionary() -> Dictionary:
@@ -73,11 +76,66 @@ def target_inputs(sentences: List[torch.Tensor]) -> torch.Tensor:
     return data_utils.collate_tokens(sentences, d.pad(), d.eos(), left_pad=False, move_eos_to_beginning=True)
 
 
-@pytest.fixture
-def clean_env() -> dict:
+FAIRSEQ_TEST_SENTENCES = 926  # not a multiple of 8: fairseq 0.12 would drop the last batch
+
+
+def write_parallel_corpus(folder: Path, sizes: dict, seed: int = 0) -> None:
+    """A toy language pair (target = source reversed, upper-cased) as plain text files."""
+    rng = random.Random(seed)
+    words = [f"w{i}" for i in range(60)]
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, n in sizes.items():
+        with open(folder / f"{split}.src", "w") as src, open(folder / f"{split}.tgt", "w") as tgt:
+            for _ in range(n):
+                sentence = [rng.choice(words) for _ in range(rng.randint(2, 10))]
+                src.write(" ".join(sentence) + "\n")
+                tgt.write(" ".join(w.upper() for w in reversed(sentence)) + "\n")
+
+
+def run_command(args: List[str], env: dict, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(args, env=env, capture_output=True, text=True, timeout=600, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def fairseq_env() -> dict:
     """The environment for fairseq subprocesses, with weights_only left on."""
     env = dict(os.environ)
     env.pop("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", None)
     env.pop("TORCH_FORCE_WEIGHTS_ONLY_LOAD", None)
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["OMP_NUM_THREADS"] = "1"
     return env
+
+
+@pytest.fixture(scope="session")
+def binarized(tmp_path_factory, fairseq_env) -> Path:
+    """A toy corpus binarized by fairseq-preprocess, with a 926-sentence test set."""
+    root = tmp_path_factory.mktemp("corpus")
+    write_parallel_corpus(root / "text", {"train": 400, "valid": 40, "test": FAIRSEQ_TEST_SENTENCES})
+    text = root / "text"
+    done = run_command(
+        ["fairseq-preprocess", "--source-lang", "src", "--target-lang", "tgt",
+         "--trainpref", str(text / "train"), "--validpref", str(text / "valid"),
+         "--testpref", str(text / "test"), "--destdir", str(root / "bin"),
+         "--joined-dictionary", "--workers", "1"],
+        fairseq_env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return root / "bin"
+
+
+@pytest.fixture(scope="session")
+def trained_checkpoint(binarized, tmp_path_factory, fairseq_env) -> Path:
+    """A few updates of ea_transformer_tiny through fairseq-train itself."""
+    save_dir = tmp_path_factory.mktemp("checkpoints")
+    done = run_command(
+        ["fairseq-train", str(binarized), "--user-dir", USER_DIR, "--arch", "ea_transformer_tiny",
+         "--optimizer", "adam", "--lr", "0.002", "--max-tokens", "2000", "--max-update", "12",
+         "--criterion", "label_smoothed_cross_entropy", "--label-smoothing", "0.1",
+         "--share-all-embeddings", "--save-dir", str(save_dir), "--cpu", "--seed", "1",
+         "--no-progress-bar", "--log-interval", "4", "--num-workers", "0"],
+        fairseq_env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "num_updates 12" in done.stderr + done.stdout
+    return save_dir / "checkpoint_last.pt"

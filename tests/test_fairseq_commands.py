@@ -1,0 +1,68 @@
+"""The plugin inside fairseq's own commands, with torch's weights_only loading left on."""
+
+import numpy as np
+from conftest import FAIRSEQ_TEST_SENTENCES, USER_DIR, run_command
+from fairseq.data import data_utils
+
+from evo_mt import fairseq_fixes
+
+
+def test_fairseq_generate_translates_every_test_sentence(binarized, trained_checkpoint, fairseq_env):
+    # --batch-size 64 leaves a last batch of 926 % 64 = 30 sentences, which fairseq drops.
+    done = run_command(
+        ["fairseq-generate", str(binarized), "--user-dir", USER_DIR, "--path", str(trained_checkpoint),
+         "--beam", "2", "--batch-size", "64", "--max-len-b", "6", "--cpu", "--print-alignment"],
+        fairseq_env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    hypotheses = [line for line in done.stdout.splitlines() if line.startswith("H-")]
+    ids = {int(line.split("\t")[0][2:]) for line in hypotheses}
+    assert len(hypotheses) == FAIRSEQ_TEST_SENTENCES
+    assert ids == set(range(FAIRSEQ_TEST_SENTENCES))
+    # --print-alignment still works: fairseq gets the attention weights it expects.
+    assert sum(line.startswith("A-") for line in done.stdout.splitlines()) == FAIRSEQ_TEST_SENTENCES
+    assert "BLEU4" in done.stdout
+
+
+def test_fairseq_interactive_answers_every_line(binarized, trained_checkpoint, fairseq_env):
+    lines = ["w1 w2 w3", "w4 w5", "w10 w11 w12 w13 w14"]
+    done = run_command(
+        ["fairseq-interactive", str(binarized), "--user-dir", USER_DIR, "--path", str(trained_checkpoint),
+         "--beam", "3", "--cpu", "--source-lang", "src", "--target-lang", "tgt", "--max-len-b", "8"],
+        fairseq_env,
+        input="\n".join(lines) + "\n",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    hypotheses = [line for line in done.stdout.splitlines() if line.startswith("H-")]
+    assert [int(line.split("\t")[0][2:]) for line in hypotheses] == [0, 1, 2]
+
+
+def test_training_resumes_from_its_checkpoint(binarized, trained_checkpoint, fairseq_env):
+    # fairseq-train reloads checkpoint_last.pt (weights_only) and trains on to 16 updates.
+    done = run_command(
+        ["fairseq-train", str(binarized), "--user-dir", USER_DIR, "--arch", "ea_transformer_tiny",
+         "--optimizer", "adam", "--lr", "0.002", "--max-tokens", "2000", "--max-update", "16",
+         "--criterion", "label_smoothed_cross_entropy", "--label-smoothing", "0.1",
+         "--share-all-embeddings", "--save-dir", str(trained_checkpoint.parent), "--cpu", "--seed", "1",
+         "--no-progress-bar", "--log-interval", "4", "--num-workers", "0"],
+        fairseq_env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    log = done.stderr + done.stdout
+    assert "Loaded checkpoint" in log and "num_updates 16" in log
+
+
+def _batches(indices):
+    return data_utils.batch_by_size(indices, lambda i: 4, max_sentences=8, required_batch_size_multiple=8)
+
+
+def test_last_batch_is_kept_at_evaluation_and_training_batches_stay_as_fairseq_makes_them():
+    indices = np.arange(30)
+    evaluation = _batches(indices)
+    assert np.array_equal(np.concatenate(evaluation), indices)
+    training = fairseq_fixes._as_training(_batches)(indices)
+    fairseq_own = data_utils.batch_by_size.__wrapped__(
+        indices, lambda i: 4, max_sentences=8, required_batch_size_multiple=8
+    )
+    assert sum(map(len, fairseq_own)) == 24  # the bug being fixed: 6 sentences dropped
+    assert [list(b) for b in training] == [list(b) for b in fairseq_own]
