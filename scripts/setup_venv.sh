@@ -18,8 +18,10 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
 fi
 
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-# Quiet pip; this machine's pip config names local indexes that may be absent: hide that noise.
-pip() { "$VENV/bin/python" -m pip --disable-pip-version-check -q "$@" 2> >(grep -v "^WARNING: Location" >&2); }
+# Quiet pip. Hidden: local indexes named by this machine's pip config that may be absent, and
+# pip's complaint that fairseq-fixed's torchaudio is missing (deliberately; see above).
+noise='^WARNING: Location|dependency resolver does not currently|requires torchaudio|BuildBackendWarning|editable|^\s*(!!|\*+|Please be careful|name as your package|with strategy|return|$)'
+pip() { "$VENV/bin/python" -m pip --disable-pip-version-check -q "$@" 2> >(grep -Ev "$noise" >&2); }
 pip install --upgrade pip setuptools wheel
 # torch, numpy and cython first: fairseq's C extensions are compiled against them.
 pip install "$TORCH_SPEC" "numpy>=1.24,<2.3" "cython>=3"
