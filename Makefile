@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv test lint
+.PHONY: venv test lint demo
 
 venv:
 	@bash scripts/setup_venv.sh
@@ -12,3 +12,10 @@ lint: venv
 
 test: lint
 	$(PY) -m pytest -q
+
+# The main job: the toy recipe from nothing to printed translations.
+demo: venv
+	$(VENV)/bin/evo-mt train toy
+	$(VENV)/bin/evo-mt average runs/toy
+	$(VENV)/bin/evo-mt score runs/toy
+	head -n 5 runs/toy/raw/test.en | tee /dev/stderr | $(VENV)/bin/evo-mt translate runs/toy

@@ -8,16 +8,23 @@
    not a multiple of ``--required-batch-size-multiple`` (fairseq issues #5036, #5351), so
    ``fairseq-generate`` silently scores fewer sentences than the test set holds. Outside
    training, that batch is now kept; training batches stay exactly as fairseq makes them.
+3. Checkpoint copies: fairseq saves one checkpoint atomically (temporary file, then rename)
+   but copies it to checkpoint_last.pt / checkpoint_best.pt in place, so a run killed
+   during the copy leaves a truncated checkpoint_last.pt and cannot resume. Copies of
+   local files now go through a temporary file and a rename too.
 """
 
 import contextvars
 import functools
+import os
+import shutil
 import sys
 from typing import Any, Callable
 
 import numpy as np
 from fairseq import checkpoint_utils
 from fairseq.data import data_utils
+from fairseq.file_io import PathManager
 from fairseq.trainer import Trainer
 
 from evo_mt.checkpoints import (
@@ -71,6 +78,19 @@ def _explaining_load_errors(load_checkpoint_to_cpu: Callable[..., Any]) -> Calla
     return wrapper
 
 
+def _copying_atomically(copy: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(copy)
+    def wrapper(src_path: str, dst_path: str, overwrite: bool = False) -> Any:
+        if PathManager.path_requires_pathmanager(dst_path):  # remote storage: fairseq's own copy
+            return copy(src_path, dst_path, overwrite)
+        scratch = f"{dst_path}.copying"
+        shutil.copyfile(src_path, scratch)
+        os.replace(scratch, dst_path)
+        return True
+
+    return wrapper
+
+
 def _printing_checkpoint_errors(excepthook: Callable[..., Any]) -> Callable[..., Any]:
     def hook(kind: type, error: BaseException, traceback: Any) -> None:
         if isinstance(error, CheckpointError):
@@ -89,6 +109,7 @@ def apply() -> None:
     data_utils.batch_by_size = _keeping_last_batch(data_utils.batch_by_size)
     Trainer.get_train_iterator = _as_training(Trainer.get_train_iterator)
     checkpoint_utils.load_checkpoint_to_cpu = _explaining_load_errors(checkpoint_utils.load_checkpoint_to_cpu)
+    PathManager.copy = staticmethod(_copying_atomically(PathManager.copy))
     sys.excepthook = _printing_checkpoint_errors(sys.excepthook)
 
 

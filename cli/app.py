@@ -1,0 +1,205 @@
+"""The `evo-mt` command line: prepare, train, average, score, translate."""
+
+import logging
+import sys
+from pathlib import Path
+from typing import List
+
+import typer
+
+from evo_mt_cli.errors import UserError
+
+app = typer.Typer(
+    name="evo-mt",
+    help="Machine translation with the Evolving Attention Transformer (fairseq plugin `evo_mt`).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+logger = logging.getLogger("evo_mt_cli")
+
+RecipeArg = typer.Argument(
+    ..., help="A recipe folder (recipes/iwslt14) or the name of a project recipe (toy)."
+)
+WorkdirOpt = typer.Option(None, "--workdir", help="The run folder (default: runs/<recipe name>).")
+SourceOpt = typer.Option(
+    None, "--source", help="A local archive or folder, or a URL, instead of the official download."
+)
+
+
+def _recipe_and_run(recipe: str, workdir: Path | None):
+    from evo_mt_cli.prepare import run_folder
+    from evo_mt_cli.recipes import load_recipe
+
+    loaded = load_recipe(recipe)
+    return loaded, run_folder(loaded, workdir)
+
+
+@app.command()
+def prepare(
+    recipe: str = RecipeArg, workdir: Path | None = WorkdirOpt, source: str | None = SourceOpt
+) -> None:
+    """Obtain, clean, split, encode (sentencepiece) and binarize a recipe's corpus.
+
+    Finished stages are skipped; an interrupted one is redone.
+
+    Example: evo-mt prepare recipes/iwslt14 --source ~/corpora/de-en.tgz
+    """
+    from evo_mt_cli.prepare import prepare as run_prepare
+
+    loaded, run = _recipe_and_run(recipe, workdir)
+    run_prepare(loaded, run, source)
+    typer.echo(f"prepared {loaded.name} in {run.root} (binarized data: {run.data_bin})", err=True)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def train(
+    ctx: typer.Context,
+    recipe: str = RecipeArg,
+    workdir: Path | None = WorkdirOpt,
+    source: str | None = SourceOpt,
+    cpu: bool = typer.Option(False, "--cpu", help="Train on the CPU even if a GPU is present."),
+    nproc_per_node: int = typer.Option(1, help="Processes per node (torchrun); >1 trains data-parallel."),
+    nnodes: int = typer.Option(1, help="Nodes taking part (torchrun)."),
+    node_rank: int = typer.Option(0, help="This node's rank (torchrun)."),
+    master_addr: str = typer.Option("127.0.0.1", help="Address of the rank-0 node (torchrun)."),
+    master_port: int = typer.Option(29500, help="Port of the rank-0 node (torchrun)."),
+) -> None:
+    """Prepare if needed, then train with the recipe's fairseq options; resumes when run again.
+
+    Any other option is passed to fairseq-train and overrides the recipe.
+
+    Example: evo-mt train toy --max-epoch 2 --lr 0.001
+    """
+    from evo_mt_cli.prepare import prepare as run_prepare
+    from evo_mt_cli.training import train as run_train
+
+    loaded, run = _recipe_and_run(recipe, workdir)
+    run_prepare(loaded, run, source)
+    updates = run_train(
+        loaded,
+        run,
+        ctx.args,
+        cpu=cpu,
+        nproc_per_node=nproc_per_node,
+        nnodes=nnodes,
+        node_rank=node_rank,
+        master_addr=master_addr,
+        master_port=master_port,
+    )
+    typer.echo(f"trained {loaded.name}: {updates} updates; checkpoints in {run.checkpoints}", err=True)
+
+
+@app.command()
+def average(
+    run: Path = typer.Argument(..., help="A run folder (runs/toy)."),
+    last: int | None = typer.Option(None, "--last", help="How many checkpoints (default: the recipe's)."),
+) -> None:
+    """Average the last N epoch (or update) checkpoints into checkpoint_averaged.pt.
+
+    Example: evo-mt average runs/toy --last 3
+    """
+    from evo_mt_cli.averaging import AVERAGED, last_checkpoints
+    from evo_mt_cli.averaging import average as run_average
+    from evo_mt_cli.prepare import Run
+
+    folder = Run(run.resolve())
+    count = last if last is not None else folder.recipe().average_last
+    paths = last_checkpoints(folder.checkpoints, count)
+    output = run_average(paths, folder.checkpoints / AVERAGED)
+    typer.echo(f"averaged {', '.join(p.name for p in paths)} into {output}", err=True)
+
+
+@app.command()
+def score(
+    run: Path = typer.Argument(..., help="A run folder (runs/toy)."),
+    checkpoint: Path | None = typer.Option(None, help="(default: averaged, else best, else last)"),
+    split: str = typer.Option("test", help="The split to translate and score."),
+    beam: int | None = typer.Option(None, help="Beam size (default: the recipe's)."),
+    lenpen: float | None = typer.Option(None, help="Length penalty (default: the recipe's)."),
+    batch_size: int | None = typer.Option(None, help="Sentences per batch (default: the recipe's)."),
+) -> None:
+    """Translate a split and score it with sacrebleu (BLEU with signature, chrF).
+
+    Writes the hypotheses and a JSON report into RUN/scores/.
+
+    Example: evo-mt score runs/toy --beam 5
+    """
+    from evo_mt_cli.prepare import Run
+    from evo_mt_cli.scoring import score as run_score
+    from evo_mt_cli.translator import find_checkpoint
+
+    folder, found = find_checkpoint(run)
+    if checkpoint is not None:
+        if not checkpoint.is_file():
+            raise UserError(f"{checkpoint}: no such checkpoint")
+        folder, found = Run(run.resolve()), checkpoint
+    settings = folder.recipe().score
+    report = run_score(
+        folder,
+        found,
+        split,
+        beam if beam is not None else settings.beam,
+        lenpen if lenpen is not None else settings.lenpen,
+        batch_size if batch_size is not None else settings.batch_size,
+    )
+    typer.echo(
+        f"{split}: BLEU {report['bleu']:.2f}, chrF {report['chrf']:.2f} on "
+        f"{report['hypotheses']}/{report['references']} sentences "
+        f"({Path(found).name}, beam {report['beam']}) -> {report['report_file']}"
+    )
+
+
+@app.command()
+def translate(
+    run_or_checkpoint: Path = typer.Argument(..., help="A run folder, or a checkpoint inside one."),
+    beam: int = typer.Option(5, help="Beam size."),
+    batch_size: int = typer.Option(64, help="Sentences per batch when reading a pipe."),
+    nbest: int = typer.Option(1, help="Hypotheses per line, tab-separated on that line."),
+    lenpen: float = typer.Option(1.0, help="Length penalty."),
+    device: str | None = typer.Option(None, help="cpu or cuda (default: cuda if present)."),
+) -> None:
+    """Translate raw text from stdin to stdout: one output line per input line, in order.
+
+    Example: evo-mt translate runs/toy < sentences.txt > translations.txt
+    """
+    from evo_mt_cli.translator import Translator, find_checkpoint, read_lines_replacing_errors
+
+    run, checkpoint = find_checkpoint(run_or_checkpoint)
+    translator = Translator(run, checkpoint, beam=beam, nbest=nbest, lenpen=lenpen, device=device)
+    lines = read_lines_replacing_errors(sys.stdin.buffer)
+    interactive = sys.stdin.isatty()
+    chunk: List[str] = []
+    for line in lines:
+        chunk.append(line)
+        # A terminal gets each answer at once; a pipe is read in chunks sorted by length.
+        if interactive or len(chunk) >= batch_size * 16:
+            _emit(translator.translate(chunk, batch_size=batch_size))
+            chunk = []
+    if chunk:
+        _emit(translator.translate(chunk, batch_size=batch_size))
+
+
+def _emit(results: List[List[str]]) -> None:
+    for hypotheses in results:
+        sys.stdout.write("\t".join(hypotheses) + "\n")
+    sys.stdout.flush()
+
+
+def main() -> None:
+    # fairseq's own INFO logging would drown ours; warnings and errors still show.
+    logging.basicConfig(level=logging.WARNING, format="evo-mt: %(message)s", stream=sys.stderr)
+    logger.setLevel(logging.INFO)
+    try:
+        app()
+    except Exception as error:
+        from evo_mt.checkpoints import CheckpointError
+
+        if not isinstance(error, (UserError, CheckpointError)):
+            raise
+        print(f"evo-mt: error: {error}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,236 @@
+"""The evo-mt command line, through the installed script and through Typer's CliRunner."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import VENV_BIN, run_command
+from test_corpora import iwslt_archive
+from typer.testing import CliRunner
+
+from evo_mt.checkpoints import read_checkpoint
+from evo_mt_cli.app import app
+from evo_mt_cli.errors import UserError
+from evo_mt_cli.recipes import PROJECT_RECIPES, load_recipe
+
+EVO_MT = str(VENV_BIN / "evo-mt")
+# The toy recipe, shrunk so that the suite stays fast: 3,000 pairs, 3 epochs.
+SMALL_TOY = {"sentences = 12000": "sentences = 3000", "warmup_updates = 150": "warmup_updates = 30",
+             "max_epoch = 4": "max_epoch = 3"}  # fmt: skip
+# An untrained model scores ~0 BLEU on the toy test set; 3 short epochs on 3,000 pairs
+# already learn the frequent words and the word order, which reliably gives more than this.
+MIN_BLEU = 5.0
+
+
+def evo_mt(*args: str, env: dict, **kwargs) -> subprocess.CompletedProcess:
+    return run_command([EVO_MT, *args], env, **kwargs)
+
+
+def small_toy_recipe(folder: Path) -> Path:
+    text = (PROJECT_RECIPES / "toy" / "recipe.toml").read_text()
+    for old, new in SMALL_TOY.items():
+        assert old in text
+        text = text.replace(old, new)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "recipe.toml").write_text(text)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def toy_run(tmp_path_factory, fairseq_env) -> Path:
+    """The small toy recipe trained and averaged through the installed `evo-mt` script."""
+    root = tmp_path_factory.mktemp("toy")
+    recipe = small_toy_recipe(root / "recipe")
+    run = root / "run"
+    done = evo_mt("train", str(recipe), "--workdir", str(run), "--cpu", env=fairseq_env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "trained toy: " in done.stderr
+    done = evo_mt("average", str(run), "--last", "2", env=fairseq_env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (run / "checkpoints" / "checkpoint_averaged.pt").is_file()
+    return run
+
+
+def test_help_lists_every_command_with_an_example(fairseq_env):
+    done = evo_mt("--help", env=fairseq_env)
+    assert done.returncode == 0
+    for command in ("prepare", "train", "average", "score", "translate"):
+        assert command in done.stdout
+        sub = evo_mt(command, "--help", env=fairseq_env)
+        assert sub.returncode == 0 and "Example: evo-mt " + command in sub.stdout.replace("\n", " ")
+
+
+def test_toy_scores_above_threshold_with_every_sentence(toy_run, fairseq_env):
+    done = evo_mt("score", str(toy_run), env=fairseq_env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(next((toy_run / "scores").glob("test.checkpoint_averaged.json")).read_text())
+    assert report["hypotheses"] == report["references"] == 500
+    assert report["bleu"] > MIN_BLEU, report
+    assert report["bleu_signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a")
+    assert "nc:6" in report["chrf_signature"]
+    assert f"BLEU {report['bleu']:.2f}" in done.stdout
+    hypotheses = Path(report["hypotheses_file"]).read_text().splitlines()
+    assert len(hypotheses) == 500 and sum(bool(h) for h in hypotheses) > 450
+
+
+def test_translate_keeps_one_line_per_input_line(toy_run, fairseq_env):
+    test_lines = (toy_run / "raw" / "test.en").read_text().splitlines()
+    long_line = " ".join(["the"] * 5000)
+    lines = [test_lines[0], "", long_line, "  ", test_lines[1]]
+    data = ("\n".join(lines) + "\n").encode() + b"invalid \xff\xfe utf-8 here\n"
+    done = run_command(
+        [EVO_MT, "translate", str(toy_run), "--beam", "2"], fairseq_env, input=data.decode("latin-1")
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout.split("\n")[:-1]
+    assert len(out) == len(lines) + 1
+    assert out[1] == "" and out[3] == ""
+    assert out[0] and out[4] and out[5]
+    assert done.stderr.count("truncated") == 1  # one warning for the over-long line
+
+
+def test_translate_ten_thousand_lines_from_a_pipe(toy_run, fairseq_env, tmp_path):
+    test_lines = (toy_run / "raw" / "test.en").read_text().splitlines()
+    lines = [test_lines[i % 50] if i % 7 else "" for i in range(10_000)]
+    source = tmp_path / "in.txt"
+    source.write_text("\n".join(lines) + "\n")
+    with open(source, "rb") as stdin:
+        done = subprocess.run(
+            [EVO_MT, "translate", str(toy_run), "--beam", "1", "--batch-size", "256"],
+            stdin=stdin, capture_output=True, env=fairseq_env, timeout=600,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout.decode().split("\n")[:-1]
+    assert len(out) == 10_000
+    # Same input, same output: input order is kept through length-sorted batching.
+    assert all((out[i] == "") == (lines[i] == "") for i in range(10_000))
+    assert out[1] == out[1 + 50 * 7]
+
+
+def test_average_is_the_mean_of_the_checkpoints(toy_run):
+    averaged = read_checkpoint(toy_run / "checkpoints" / "checkpoint_averaged.pt")
+    sources = [read_checkpoint(toy_run / "checkpoints" / name) for name in averaged["averaged_from"]]
+    assert averaged["averaged_from"] == ["checkpoint2.pt", "checkpoint3.pt"]
+    name = "encoder.layers.1.self_attn.conv.weight"
+    expected = (sources[0]["model"][name].double() + sources[1]["model"][name].double()) / 2
+    torch.testing.assert_close(averaged["model"][name].double(), expected, rtol=0, atol=1e-7)
+
+
+def test_user_mistakes_end_in_one_line_errors(toy_run, tmp_path, fairseq_env):
+    cases = [
+        (["train", "no-such-recipe"], "unknown recipe 'no-such-recipe'"),
+        (["translate", str(tmp_path)], "is not a run folder"),
+        (["score", str(toy_run), "--split", "nope"], "no prepared 'nope' split"),
+        (["translate", str(toy_run), "--device", "cuda"], "no CUDA device"),
+        (["average", str(tmp_path)], "is not a run folder"),
+    ]
+    if torch.cuda.is_available():
+        cases.pop(3)
+    for args, message in cases:
+        done = evo_mt(*args, env=fairseq_env, input="")
+        assert done.returncode == 1, (args, done.stderr[-2000:])
+        assert "Traceback" not in done.stderr, args
+        assert (
+            done.stderr.strip().splitlines()[-1] == f"evo-mt: error: {message}" or message in done.stderr
+        ), (
+            args,
+            done.stderr[-500:],
+        )
+
+
+def test_recipe_validation_names_unknown_keys_and_wrong_types(tmp_path):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    base = (PROJECT_RECIPES / "toy" / "recipe.toml").read_text()
+    (folder / "recipe.toml").write_text(base.replace("[subwords]", "[subwords]\nvocab_sise = 3"))
+    with pytest.raises(UserError, match=r"\[?subwords\]?: unknown key 'vocab_sise'"):
+        load_recipe(folder)
+    (folder / "recipe.toml").write_text(base.replace("sentences = 12000", 'sentences = "many"'))
+    with pytest.raises(UserError, match=r"corpus.sentences must be an integer, not 'many'"):
+        load_recipe(folder)
+    result = CliRunner().invoke(app, ["prepare", str(folder)])
+    assert result.exit_code != 0 and isinstance(result.exception, UserError)
+
+
+def test_every_project_recipe_loads():
+    names = sorted(p.name for p in PROJECT_RECIPES.iterdir() if (p / "recipe.toml").is_file())
+    assert "toy" in names
+    for name in names:
+        assert load_recipe(name).name == name
+
+
+def _updates(checkpoint: Path) -> int:
+    return read_checkpoint(checkpoint)["optimizer_history"][-1]["num_updates"]
+
+
+def test_training_killed_mid_epoch_resumes_to_the_same_number_of_updates(toy_run, tmp_path, fairseq_env):
+    run = tmp_path / "run"
+    shutil.copytree(toy_run, run, ignore=shutil.ignore_patterns("checkpoints", "scores"))
+    budget = [
+        "--max-update",
+        "30",
+        "--max-epoch",
+        "0",
+        "--save-interval-updates",
+        "10",
+        "--max-tokens",
+        "1024",
+    ]
+    command = [EVO_MT, "train", str(run / "recipe"), "--workdir", str(run), "--cpu", *budget]
+    shutil.copytree(toy_run.parent / "recipe", run / "recipe")
+    child = subprocess.Popen(command, env=fairseq_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)  # fmt: skip
+    deadline = time.time() + 300
+    # Kill the whole process group (evo-mt and fairseq-train) once an update checkpoint exists.
+    while not list((run / "checkpoints").glob("checkpoint_*_10.pt")) and time.time() < deadline:
+        time.sleep(0.2)
+    os.killpg(child.pid, signal.SIGKILL)
+    child.wait()
+    killed_at = _updates(run / "checkpoints" / "checkpoint_last.pt")
+    assert killed_at < 30
+    done = run_command(command, fairseq_env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "trained toy: 30 updates" in done.stderr
+    for checkpoint in (run / "checkpoints").glob("*.pt"):
+        read_checkpoint(checkpoint)  # none is corrupt
+
+
+def test_two_process_cpu_training_on_gloo(toy_run, tmp_path, fairseq_env):
+    run = tmp_path / "run"
+    shutil.copytree(toy_run, run, ignore=shutil.ignore_patterns("checkpoints", "scores"))
+    shutil.copytree(toy_run.parent / "recipe", run / "recipe")
+    done = evo_mt(
+        "train", str(run / "recipe"), "--workdir", str(run), "--cpu", "--nproc-per-node", "2",
+        "--master-port", "29617", "--max-update", "6", "--max-epoch", "0",
+        env=fairseq_env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert "trained toy: 6 updates" in done.stderr
+    state = read_checkpoint(run / "checkpoints" / "checkpoint_last.pt")
+    assert state["cfg"]["distributed_training"]["distributed_world_size"] == 2
+
+
+def test_train_iwslt14_recipe_on_an_archive_in_the_official_layout(tmp_path, fairseq_env):
+    archive, kept, test_pairs = iwslt_archive(tmp_path / "de-en.tgz")
+    run = tmp_path / "run"
+    done = evo_mt(
+        "train", "iwslt14", "--source", str(archive), "--workdir", str(run), "--cpu",
+        "--max-update", "2", "--max-tokens", "2000",
+        env=fairseq_env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "trained iwslt14: 2 updates" in done.stderr
+    state = read_checkpoint(run / "checkpoints" / "checkpoint_last.pt")
+    assert state["cfg"]["model"].arch == "ea_transformer_iwslt_de_en"
+    raw = run / "raw"
+    assert (raw / "test.de").read_text().splitlines() == [de.lower() for de, _ in test_pairs]
+    train_valid = len((raw / "train.en").read_text().splitlines()) + len(
+        (raw / "valid.en").read_text().splitlines()
+    )
+    assert train_valid == len(kept)
