@@ -99,6 +99,7 @@ def _download(url: str, part: Path) -> None:
             unit_divisor=1024,
             desc=part.stem,
             file=sys.stderr,
+            disable=None,  # a bar on a terminal, nothing in a log file
         )
         with open(part, "ab" if resumed else "wb") as f, bar:
             while chunk := response.read(CHUNK):

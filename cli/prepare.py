@@ -132,7 +132,14 @@ def encode(recipe: Recipe, run: Run, out: Path) -> None:
     for split in SPLITS:
         for lang in _languages(recipe):
             lines = read_lines(run.raw / f"{split}.{lang}")
-            pieces = tqdm(lines, desc=f"encode {split}.{lang}", unit=" lines", file=sys.stderr, leave=False)
+            pieces = tqdm(
+                lines,
+                desc=f"encode {split}.{lang}",
+                unit=" lines",
+                file=sys.stderr,
+                leave=False,
+                disable=None,
+            )
             write_lines(
                 out / f"{split}.{lang}", (" ".join(model.encode(line, out_type=str)) for line in pieces)
             )

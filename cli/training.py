@@ -21,7 +21,9 @@ logger = logging.getLogger("evo_mt_cli")
 USER_DIR = str(Path(evo_mt.__file__).resolve().parent)
 
 
-def fairseq_train_arguments(recipe: Recipe, run: Run, overrides: List[str], cpu: bool) -> List[str]:
+def fairseq_train_arguments(
+    recipe: Recipe, run: Run, overrides: List[str], *, cpu: bool, distributed: bool
+) -> List[str]:
     """fairseq-train's arguments: the recipe's options, then the user's overrides (which win)."""
     arguments = [
         str(run.data_bin),
@@ -35,6 +37,10 @@ def fairseq_train_arguments(recipe: Recipe, run: Run, overrides: List[str], cpu:
     ]  # fmt: skip
     if cpu:
         arguments.append("--cpu")
+    if distributed and (cpu or not _cuda()):
+        # On CPU: gloo, and fairseq's own all-reduce (torch's DDP wrapper as fairseq calls it
+        # asks for GPU device ids).
+        arguments += ["--distributed-backend", "gloo", "--ddp-backend", "legacy_ddp"]
     return arguments + list(overrides)
 
 
@@ -48,7 +54,7 @@ def launcher(
         sys.executable, "-m", "torch.distributed.run",
         f"--nproc-per-node={nproc_per_node}", f"--nnodes={nnodes}", f"--node-rank={node_rank}",
         f"--master-addr={master_addr}", f"--master-port={master_port}",
-        "-m", "fairseq_cli.train",
+        "-m", "evo_mt_cli.distributed_train",
     ]  # fmt: skip
 
 
@@ -66,11 +72,8 @@ def train(
 ) -> int | None:
     """Train (or resume); returns the number of updates of checkpoint_last.pt."""
     _remove_unfinished_checkpoints(run)
-    arguments = fairseq_train_arguments(recipe, run, overrides, cpu)
     distributed = nproc_per_node > 1 or nnodes > 1
-    if distributed and (cpu or not _cuda()):
-        # torch.distributed on CPU: gloo is the backend that works there.
-        arguments += ["--distributed-backend", "gloo"]
+    arguments = fairseq_train_arguments(recipe, run, overrides, cpu=cpu, distributed=distributed)
     command = launcher(nproc_per_node, nnodes, node_rank, master_addr, master_port) + arguments
     logger.info("train: %s", " ".join(command))
     done = subprocess.run(command)
