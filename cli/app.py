@@ -180,6 +180,108 @@ def translate(
         _emit(translator.translate(chunk, batch_size=batch_size))
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def bench(
+    ctx: typer.Context,
+    size: str = typer.Option("iwslt_de_en", help="tiny, iwslt_de_en, wmt_en_de or big."),
+    device: str | None = typer.Option(None, help="cpu or cuda (default: cuda if present)."),
+    dtype: str = typer.Option("fp32", help="fp32, bf16, or fp16 (CUDA only)."),
+    corpus: Path | None = typer.Option(None, help="A text file whose sentence lengths shape the batches."),
+    repeats: int = typer.Option(3, help="Timed repetitions; the median is reported."),
+    train_batches: int = typer.Option(6, help="Batches per timed training repetition."),
+    generate_batches: int = typer.Option(4, help="Batches per timed generation repetition."),
+    json_path: Path | None = typer.Option(None, "--json", help="Also write the figures as JSON here."),
+    translate_run: Path | None = typer.Option(
+        None, "--translate", help="Instead: time evo-mt translate against fairseq-interactive on this run."
+    ),
+    input_file: Path | None = typer.Option(None, "--input", help="With --translate: the lines to translate."),
+    quality: str | None = typer.Option(
+        None, "--quality", help="Instead: train and score vanilla and EA variants of this recipe."
+    ),
+    variants: str = typer.Option("vanilla,ea", help="With --quality: variants, comma-separated."),
+    seeds: str = typer.Option("1,2,3", help="With --quality: seeds, comma-separated."),
+    source: str | None = SourceOpt,
+    workdir: Path | None = typer.Option(None, help="With --quality: where the runs go."),
+) -> None:
+    """Cost of evolving attention against fairseq's Transformer of the same size, in one process.
+
+    Prints training tokens/s, peak memory and beam-5 sentences/s for both, and the ratios.
+    With --translate RUN: evo-mt translate against fairseq-interactive (whole processes).
+    With --quality RECIPE: vanilla, EA and ablations trained alike and scored (extra options
+    go to fairseq-train).
+
+    Example: evo-mt bench --size iwslt_de_en --json bench.json
+    """
+    import json
+
+    from evo_mt_cli import bench as benchmarks
+    from evo_mt_cli.files import atomic_file
+
+    if quality is not None:
+        from evo_mt_cli.quality import compare, table
+        from evo_mt_cli.recipes import load_recipe
+
+        recipe = load_recipe(quality)
+        root = (workdir or Path("runs") / f"{recipe.name}-quality").resolve()
+        try:
+            seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+        except ValueError:
+            raise UserError(f"--seeds must be integers separated by commas, not {seeds!r}") from None
+        report = compare(
+            recipe, root, source=source, seeds=seed_list, variants=variants.split(","), overrides=ctx.args
+        )
+        typer.echo(table(report))
+        typer.echo(f"quality comparison written to {root / 'quality.json'}", err=True)
+    elif translate_run is not None:
+        if input_file is None:
+            raise UserError("--translate needs --input FILE (the lines to translate)")
+        report = benchmarks.translation_speed(translate_run, input_file, repeats=repeats)
+        rates = report["sentences_per_s"]
+        typer.echo(
+            f"{report['sentences']} sentences, beam {report['beam']}: evo-mt translate "
+            f"{rates['evo_mt_translate']:.1f} sentences/s, fairseq-interactive "
+            f"{rates['fairseq_interactive']:.1f} sentences/s ({report['speedup']:.2f}x)"
+        )
+    else:
+        report = benchmarks.bench(
+            size,
+            device=device,
+            dtype=dtype,
+            corpus=corpus,
+            train_batches=train_batches,
+            generate_batches=generate_batches,
+            repeats=repeats,
+        )
+        typer.echo(benchmarks.table(report))
+    if json_path is not None:
+        with atomic_file(json_path) as scratch:
+            scratch.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        typer.echo(f"figures written to {json_path}", err=True)
+
+
+@app.command()
+def attention(
+    run: Path = typer.Argument(..., help="A run folder (runs/toy)."),
+    sentence: str = typer.Argument(..., help="The source sentence to translate and draw."),
+    checkpoint: Path | None = typer.Option(None, help="(default: averaged, else best, else last)"),
+    head: int | None = typer.Option(None, help="Draw this head instead of the mean over heads."),
+    added: bool = typer.Option(False, "--added", help="Also draw what the convolution added, A_l - M_l."),
+    output: Path = typer.Option(Path("attention.png"), help="The PNG to write."),
+) -> None:
+    """Draw each chain's attention maps layer by layer for one translated sentence (PNG).
+
+    Example: evo-mt attention runs/toy "the red house ." --added --output attention.png
+    """
+    from evo_mt_cli.attention import collect, draw, write_picture
+    from evo_mt_cli.translator import Translator, find_checkpoint
+
+    folder, found = find_checkpoint(checkpoint if checkpoint is not None else run)
+    translation, chains = collect(Translator(folder, found), sentence)
+    write_picture(draw(chains, head=head, added=added), output)
+    typer.echo(f"translation: {translation}")
+    typer.echo(f"attention of {len(chains)} chains written to {output}", err=True)
+
+
 def _emit(results: List[List[str]]) -> None:
     for hypotheses in results:
         sys.stdout.write("\t".join(hypotheses) + "\n")

@@ -22,7 +22,7 @@ logger = logging.getLogger("evo_mt_cli")
 
 SPLITS = ("train", "valid", "test")
 # Each corpus has a module with write_raw(recipe, source, downloads, out).
-CORPUS_MODULES = {"toy": "toy_corpus", "iwslt14": "iwslt14", "wmt14": "wmt14"}
+CORPUS_MODULES = {"toy": "toy_corpus", "iwslt14": "iwslt14", "wmt14": "wmt14", "plain": "plain_corpus"}
 
 
 @dataclass(frozen=True)

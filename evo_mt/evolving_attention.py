@@ -126,6 +126,10 @@ class EvolvingAttention(MultiheadAttention):
         self.beta = 0.0
         self.activation = "linear"
         self.conv: nn.Conv2d | None = None
+        # For inspection (`evo-mt attention`): when True, each forward keeps its maps, detached,
+        # in `self.kept`: "mixed" (M_l), "evolved" (A_l) and "probs" (P_l), each (B, H, Tq, Tk).
+        self.keep_maps = False
+        self.kept: Dict[str, Tensor] = {}
 
     def join_chain(
         self,
@@ -197,6 +201,8 @@ class EvolvingAttention(MultiheadAttention):
             evolved.masked_fill(blocked, float("-inf")), dim=-1, onnx_trace=self.onnx_trace
         )
         probs = probs_float.type_as(evolved)
+        if self.keep_maps:
+            self.kept["probs"] = probs_float.detach()
         out = torch.bmm(self.dropout_module(probs).view(bsz * heads, tgt_len, src_len), v)
         out = out.transpose(0, 1).reshape(tgt_len, bsz, self.embed_dim)
         out = self.out_proj(out)
@@ -231,6 +237,8 @@ class EvolvingAttention(MultiheadAttention):
             evolved = self.beta * convolved + (1.0 - self.beta) * mixed
         if self.passes_on:
             self.chain.hand_over(evolved.masked_fill(zeroed, 0.0))
+        if self.keep_maps:
+            self.kept = {"mixed": mixed.detach(), "evolved": evolved.detach()}
         return evolved
 
     def _pad_for_conv(self, mixed: Tensor, incremental_state: IncrementalState | None) -> Tensor:

@@ -17,6 +17,7 @@ from fairseq.models.transformer import TransformerModel
 
 import evo_mt
 from evo_mt.ea_transformer import EATransformerModel
+from evo_mt_cli.recipes import PROJECT_RECIPES
 
 VOCAB = 40
 VENV_BIN = Path(sys.executable).parent
@@ -139,3 +140,38 @@ def trained_checkpoint(binarized, tmp_path_factory, fairseq_env) -> Path:
     assert done.returncode == 0, done.stderr[-3000:]
     assert "num_updates 12" in done.stderr + done.stdout
     return save_dir / "checkpoint_last.pt"
+
+
+EVO_MT = str(VENV_BIN / "evo-mt")
+# The toy recipe with 3 epochs instead of 4 (about 2 minutes on 2 cores), averaged over 2 and 3.
+SMALL_TOY = {"max_epoch = 4": "max_epoch = 3"}
+
+
+def evo_mt(*args: str, env: dict, **kwargs) -> subprocess.CompletedProcess:
+    """The installed `evo-mt` script in a subprocess."""
+    return run_command([EVO_MT, *args], env, **kwargs)
+
+
+def small_toy_recipe(folder: Path) -> Path:
+    text = (PROJECT_RECIPES / "toy" / "recipe.toml").read_text()
+    for old, new in SMALL_TOY.items():
+        assert old in text
+        text = text.replace(old, new)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "recipe.toml").write_text(text)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def toy_run(tmp_path_factory, fairseq_env) -> Path:
+    """The small toy recipe trained and averaged through the installed `evo-mt` script."""
+    root = tmp_path_factory.mktemp("toy")
+    recipe = small_toy_recipe(root / "recipe")
+    run = root / "run"
+    done = evo_mt("train", str(recipe), "--workdir", str(run), "--cpu", env=fairseq_env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "trained toy: " in done.stderr
+    done = evo_mt("average", str(run), "--last", "2", env=fairseq_env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (run / "checkpoints" / "checkpoint_averaged.pt").is_file()
+    return run

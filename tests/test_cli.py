@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import VENV_BIN, run_command
+from conftest import EVO_MT, evo_mt, run_command
 from test_corpora import iwslt_archive
 from typer.testing import CliRunner
 
@@ -21,48 +21,16 @@ from evo_mt_cli.app import app
 from evo_mt_cli.errors import UserError
 from evo_mt_cli.recipes import PROJECT_RECIPES, load_recipe
 
-EVO_MT = str(VENV_BIN / "evo-mt")
-# The toy recipe with 3 epochs instead of 4 (about 2 minutes on 2 cores), averaged over 2 and 3.
-SMALL_TOY = {"max_epoch = 4": "max_epoch = 3"}
-# An untrained model scores ~0 BLEU on the toy test set. This budget gave 80.2 when calibrated
-# (epochs 1+2 averaged: 8.7; the full recipe: 98.2); a model that learned the lexicon but
-# not the agreement or the word order stays well below 50.
+# An untrained model scores ~0 BLEU on the toy test set. toy_run's budget gave 80.2 when
+# calibrated (epochs 1+2 averaged: 8.7; the full recipe: 98.2); a model that learned the
+# lexicon but not the agreement or the word order stays well below 50.
 MIN_BLEU = 50.0
-
-
-def evo_mt(*args: str, env: dict, **kwargs) -> subprocess.CompletedProcess:
-    return run_command([EVO_MT, *args], env, **kwargs)
-
-
-def small_toy_recipe(folder: Path) -> Path:
-    text = (PROJECT_RECIPES / "toy" / "recipe.toml").read_text()
-    for old, new in SMALL_TOY.items():
-        assert old in text
-        text = text.replace(old, new)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "recipe.toml").write_text(text)
-    return folder
-
-
-@pytest.fixture(scope="session")
-def toy_run(tmp_path_factory, fairseq_env) -> Path:
-    """The small toy recipe trained and averaged through the installed `evo-mt` script."""
-    root = tmp_path_factory.mktemp("toy")
-    recipe = small_toy_recipe(root / "recipe")
-    run = root / "run"
-    done = evo_mt("train", str(recipe), "--workdir", str(run), "--cpu", env=fairseq_env)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "trained toy: " in done.stderr
-    done = evo_mt("average", str(run), "--last", "2", env=fairseq_env)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert (run / "checkpoints" / "checkpoint_averaged.pt").is_file()
-    return run
 
 
 def test_help_lists_every_command_with_an_example(fairseq_env):
     done = evo_mt("--help", env=fairseq_env)
     assert done.returncode == 0
-    for command in ("prepare", "train", "average", "score", "translate"):
+    for command in ("prepare", "train", "average", "score", "translate", "bench", "attention"):
         assert command in done.stdout
         sub = evo_mt(command, "--help", env=fairseq_env)
         assert sub.returncode == 0 and "Example: evo-mt " + command in sub.stdout.replace("\n", " ")
