@@ -167,6 +167,21 @@ def _autocast(device: torch.device, dtype: str):
     return torch.autocast(device.type, dtype=torch.float16 if dtype == "fp16" else torch.bfloat16)
 
 
+def _median_rate(work, batches: List[Batch], units: int, device, warmup: int, repeats: int) -> float:
+    """Units per second of `work` over all batches: the median of `repeats` timed passes."""
+    for batch in batches[:warmup]:
+        work(batch)
+    rates = []
+    for _ in range(repeats):
+        _sync(device)
+        start = time.perf_counter()
+        for batch in batches:
+            work(batch)
+        _sync(device)
+        rates.append(units / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
 def train_tokens_per_second(model, batches, pad, device, dtype, warmup: int, repeats: int) -> float:
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
@@ -180,17 +195,7 @@ def train_tokens_per_second(model, batches, pad, device, dtype, warmup: int, rep
         scaler.step(optimizer)
         scaler.update()
 
-    for batch in batches[:warmup]:
-        step(batch)
-    rates = []
-    for _ in range(repeats):
-        _sync(device)
-        start = time.perf_counter()
-        for batch in batches:
-            step(batch)
-        _sync(device)
-        rates.append(sum(b.target_tokens for b in batches) / (time.perf_counter() - start))
-    return statistics.median(rates)
+    return _median_rate(step, batches, sum(b.target_tokens for b in batches), device, warmup, repeats)
 
 
 def peak_training_memory(model, batch: Batch, pad: int, device: torch.device, dtype: str) -> int:
@@ -241,17 +246,7 @@ def generate_sentences_per_second(model, batches, d, device, dtype, warmup: int,
         with torch.no_grad(), _autocast(device, dtype):
             generator.generate([model], sample)
 
-    for batch in batches[:warmup]:
-        run(batch)
-    rates = []
-    for _ in range(repeats):
-        _sync(device)
-        start = time.perf_counter()
-        for batch in batches:
-            run(batch)
-        _sync(device)
-        rates.append(sum(len(b.src_lengths) for b in batches) / (time.perf_counter() - start))
-    return statistics.median(rates)
+    return _median_rate(run, batches, sum(len(b.src_lengths) for b in batches), device, warmup, repeats)
 
 
 @dataclass
