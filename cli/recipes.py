@@ -141,9 +141,3 @@ def load_recipe(spec: Union[str, Path]) -> Recipe:
     if "score" in values:
         values["score"] = ScoreConfig(**values["score"])
     return Recipe(folder=folder, **values)
-
-
-def recipe_of_run(run: Path) -> Recipe | None:
-    """The recipe a run folder was made from (a copy is kept there)."""
-    copy = run / RECIPE_FILE
-    return load_recipe(run) if copy.is_file() else None
