@@ -1,4 +1,4 @@
-"""The `evo-mt` command line: prepare, train, average, score, translate."""
+"""The `evo-mt` command line: prepare, train, average, score, translate, bench, attention."""
 
 import logging
 import sys

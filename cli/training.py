@@ -76,7 +76,8 @@ def train(
     arguments = fairseq_train_arguments(recipe, run, overrides, cpu=cpu, distributed=distributed)
     command = launcher(nproc_per_node, nnodes, node_rank, master_addr, master_port) + arguments
     logger.info("train: %s", " ".join(command))
-    done = subprocess.run(command)
+    # fairseq logs to stdout; ours stays for results, so its log goes to stderr.
+    done = subprocess.run(command, stdout=sys.stderr)
     if done.returncode != 0:
         raise UserError(f"training stopped with exit status {done.returncode}; see {run.root / 'train.log'}")
     return last_update(run)

@@ -171,6 +171,7 @@ def toy_run(tmp_path_factory, fairseq_env) -> Path:
     done = evo_mt("train", str(recipe), "--workdir", str(run), "--cpu", env=fairseq_env)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "trained toy: " in done.stderr
+    assert done.stdout == ""  # fairseq's log goes to stderr: stdout is for results only
     done = evo_mt("average", str(run), "--last", "2", env=fairseq_env)
     assert done.returncode == 0, done.stderr[-3000:]
     assert (run / "checkpoints" / "checkpoint_averaged.pt").is_file()
