@@ -18,4 +18,5 @@ demo: venv
 	$(VENV)/bin/evo-mt train toy
 	$(VENV)/bin/evo-mt average runs/toy
 	$(VENV)/bin/evo-mt score runs/toy
-	head -n 5 runs/toy/raw/test.en | tee /dev/stderr | $(VENV)/bin/evo-mt translate runs/toy
+	@echo "five test sentences:"; head -n 5 runs/toy/raw/test.en
+	@echo "their translations:"; head -n 5 runs/toy/raw/test.en | $(VENV)/bin/evo-mt translate runs/toy
