@@ -129,11 +129,12 @@ def score(
     from evo_mt_cli.scoring import score as run_score
     from evo_mt_cli.translator import find_checkpoint
 
-    folder, found = find_checkpoint(run)
-    if checkpoint is not None:
-        if not checkpoint.is_file():
-            raise UserError(f"{checkpoint}: no such checkpoint")
+    if checkpoint is None:
+        folder, found = find_checkpoint(run)
+    elif checkpoint.is_file():
         folder, found = Run(run.resolve()), checkpoint
+    else:
+        raise UserError(f"{checkpoint}: no such checkpoint")
     settings = folder.recipe().score
     report = run_score(
         folder,

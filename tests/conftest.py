@@ -6,7 +6,6 @@ import random
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 from typing import List
 
 import pytest
@@ -17,6 +16,7 @@ from fairseq.models.transformer import TransformerModel
 
 import evo_mt
 from evo_mt.ea_transformer import EATransformerModel
+from evo_mt_cli.bench import build_model
 from evo_mt_cli.recipes import PROJECT_RECIPES
 
 VOCAB = 40
@@ -31,27 +31,22 @@ def dictionary() -> Dictionary:
     return d
 
 
+NO_DROPOUT = {"dropout": 0.0, "attention_dropout": 0.0}
+
+
 def model_args(arch: str = "ea_transformer_tiny", **overrides) -> argparse.Namespace:
-    args = argparse.Namespace(arch=arch, dropout=0.0, attention_dropout=0.0, **overrides)
+    args = argparse.Namespace(arch=arch, **NO_DROPOUT, **overrides)
     ARCH_CONFIG_REGISTRY[arch](args)
     return args
 
 
 def build_ea(seed: int = 0, **overrides) -> EATransformerModel:
-    torch.manual_seed(seed)
-    d = dictionary()
-    task = SimpleNamespace(source_dictionary=d, target_dictionary=d)
-    return EATransformerModel.build_model(model_args(**overrides), task).eval()
+    return build_model("ea_transformer_tiny", dictionary(), seed=seed, **NO_DROPOUT, **overrides).eval()
 
 
 def build_vanilla(seed: int = 0) -> TransformerModel:
     """fairseq's own transformer with the dimensions of ea_transformer_tiny."""
-    torch.manual_seed(seed)
-    d = dictionary()
-    task = SimpleNamespace(source_dictionary=d, target_dictionary=d)
-    args = model_args()
-    args.arch = "transformer"
-    return TransformerModel.build_model(args, task).eval()
+    return build_model("ea_transformer_tiny", dictionary(), vanilla=True, seed=seed, **NO_DROPOUT).eval()
 
 
 def random_sentences(lengths: List[int], seed: int) -> List[torch.Tensor]:
