@@ -240,8 +240,10 @@ def bench(
         rates = report["sentences_per_s"]
         typer.echo(
             f"{report['sentences']} sentences, beam {report['beam']}: evo-mt translate "
-            f"{rates['evo_mt_translate']:.1f} sentences/s, fairseq-interactive "
-            f"{rates['fairseq_interactive']:.1f} sentences/s ({report['speedup']:.2f}x)"
+            f"{rates['evo_mt_translate']:.1f} sentences/s; fairseq-interactive "
+            f"{rates['fairseq_interactive']:.1f} sentences/s by default ({report['speedup']:.2f}x), "
+            f"{rates['fairseq_interactive_batched']:.1f} with --buffer-size 1024 --batch-size 64 "
+            f"({report['speedup_vs_batched']:.2f}x)"
         )
     else:
         report = benchmarks.bench(
