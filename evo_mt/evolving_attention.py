@@ -189,20 +189,17 @@ class EvolvingAttention(MultiheadAttention):
 
         # fairseq has put -inf at every masked key. Padded queries of a self-attention must
         # not feed the chain either; their own softmax rows are left as fairseq has them.
-        # Without masks (incremental self-attention, unpadded batches) nothing is blocked and
-        # the masking is skipped: it would be most of the per-step work in generation.
-        blocked: Tensor | None = None
-        if key_padding_mask is not None or attn_mask is not None:
-            blocked = logits.isneginf()
+        blocked = logits.isneginf()
         padded_queries: Tensor | None = None
         if key_padding_mask is not None and self.self_attention and src_len == tgt_len:
             padded_queries = key_padding_mask.view(bsz, 1, tgt_len, 1).bool()
-        evolved = self.evolve(_zero_where(logits, blocked), blocked, padded_queries, incremental_state)
-        masked = evolved if blocked is None else evolved.masked_fill(blocked, float("-inf"))
+        evolved = self.evolve(logits.masked_fill(blocked, 0.0), blocked, padded_queries, incremental_state)
         if before_softmax:
-            return masked.view(-1, tgt_len, src_len), v
+            return evolved.masked_fill(blocked, float("-inf")).view(-1, tgt_len, src_len), v
 
-        probs_float = utils.softmax(masked, dim=-1, onnx_trace=self.onnx_trace)
+        probs_float = utils.softmax(
+            evolved.masked_fill(blocked, float("-inf")), dim=-1, onnx_trace=self.onnx_trace
+        )
         probs = probs_float.type_as(evolved)
         if self.keep_maps:
             self.kept["probs"] = probs_float.detach()
@@ -220,15 +217,11 @@ class EvolvingAttention(MultiheadAttention):
     def evolve(
         self,
         scores: Tensor,
-        blocked: Tensor | None,
+        blocked: Tensor,
         padded_queries: Tensor | None,
         incremental_state: IncrementalState | None,
     ) -> Tensor:
-        """A_l from S_l (masked entries zero); hands A_l on with every masked entry zeroed.
-
-        `blocked` (masked entries) is None when nothing is masked; `padded_queries` is only
-        given together with `blocked`.
-        """
+        """A_l from S_l (masked entries zero); hands A_l on with every masked entry zeroed."""
         mixed = scores
         if self.receives:
             previous = self.chain.take()
@@ -237,12 +230,13 @@ class EvolvingAttention(MultiheadAttention):
         zeroed = blocked if padded_queries is None else blocked | padded_queries
         evolved = mixed
         if self.conv is not None:
-            mixed = _zero_where(mixed, padded_queries)
+            if padded_queries is not None:
+                mixed = mixed.masked_fill(padded_queries, 0.0)
             padded = self._pad_for_conv(mixed, incremental_state)
             convolved = ACTIVATIONS[self.activation](self.conv(padded))
             evolved = self.beta * convolved + (1.0 - self.beta) * mixed
         if self.passes_on:
-            self.chain.hand_over(_zero_where(evolved, zeroed))
+            self.chain.hand_over(evolved.masked_fill(zeroed, 0.0))
         if self.keep_maps:
             self.kept = {"mixed": mixed.detach(), "evolved": evolved.detach()}
         return evolved
@@ -281,10 +275,6 @@ class EvolvingAttention(MultiheadAttention):
             reordered = {name: rows.index_select(0, new_order) for name, rows in state.items()}
             incremental_state = self.set_incremental_state(incremental_state, "evolving_state", reordered)
         return incremental_state
-
-
-def _zero_where(x: Tensor, mask: Tensor | None) -> Tensor:
-    return x if mask is None else x.masked_fill(mask, 0.0)
 
 
 def link_chain(attentions: list, options: EvolvingOptions, *, causal: bool) -> None:
