@@ -9,6 +9,7 @@ venv:
 
 lint: venv
 	$(PY) -m ruff check evo_mt cli tests
+	$(VENV)/bin/lint-imports --no-logo --no-cache
 
 test: lint
 	$(PY) -m pytest -q

@@ -1,9 +1,56 @@
-"""evo-mt: the Evolving Attention Transformer as a fairseq plugin (``--user-dir evo_mt``).
+"""evo-mt: machine translation with the Evolving Attention Transformer.
 
-Importing the package registers the ``ea_transformer`` model and its architectures and
-applies the fixes fairseq 0.12 needs on current torch (see `evo_mt.fairseq_fixes`).
+Layers, bottom to top; each imports only from the layers below it (an import-linter
+contract in pyproject.toml, checked by `make test`):
+
+    evo_mt.checkpoints  loading checkpoints safely: weights_only and an explicit allowlist
+    evo_mt.models       the fairseq plugin: `--user-dir evo_mt` registers `ea_transformer` here
+    evo_mt.pipeline     the library: recipes, run folders, corpora, prepare, train, average,
+                        translate, score
+    evo_mt.evidence     what evolving attention costs and buys: benchmarks, quality
+                        comparisons, attention pictures
+    evo_mt_cli          the `evo-mt` command line (cli/evo_mt_cli)
+
+The names in `__all__` are the Python API. Each is imported on first use, so that fairseq's
+`--user-dir evo_mt`, which imports this package before its models/ folder, loads nothing else.
+
+    import evo_mt
+    translator = evo_mt.Translator.load("runs/toy", beam=5)
+    translator.translate(["the red house ."])          # [["das rote haus ."]]
 """
 
-from evo_mt import ea_transformer, fairseq_fixes  # noqa: F401  (registration on import)
+import importlib
+from typing import Any, List
 
 __version__ = "0.1.0"
+
+_API = {
+    "UserError": "evo_mt.pipeline.errors",
+    "OptionError": "evo_mt.pipeline.errors",
+    "CheckpointError": "evo_mt.checkpoints",
+    "Recipe": "evo_mt.pipeline.recipes",
+    "load_recipe": "evo_mt.pipeline.recipes",
+    "Run": "evo_mt.pipeline.run_folder",
+    "find_checkpoint": "evo_mt.pipeline.run_folder",
+    "prepare": "evo_mt.pipeline.prepare",
+    "train": "evo_mt.pipeline.training",
+    "average_checkpoints": "evo_mt.pipeline.averaging",
+    "average_run": "evo_mt.pipeline.averaging",
+    "Translator": "evo_mt.pipeline.translation",
+    "score_run": "evo_mt.pipeline.scoring",
+    "score_lines": "evo_mt.pipeline.scoring",
+    "score_files": "evo_mt.pipeline.scoring",
+}
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _API:
+        raise AttributeError(f"module 'evo_mt' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_API[name]), name)
+    globals()[name] = value  # found directly from now on
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted({*globals(), *_API})

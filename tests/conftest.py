@@ -15,9 +15,9 @@ from fairseq.models import ARCH_CONFIG_REGISTRY
 from fairseq.models.transformer import TransformerModel
 
 import evo_mt
-from evo_mt.ea_transformer import EATransformerModel
-from evo_mt_cli.bench import build_model
-from evo_mt_cli.recipes import PROJECT_RECIPES
+from evo_mt.models.ea_transformer import EATransformerModel
+from evo_mt.models.factory import build_model
+from evo_mt.pipeline.recipes import PROJECT_RECIPES
 
 VOCAB = 40
 VENV_BIN = Path(sys.executable).parent

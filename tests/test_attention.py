@@ -4,17 +4,16 @@ import torch
 from conftest import evo_mt
 
 from evo_mt.checkpoints import read_checkpoint
-from evo_mt_cli.attention import collect, draw
-from evo_mt_cli.prepare import Run
-from evo_mt_cli.translator import Translator
+from evo_mt.evidence.attention_maps import collect, draw
+from evo_mt.pipeline.run_folder import Run
+from evo_mt.pipeline.translation import Translator
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def test_picture_has_a_panel_per_chain_layer_and_kind(toy_run):
-    run = Run(toy_run)
-    sentence = (toy_run / "raw" / "test.en").read_text().splitlines()[3]
-    translator = Translator(run, run.checkpoints / "checkpoint_averaged.pt")
+    sentence = Run(toy_run).text("test", "en").read_text().splitlines()[3]
+    translator = Translator.load(toy_run, "checkpoint_averaged.pt")
     translation, chains = collect(translator, sentence)
     assert translation
     assert [c.title for c in chains] == [

@@ -17,9 +17,9 @@ from test_corpora import iwslt_archive
 from typer.testing import CliRunner
 
 from evo_mt.checkpoints import read_checkpoint
+from evo_mt.pipeline.errors import UserError
+from evo_mt.pipeline.recipes import PROJECT_RECIPES, load_recipe
 from evo_mt_cli.app import app
-from evo_mt_cli.errors import UserError
-from evo_mt_cli.recipes import PROJECT_RECIPES, load_recipe
 
 # An untrained model scores ~0 BLEU on the toy test set. toy_run's budget gave 80.2 when
 # calibrated (epochs 1+2 averaged: 8.7; the full recipe: 98.2); a model that learned the

@@ -11,12 +11,12 @@ from typing import Dict, List, Tuple
 
 import pytest
 
-from evo_mt_cli import iwslt14, wmt14
-from evo_mt_cli.cleaning import keep_pair
-from evo_mt_cli.download import extract, fetch, obtain
-from evo_mt_cli.errors import UserError
-from evo_mt_cli.files import read_lines
-from evo_mt_cli.recipes import CleanConfig, CorpusConfig, Recipe
+from evo_mt.pipeline.corpora import iwslt14, wmt14
+from evo_mt.pipeline.corpora.download import extract, fetch, obtain
+from evo_mt.pipeline.corpora.text import keep_pair
+from evo_mt.pipeline.errors import UserError
+from evo_mt.pipeline.files import read_lines
+from evo_mt.pipeline.recipes import CleanConfig, CorpusConfig, Recipe
 
 Pair = Tuple[str, str]
 

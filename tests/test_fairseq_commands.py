@@ -4,7 +4,7 @@ import numpy as np
 from conftest import FAIRSEQ_TEST_SENTENCES, USER_DIR, run_command
 from fairseq.data import data_utils
 
-from evo_mt import fairseq_fixes
+from evo_mt.models import fairseq_fixes
 
 
 def test_fairseq_generate_translates_every_test_sentence(binarized, trained_checkpoint, fairseq_env):

@@ -12,7 +12,7 @@ from conftest import (
     target_inputs,
 )
 
-from evo_mt.evolving_attention import EvolvingAttention, EvolvingOptions, link_chain
+from evo_mt.models.evolving_attention import EvolvingAttention, EvolvingOptions, link_chain
 
 LENGTHS = [7, 3, 11, 5]
 

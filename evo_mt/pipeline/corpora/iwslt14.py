@@ -16,20 +16,11 @@ from itertools import chain
 from pathlib import Path
 from typing import Iterator, List
 
-from evo_mt_cli.cleaning import (
-    aligned,
-    check_recipe,
-    corpus_lines,
-    keep_pair,
-    lowercased,
-    sgml_segments,
-    squeeze,
-    validation_split,
-    write_parallel,
-)
-from evo_mt_cli.download import extract, obtain
-from evo_mt_cli.errors import UserError
-from evo_mt_cli.recipes import Recipe
+from evo_mt.pipeline.corpora.download import extract, obtain
+from evo_mt.pipeline.corpora.splits import check_language_pair, write_split, write_train_and_valid
+from evo_mt.pipeline.corpora.text import aligned, corpus_lines, sgml_segments, squeeze
+from evo_mt.pipeline.errors import UserError
+from evo_mt.pipeline.recipes import Recipe
 
 # fairseq publishes no checksum for this archive: it is recognised by the members it must hold.
 URL = "http://dl.fbaipublicfiles.com/fairseq/data/iwslt14/de-en.tgz"
@@ -47,8 +38,8 @@ TEXT_TAGS = re.compile(r"</?(?:title|description)>")  # removed, the text betwee
 
 def write_raw(recipe: Recipe, source: str | None, downloads: Path, out: Path) -> None:
     """Write out/{train,valid,test}.{recipe.source_lang,recipe.target_lang}: plain, line-aligned text."""
-    check_recipe(recipe, "iwslt14", ("de", "en"))
-    langs = (recipe.source_lang, recipe.target_lang)
+    check_language_pair(recipe, "iwslt14", ("de", "en"))
+    langs = recipe.languages
     folder = _corpus_folder(source, downloads)
     train = {lang: folder / f"train.tags.{PAIR}.{lang}" for lang in langs}
     tests = {lang: [folder / f"{name}.{PAIR}.{lang}.xml" for name in TEST_SETS] for lang in langs}
@@ -59,22 +50,13 @@ def write_raw(recipe: Recipe, source: str | None, downloads: Path, out: Path) ->
             f"expected fairseq's IWSLT'14 {PAIR}.tgz or the {PAIR}/ folder it unpacks to"
         )
 
-    lower, clean = recipe.corpus.lowercase, recipe.clean
     pairs = aligned(_transcript(train[langs[0]]), _transcript(train[langs[1]]), f"{folder}/train.tags")
-    kept = (p for p in pairs if keep_pair(*p, clean.min_tokens, clean.max_tokens, clean.max_ratio))
-    numbered = enumerate(kept, start=1)
-    every = recipe.corpus.valid_every
-    write_parallel(
-        out,
-        langs,
-        ("train", "valid"),
-        ((validation_split(n, every), lowercased(p, lower)) for n, p in numbered),
-    )
+    write_train_and_valid(recipe, "iwslt14", out, pairs, number_before_cleaning=False)
     test = chain.from_iterable(
         aligned(_segments(s), _segments(t), str(s))
         for s, t in zip(tests[langs[0]], tests[langs[1]], strict=True)
     )
-    write_parallel(out, langs, ("test",), (("test", lowercased(p, lower)) for p in test))
+    write_split(recipe, out, "test", test)
 
 
 def _corpus_folder(source: str | None, downloads: Path) -> Path:

@@ -7,21 +7,21 @@ options of its model. Unknown keys and wrong types are named in the error.
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Union
+from typing import Any, Dict, List, Tuple, Union
 
 import tomllib
 
-from evo_mt_cli.errors import UserError
+from evo_mt.pipeline.errors import UserError
 
 RECIPE_FILE = "recipe.toml"
-PROJECT_RECIPES = Path(__file__).resolve().parent.parent / "recipes"
+PROJECT_RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
 Scalar = Union[str, int, float, bool]
 
 
 @dataclass(frozen=True)
 class CorpusConfig:
-    name: str  # which reader obtains it: toy, iwslt14, wmt14
+    name: str  # which reader obtains it: a key of evo_mt.pipeline.corpora.READERS
     lowercase: bool = False
     valid_every: int = 0  # take every n-th training pair out as validation (0: corpus gives valid)
     sentences: int = 0  # toy only: training pairs to generate
@@ -64,6 +64,10 @@ class Recipe:
     score: ScoreConfig = ScoreConfig()
     average_last: int = 5
     train: Dict[str, Scalar] = field(default_factory=dict)  # fairseq-train options
+
+    @property
+    def languages(self) -> Tuple[str, str]:
+        return (self.source_lang, self.target_lang)
 
     def train_arguments(self) -> List[str]:
         """The `train` table as fairseq-train flags (true: a bare flag, false: omitted)."""

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-from evo_mt_cli.errors import UserError
-from evo_mt_cli.files import write_lines
-from evo_mt_cli.recipes import Recipe
+from evo_mt.pipeline.corpora.splits import write_split
+from evo_mt.pipeline.errors import OptionError, UserError
+from evo_mt.pipeline.recipes import Recipe
 
 VALID_SENTENCES = 500
 TEST_SENTENCES = 500
@@ -137,9 +137,8 @@ def generate(sentences: int, seed: int) -> Dict[str, List[Tuple[str, str]]]:
 def write_raw(recipe: Recipe, source: str | None, downloads: Path, out: Path) -> None:
     """Write out/{train,valid,test}.{src,tgt} of the generated corpus."""
     if source is not None:
-        raise UserError("the toy corpus is generated: --source does not apply to it")
+        raise OptionError("source", "does not apply to the toy corpus: it is generated")
     if recipe.corpus.sentences < 1:
         raise UserError(f"{recipe.folder}: corpus.sentences must be positive for the toy corpus")
     for split, pairs in generate(recipe.corpus.sentences, recipe.corpus.seed).items():
-        write_lines(out / f"{split}.{recipe.source_lang}", (s for s, _ in pairs))
-        write_lines(out / f"{split}.{recipe.target_lang}", (t for _, t in pairs))
+        write_split(recipe, out, split, pairs)

@@ -1,4 +1,8 @@
-"""The `evo-mt` command line: prepare, train, average, score, translate, bench, attention."""
+"""The `evo-mt` command line: prepare, train, average, score, translate, bench, attention.
+
+Each command parses its flags and calls the library (`evo_mt.pipeline`, `evo_mt.evidence`);
+the library's errors become one line here, naming the flag where the library named a parameter.
+"""
 
 import logging
 import sys
@@ -7,7 +11,7 @@ from typing import List
 
 import typer
 
-from evo_mt_cli.errors import UserError
+from evo_mt.pipeline.errors import OptionError, UserError
 
 app = typer.Typer(
     name="evo-mt",
@@ -16,7 +20,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-logger = logging.getLogger("evo_mt_cli")
 
 RecipeArg = typer.Argument(
     ..., help="A recipe folder (recipes/iwslt14) or the name of a project recipe (toy)."
@@ -27,12 +30,19 @@ SourceOpt = typer.Option(
 )
 
 
+CheckpointOpt = typer.Option(
+    None,
+    help="A checkpoint file, or the name of one in RUN/checkpoints "
+    "(default: averaged, else best, else last).",
+)
+
+
 def _recipe_and_run(recipe: str, workdir: Path | None):
-    from evo_mt_cli.prepare import run_folder
-    from evo_mt_cli.recipes import load_recipe
+    from evo_mt.pipeline.recipes import load_recipe
+    from evo_mt.pipeline.run_folder import Run
 
     loaded = load_recipe(recipe)
-    return loaded, run_folder(loaded, workdir)
+    return loaded, Run.for_recipe(loaded, workdir)
 
 
 @app.command()
@@ -45,7 +55,7 @@ def prepare(
 
     Example: evo-mt prepare recipes/iwslt14 --source ~/corpora/de-en.tgz
     """
-    from evo_mt_cli.prepare import prepare as run_prepare
+    from evo_mt.pipeline.prepare import prepare as run_prepare
 
     loaded, run = _recipe_and_run(recipe, workdir)
     run_prepare(loaded, run, source)
@@ -71,8 +81,8 @@ def train(
 
     Example: evo-mt train toy --max-epoch 2 --lr 0.001
     """
-    from evo_mt_cli.prepare import prepare as run_prepare
-    from evo_mt_cli.training import train as run_train
+    from evo_mt.pipeline.prepare import prepare as run_prepare
+    from evo_mt.pipeline.training import train as run_train
 
     loaded, run = _recipe_and_run(recipe, workdir)
     run_prepare(loaded, run, source)
@@ -99,21 +109,17 @@ def average(
 
     Example: evo-mt average runs/toy --last 3
     """
-    from evo_mt_cli.averaging import AVERAGED, last_checkpoints
-    from evo_mt_cli.averaging import average as run_average
-    from evo_mt_cli.prepare import Run
+    from evo_mt.pipeline.averaging import average_run
+    from evo_mt.pipeline.run_folder import Run
 
-    folder = Run(run.resolve())
-    count = last if last is not None else folder.recipe().average_last
-    paths = last_checkpoints(folder.checkpoints, count)
-    output = run_average(paths, folder.checkpoints / AVERAGED)
+    paths, output = average_run(Run(run.resolve()), last)
     typer.echo(f"averaged {', '.join(p.name for p in paths)} into {output}", err=True)
 
 
 @app.command()
 def score(
     run: Path = typer.Argument(..., help="A run folder (runs/toy)."),
-    checkpoint: Path | None = typer.Option(None, help="(default: averaged, else best, else last)"),
+    checkpoint: str | None = CheckpointOpt,
     split: str = typer.Option("test", help="The split to translate and score."),
     beam: int | None = typer.Option(None, help="Beam size (default: the recipe's)."),
     lenpen: float | None = typer.Option(None, help="Length penalty (default: the recipe's)."),
@@ -125,29 +131,16 @@ def score(
 
     Example: evo-mt score runs/toy --beam 5
     """
-    from evo_mt_cli.prepare import Run
-    from evo_mt_cli.scoring import score as run_score
-    from evo_mt_cli.translator import find_checkpoint
+    from evo_mt.pipeline.run_folder import Run
+    from evo_mt.pipeline.scoring import score_run
 
-    if checkpoint is None:
-        folder, found = find_checkpoint(run)
-    elif checkpoint.is_file():
-        folder, found = Run(run.resolve()), checkpoint
-    else:
-        raise UserError(f"{checkpoint}: no such checkpoint")
-    settings = folder.recipe().score
-    report = run_score(
-        folder,
-        found,
-        split,
-        beam if beam is not None else settings.beam,
-        lenpen if lenpen is not None else settings.lenpen,
-        batch_size if batch_size is not None else settings.batch_size,
+    report = score_run(
+        Run(run.resolve()), checkpoint, split=split, beam=beam, lenpen=lenpen, batch_size=batch_size
     )
     typer.echo(
         f"{split}: BLEU {report['bleu']:.2f}, chrF {report['chrf']:.2f} on "
         f"{report['hypotheses']}/{report['references']} sentences "
-        f"({Path(found).name}, beam {report['beam']}) -> {report['report_file']}"
+        f"({Path(report['checkpoint']).name}, beam {report['beam']}) -> {report['report_file']}"
     )
 
 
@@ -164,10 +157,9 @@ def translate(
 
     Example: evo-mt translate runs/toy < sentences.txt > translations.txt
     """
-    from evo_mt_cli.translator import Translator, find_checkpoint, read_lines_replacing_errors
+    from evo_mt.pipeline.translation import Translator, read_lines_replacing_errors
 
-    run, checkpoint = find_checkpoint(run_or_checkpoint)
-    translator = Translator(run, checkpoint, beam=beam, nbest=nbest, lenpen=lenpen, device=device)
+    translator = Translator.load(run_or_checkpoint, beam=beam, nbest=nbest, lenpen=lenpen, device=device)
     lines = read_lines_replacing_errors(sys.stdin.buffer)
     interactive = sys.stdin.isatty()
     chunk: List[str] = []
@@ -215,28 +207,29 @@ def bench(
     """
     import json
 
-    from evo_mt_cli import bench as benchmarks
-    from evo_mt_cli.files import atomic_file
+    from evo_mt.pipeline.files import atomic_file
 
     if quality is not None:
-        from evo_mt_cli.quality import compare, table
-        from evo_mt_cli.recipes import load_recipe
+        from evo_mt.evidence.quality import compare_variants, default_workdir, table
+        from evo_mt.pipeline.recipes import load_recipe
 
         recipe = load_recipe(quality)
-        root = (workdir or Path("runs") / f"{recipe.name}-quality").resolve()
+        root = workdir.resolve() if workdir is not None else default_workdir(recipe)
         try:
             seed_list = [int(s) for s in seeds.split(",") if s.strip()]
         except ValueError:
             raise UserError(f"--seeds must be integers separated by commas, not {seeds!r}") from None
-        report = compare(
+        report = compare_variants(
             recipe, root, source=source, seeds=seed_list, variants=variants.split(","), overrides=ctx.args
         )
         typer.echo(table(report))
         typer.echo(f"quality comparison written to {root / 'quality.json'}", err=True)
     elif translate_run is not None:
+        from evo_mt.evidence.translate_speed import translation_speed
+
         if input_file is None:
             raise UserError("--translate needs --input FILE (the lines to translate)")
-        report = benchmarks.translation_speed(translate_run, input_file, repeats=repeats)
+        report = translation_speed(translate_run, input_file, repeats=repeats)
         rates = report["sentences_per_s"]
         typer.echo(
             f"{report['sentences']} sentences, beam {report['beam']}: evo-mt translate "
@@ -246,7 +239,9 @@ def bench(
             f"({report['speedup_vs_batched']:.2f}x)"
         )
     else:
-        report = benchmarks.bench(
+        from evo_mt.evidence import model_cost
+
+        report = model_cost.bench(
             size,
             device=device,
             dtype=dtype,
@@ -255,7 +250,7 @@ def bench(
             generate_batches=generate_batches,
             repeats=repeats,
         )
-        typer.echo(benchmarks.table(report))
+        typer.echo(model_cost.table(report))
     if json_path is not None:
         with atomic_file(json_path) as scratch:
             scratch.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
@@ -266,7 +261,7 @@ def bench(
 def attention(
     run: Path = typer.Argument(..., help="A run folder (runs/toy)."),
     sentence: str = typer.Argument(..., help="The source sentence to translate and draw."),
-    checkpoint: Path | None = typer.Option(None, help="(default: averaged, else best, else last)"),
+    checkpoint: str | None = CheckpointOpt,
     head: int | None = typer.Option(None, help="Draw this head instead of the mean over heads."),
     added: bool = typer.Option(False, "--added", help="Also draw what the convolution added, A_l - M_l."),
     output: Path = typer.Option(Path("attention.png"), help="The PNG to write."),
@@ -275,11 +270,10 @@ def attention(
 
     Example: evo-mt attention runs/toy "the red house ." --added --output attention.png
     """
-    from evo_mt_cli.attention import collect, draw, write_picture
-    from evo_mt_cli.translator import Translator, find_checkpoint
+    from evo_mt.evidence.attention_maps import collect, draw, write_picture
+    from evo_mt.pipeline.translation import Translator
 
-    folder, found = find_checkpoint(checkpoint if checkpoint is not None else run)
-    translation, chains = collect(Translator(folder, found), sentence)
+    translation, chains = collect(Translator.load(run, checkpoint), sentence)
     write_picture(draw(chains, head=head, added=added), output)
     typer.echo(f"translation: {translation}")
     typer.echo(f"attention of {len(chains)} chains written to {output}", err=True)
@@ -291,10 +285,17 @@ def _emit(results: List[List[str]]) -> None:
     sys.stdout.flush()
 
 
+def one_line(error: Exception) -> str:
+    """The error as the command line states it: a parameter the library named becomes its flag."""
+    if isinstance(error, OptionError):
+        return f"--{error.option.replace('_', '-')} {error.problem}"
+    return str(error)
+
+
 def main() -> None:
     # fairseq's own INFO logging would drown ours; warnings and errors still show.
     logging.basicConfig(level=logging.WARNING, format="evo-mt: %(message)s", stream=sys.stderr)
-    logger.setLevel(logging.INFO)
+    logging.getLogger("evo_mt").setLevel(logging.INFO)
     try:
         app()
     except Exception as error:
@@ -302,7 +303,7 @@ def main() -> None:
 
         if not isinstance(error, (UserError, CheckpointError)):
             raise
-        print(f"evo-mt: error: {error}", file=sys.stderr)
+        print(f"evo-mt: error: {one_line(error)}", file=sys.stderr)
         sys.exit(1)
 
 

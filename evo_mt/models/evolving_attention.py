@@ -126,8 +126,9 @@ class EvolvingAttention(MultiheadAttention):
         self.beta = 0.0
         self.activation = "linear"
         self.conv: nn.Conv2d | None = None
-        # For inspection (`evo-mt attention`): when True, each forward keeps its maps, detached,
-        # in `self.kept`: "mixed" (M_l), "evolved" (A_l) and "probs" (P_l), each (B, H, Tq, Tk).
+        # For inspection (`EATransformerModel.keeping_maps`): when True, each forward puts its
+        # maps, detached, into `self.kept`: "mixed" (M_l), "evolved" (A_l), "probs" (P_l) and,
+        # where there is a convolution, "added" (A_l - M_l), each (B, H, Tq, Tk).
         self.keep_maps = False
         self.kept: Dict[str, Tensor] = {}
 
@@ -238,7 +239,9 @@ class EvolvingAttention(MultiheadAttention):
         if self.passes_on:
             self.chain.hand_over(evolved.masked_fill(zeroed, 0.0))
         if self.keep_maps:
-            self.kept = {"mixed": mixed.detach(), "evolved": evolved.detach()}
+            self.kept.update(mixed=mixed.detach(), evolved=evolved.detach())
+            if self.conv is not None:
+                self.kept["added"] = (evolved - mixed).detach()
         return evolved
 
     def _pad_for_conv(self, mixed: Tensor, incremental_state: IncrementalState | None) -> Tensor:

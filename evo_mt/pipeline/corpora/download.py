@@ -14,8 +14,8 @@ from urllib.parse import urlparse
 
 from tqdm import tqdm
 
-from evo_mt_cli.errors import UserError
-from evo_mt_cli.files import atomic_dir, discard
+from evo_mt.pipeline.errors import OptionError, UserError
+from evo_mt.pipeline.files import atomic_dir, discard
 
 URL_SCHEMES = ("http", "https", "ftp")
 CHUNK = 1 << 20
@@ -127,14 +127,14 @@ def _digest(path: Path, algorithm: str) -> str:
 
 
 def obtain(source: str | None, url: str, downloads: Path, **checksums: str | None) -> Path:
-    """A local path for `--source`: an existing file or folder as it is, a URL downloaded into
+    """A local path for the corpus `source`: an existing file or folder as it is, a URL downloaded into
     `downloads`, and without a source the official `url` downloaded into `downloads`."""
     if source is None or is_url(source):
         remote = url if source is None else source
         return fetch(remote, downloads / url_basename(remote), **checksums)
     path = Path(source).expanduser()
     if not path.exists():
-        raise UserError(f"--source {source}: no such file or folder")
+        raise OptionError("source", f"{source}: no such file or folder")
     return path
 
 

@@ -29,20 +29,11 @@ from typing import List, NamedTuple, Sequence
 
 from sacrebleu.dataset import DATASETS
 
-from evo_mt_cli.cleaning import (
-    aligned,
-    check_recipe,
-    corpus_lines,
-    keep_pair,
-    lowercased,
-    sgml_segments,
-    squeeze,
-    validation_split,
-    write_parallel,
-)
-from evo_mt_cli.download import extract, fetch, is_url, url_basename
-from evo_mt_cli.errors import UserError
-from evo_mt_cli.recipes import Recipe
+from evo_mt.pipeline.corpora.download import extract, fetch, is_url, url_basename
+from evo_mt.pipeline.corpora.splits import check_language_pair, write_split, write_train_and_valid
+from evo_mt.pipeline.corpora.text import aligned, corpus_lines, sgml_segments, squeeze
+from evo_mt.pipeline.errors import OptionError, UserError
+from evo_mt.pipeline.recipes import Recipe
 
 
 class Archive(NamedTuple):
@@ -80,11 +71,11 @@ TEST_SET = DATASETS["wmt14/full"]  # sacrebleu's registry: URL, md5 and member p
 
 def write_raw(recipe: Recipe, source: str | None, downloads: Path, out: Path) -> None:
     """Write out/{train,valid,test}.{recipe.source_lang,recipe.target_lang}: plain, line-aligned text."""
-    check_recipe(recipe, "wmt14", ("en", "de"))
-    langs = (recipe.source_lang, recipe.target_lang)
+    check_language_pair(recipe, "wmt14", ("en", "de"))
+    langs = recipe.languages
     if source is not None and not is_url(source) and not Path(source).expanduser().is_dir():
-        raise UserError(
-            f"--source {source}: not a folder (wmt14 reads a folder of archives or their contents)"
+        raise OptionError(
+            "source", f"{source}: not a folder (wmt14 reads a folder of archives or their contents)"
         )
     train = [
         _members(archive, [f"{prefix}.{lang}" for lang in langs], source, downloads)
@@ -95,19 +86,12 @@ def write_raw(recipe: Recipe, source: str | None, downloads: Path, out: Path) ->
         test_archive, TEST_SET.langpairs["-".join(langs)], source, downloads
     )
 
-    lower, clean = recipe.corpus.lowercase, recipe.clean
     lines = chain.from_iterable(
         aligned(map(squeeze, corpus_lines(s)), map(squeeze, corpus_lines(t)), str(s)) for s, t in train
     )
-    every = recipe.corpus.valid_every
-    labelled = (
-        (validation_split(n, every), lowercased(pair, lower))
-        for n, pair in enumerate(lines, start=1)
-        if keep_pair(*pair, clean.min_tokens, clean.max_tokens, clean.max_ratio)
-    )
-    write_parallel(out, langs, ("train", "valid"), labelled)
+    write_train_and_valid(recipe, "wmt14", out, lines, number_before_cleaning=True)
     test = aligned(sgml_segments(test_source), sgml_segments(test_reference), str(test_source))
-    write_parallel(out, langs, ("test",), (("test", lowercased(p, lower)) for p in test))
+    write_split(recipe, out, "test", test)
 
 
 def _members(archive: Archive, members: Sequence[str], source: str | None, downloads: Path) -> List[Path]:

@@ -4,8 +4,9 @@ Only the attention modules change; fairseq's encoder, decoder and layers are sub
 to build them and to join each chain's modules once the layers exist.
 """
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Dict, Iterator, List
 
 from fairseq.dataclass import ChoiceEnum
 from fairseq.dataclass.utils import gen_parser_from_dataclass
@@ -25,9 +26,11 @@ from fairseq.modules.transformer_layer import (
     TransformerDecoderLayerBase,
     TransformerEncoderLayerBase,
 )
+from torch import Tensor
 
-from evo_mt.evolving_attention import (
+from evo_mt.models.evolving_attention import (
     ACTIVATIONS,
+    CHAINS,
     EvolvingAttention,
     EvolvingOptions,
     link_chain,
@@ -113,8 +116,11 @@ class EATransformerEncoder(TransformerEncoderBase):
     def __init__(self, cfg: Any, dictionary, embed_tokens, return_fc: bool = False) -> None:
         super().__init__(cfg, dictionary, embed_tokens, return_fc=return_fc)
         options = EvolvingOptions.from_config(cfg)
+        self.chain_modules: Dict[str, List[EvolvingAttention]] = {}
         if "encoder" in options.chains:
-            link_chain([layer.self_attn for layer in self.layers], options, causal=False)
+            self.chain_modules["encoder"] = [layer.self_attn for layer in self.layers]
+        for modules in self.chain_modules.values():
+            link_chain(modules, options, causal=False)
 
     def build_encoder_layer(self, cfg: Any):
         layer = EAEncoderLayer(cfg, return_fc=self.return_fc)
@@ -127,10 +133,14 @@ class EATransformerDecoder(TransformerDecoderBase):
     ) -> None:
         super().__init__(cfg, dictionary, embed_tokens, no_encoder_attn, output_projection)
         options = EvolvingOptions.from_config(cfg)
+        self.chain_modules: Dict[str, List[EvolvingAttention]] = {}
         if "decoder" in options.chains:
-            link_chain([layer.self_attn for layer in self.layers], options, causal=True)
+            self.chain_modules["decoder"] = [layer.self_attn for layer in self.layers]
         if "cross" in options.chains and not no_encoder_attn:
-            link_chain([layer.encoder_attn for layer in self.layers], options, causal=True)
+            self.chain_modules["cross"] = [layer.encoder_attn for layer in self.layers]
+        # Both decoder chains are causal: a query row sees no later target position.
+        for modules in self.chain_modules.values():
+            link_chain(modules, options, causal=True)
 
     def build_decoder_layer(self, cfg: Any, no_encoder_attn: bool = False):
         layer = EADecoderLayer(cfg, no_encoder_attn)
@@ -159,6 +169,30 @@ class EATransformerModel(TransformerModel):
     @classmethod
     def build_decoder(cls, cfg, tgt_dict, embed_tokens):
         return EATransformerDecoder(cfg, tgt_dict, embed_tokens, no_encoder_attn=cfg.no_cross_attention)
+
+    def evolving_chains(self) -> Dict[str, List[EvolvingAttention]]:
+        """The attention modules of each chain that evolves, layer by layer, in CHAINS order."""
+        found = {**self.encoder.chain_modules, **self.decoder.chain_modules}
+        return {chain: found[chain] for chain in CHAINS if chain in found}
+
+    @contextmanager
+    def keeping_maps(self) -> Iterator[Dict[str, List[Dict[str, Tensor]]]]:
+        """Keep the maps of every evolving layer during the block (for pictures, not training).
+
+        Yields {chain: [maps of layer 1, layer 2, ...]}; each layer's dict is filled by the
+        forward passes run inside the block (the last one wins) with "mixed" (M_l), "evolved"
+        (A_l), "probs" (P_l) and, where the layer convolves, "added" (A_l - M_l), each
+        (batch, heads, queries, keys) and detached.
+        """
+        chains = self.evolving_chains()
+        modules = [module for chain in chains.values() for module in chain]
+        for module in modules:
+            module.keep_maps, module.kept = True, {}
+        try:
+            yield {chain: [module.kept for module in layers] for chain, layers in chains.items()}
+        finally:
+            for module in modules:
+                module.keep_maps, module.kept = False, {}
 
 
 def ea_defaults(args: Any) -> None:

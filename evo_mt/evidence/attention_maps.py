@@ -1,4 +1,4 @@
-"""`evo-mt attention`: how the attention maps of each chain change from layer to layer.
+"""Attention pictures: how the attention maps of each chain change from layer to layer.
 
 The sentence is translated, then the model is run once on (sentence, translation) with the
 evolving-attention modules keeping their maps. Each chain gets a row of panels, one per layer:
@@ -12,14 +12,15 @@ from typing import List
 
 import torch
 
-from evo_mt_cli.errors import UserError
-from evo_mt_cli.translator import Translator
+from evo_mt.pipeline.errors import OptionError, UserError
+from evo_mt.pipeline.files import atomic_file
+from evo_mt.pipeline.translation import Translator
 
-CHAINS = (
-    ("encoder", "encoder self-attention"),
-    ("decoder", "decoder self-attention"),
-    ("cross", "cross-attention"),
-)
+TITLES = {
+    "encoder": "encoder self-attention",
+    "decoder": "decoder self-attention",
+    "cross": "cross-attention",
+}
 
 
 @dataclass
@@ -31,23 +32,14 @@ class ChainMaps:
     added: List[torch.Tensor | None] = field(default_factory=list)  # A_l - M_l; None without conv
 
 
-def _chain_modules(model, chain: str) -> list:
-    if chain == "encoder":
-        return [layer.self_attn for layer in model.encoder.layers]
-    attribute = "self_attn" if chain == "decoder" else "encoder_attn"
-    return [getattr(layer, attribute) for layer in model.decoder.layers]
-
-
 def collect(translator: Translator, sentence: str) -> tuple:
     """(translation, maps of every evolving chain) for one sentence."""
-    from evo_mt.evolving_attention import EvolvingAttention
+    from evo_mt.models.ea_transformer import EATransformerModel
 
     if not sentence.strip():
         raise UserError("the sentence is empty: there is nothing to draw")
     model = translator.models[0]
-    chains = [(name, title, _chain_modules(model, name)) for name, title in CHAINS]
-    chains = [c for c in chains if any(isinstance(m, EvolvingAttention) and m.chain for m in c[2])]
-    if not chains:
+    if not isinstance(model, EATransformerModel) or not model.evolving_chains():
         raise UserError("this checkpoint has no evolving attention (a vanilla Transformer?): nothing evolves")
     translation = translator.translate([sentence])[0][0]
 
@@ -59,30 +51,18 @@ def collect(translator: Translator, sentence: str) -> tuple:
     source_labels = [translator.task.source_dictionary[i] for i in source.tolist()]
     target_labels = ["<s>"] + [dictionary[i] for i in target[:-1].tolist()]
 
-    modules = [m for _, _, ms in chains for m in ms]
-    for module in modules:
-        module.keep_maps = True
-    try:
-        with torch.no_grad():
-            device = translator.device
-            model(
-                source[None].to(device), torch.tensor([len(source)], device=device), previous[None].to(device)
-            )
-        result = []
-        for name, title, ms in chains:
-            queries = source_labels if name == "encoder" else target_labels
-            keys = target_labels if name == "decoder" else source_labels
-            maps = ChainMaps(title, queries, keys)
-            for module in ms:
-                kept = module.kept
-                maps.probs.append(kept["probs"][0].float().cpu())
-                has_conv = module.conv is not None
-                maps.added.append((kept["evolved"] - kept["mixed"])[0].float().cpu() if has_conv else None)
-            result.append(maps)
-    finally:
-        for module in modules:
-            module.keep_maps = False
-            module.kept = {}
+    device = translator.device
+    with torch.no_grad(), model.keeping_maps() as kept:
+        model(source[None].to(device), torch.tensor([len(source)], device=device), previous[None].to(device))
+    result = []
+    for chain, layers in kept.items():
+        queries = source_labels if chain == "encoder" else target_labels
+        keys = target_labels if chain == "decoder" else source_labels
+        maps = ChainMaps(TITLES[chain], queries, keys)
+        for layer in layers:
+            maps.probs.append(layer["probs"][0].float().cpu())
+            maps.added.append(layer["added"][0].float().cpu() if "added" in layer else None)
+        result.append(maps)
     return translation, result
 
 
@@ -95,7 +75,7 @@ def draw(chains: List[ChainMaps], head: int | None = None, added: bool = False):
 
     heads = chains[0].probs[0].size(0)
     if head is not None and not 0 <= head < heads:
-        raise UserError(f"--head must be between 0 and {heads - 1}")
+        raise OptionError("head", f"must be between 0 and {heads - 1}")
     rows = [(c, kind) for c in chains for kind in (("probs", "added") if added else ("probs",))]
     layers = max(len(c.probs) for c in chains)
     figure, axes = plt.subplots(len(rows), layers, figsize=(3.2 * layers, 3.2 * len(rows)), squeeze=False)
@@ -127,8 +107,6 @@ def draw(chains: List[ChainMaps], head: int | None = None, added: bool = False):
 
 
 def write_picture(figure, output: Path) -> Path:
-    from evo_mt_cli.files import atomic_file
-
     with atomic_file(output) as scratch:
         figure.savefig(scratch, format="png", dpi=120)
     return output

@@ -1,4 +1,4 @@
-"""`evo-mt average`: the parameters of the last N checkpoints averaged into one.
+"""Averaging: the parameters of the last N checkpoints of a run, averaged into one.
 
 fairseq's scripts/average_checkpoints.py is not part of the installed package; this does
 the same with weights_only loading and an atomic write.
@@ -6,15 +6,15 @@ the same with weights_only loading and an atomic write.
 
 import re
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import torch
 
 from evo_mt.checkpoints import read_checkpoint
-from evo_mt_cli.errors import UserError
-from evo_mt_cli.files import atomic_file
+from evo_mt.pipeline.errors import OptionError, UserError
+from evo_mt.pipeline.files import atomic_file
+from evo_mt.pipeline.run_folder import Run
 
-AVERAGED = "checkpoint_averaged.pt"
 _EPOCH = re.compile(r"checkpoint(\d+)\.pt$")
 _UPDATE = re.compile(r"checkpoint_\d+_(\d+)\.pt$")
 
@@ -22,7 +22,7 @@ _UPDATE = re.compile(r"checkpoint_\d+_(\d+)\.pt$")
 def last_checkpoints(folder: Path, count: int) -> List[Path]:
     """The `count` newest update checkpoints if there are any, else epoch checkpoints, oldest first."""
     if count < 1:
-        raise UserError("--last must be at least 1")
+        raise OptionError("last", f"must be at least 1, not {count}")
     for pattern in (_UPDATE, _EPOCH):
         found = sorted(
             (int(m.group(1)), path)
@@ -34,7 +34,7 @@ def last_checkpoints(folder: Path, count: int) -> List[Path]:
     raise UserError(f"{folder}: no epoch or update checkpoints to average; train first")
 
 
-def average(paths: List[Path], output: Path) -> Path:
+def average_checkpoints(paths: List[Path], output: Path) -> Path:
     """Write the element-wise mean of the models in `paths` (with the newest one's config)."""
     total: Dict[str, torch.Tensor] = {}
     newest: dict = {}
@@ -61,3 +61,11 @@ def average(paths: List[Path], output: Path) -> Path:
     with atomic_file(output) as scratch:
         torch.save(newest, scratch)
     return output
+
+
+def average_run(run: Run, last: int | None = None) -> Tuple[List[Path], Path]:
+    """Average a run's last `last` checkpoints (default: the recipe's `average_last`) into its
+    checkpoint_averaged.pt; returns (the checkpoints averaged, the averaged checkpoint)."""
+    count = last if last is not None else run.recipe().average_last
+    paths = last_checkpoints(run.checkpoints, count)
+    return paths, average_checkpoints(paths, run.averaged)

@@ -1,4 +1,4 @@
-"""`evo-mt bench --quality`: vanilla against evolving attention, and the paper's ablations.
+"""Quality comparison: vanilla against evolving attention, and the paper's ablations.
 
 Every variant trains on the same prepared data, with the same recipe, budget and seeds;
 only the `--ea-*` options differ. Each run is averaged and scored like `evo-mt score`.
@@ -11,13 +11,14 @@ import statistics
 from pathlib import Path
 from typing import Dict, List
 
-from evo_mt_cli.averaging import AVERAGED, average, last_checkpoints
-from evo_mt_cli.errors import UserError
-from evo_mt_cli.files import atomic_file
-from evo_mt_cli.prepare import Run, prepare
-from evo_mt_cli.recipes import RECIPE_FILE, Recipe
-from evo_mt_cli.scoring import score
-from evo_mt_cli.training import train
+from evo_mt.pipeline.averaging import average_run
+from evo_mt.pipeline.errors import OptionError
+from evo_mt.pipeline.files import atomic_file
+from evo_mt.pipeline.prepare import prepare
+from evo_mt.pipeline.recipes import Recipe
+from evo_mt.pipeline.run_folder import Run
+from evo_mt.pipeline.scoring import score_run
+from evo_mt.pipeline.training import train
 
 VARIANTS: Dict[str, List[str]] = {
     "vanilla": ["--ea-chains", ""],
@@ -28,21 +29,24 @@ VARIANTS: Dict[str, List[str]] = {
     "decoder_only": ["--ea-chains", "decoder"],
     "cross_only": ["--ea-chains", "cross"],
 }
-PREPARED = ("raw", "sentencepiece", "encoded", "data-bin")
 
 
 def _variant_run(data: Run, root: Path) -> Run:
     """A run folder that shares the prepared data (symbolic links) and has its own checkpoints."""
-    root.mkdir(parents=True, exist_ok=True)
-    for name in PREPARED:
-        link = root / name
+    run = Run(root)
+    run.root.mkdir(parents=True, exist_ok=True)
+    for shared, link in zip(data.prepared, run.prepared, strict=True):
         if not link.exists():
-            link.symlink_to(data.root / name, target_is_directory=True)
-    (root / RECIPE_FILE).write_bytes((data.root / RECIPE_FILE).read_bytes())
-    return Run(root)
+            link.symlink_to(shared, target_is_directory=True)
+    run.recipe_file.write_bytes(data.recipe_file.read_bytes())
+    return run
 
 
-def compare(
+def default_workdir(recipe: Recipe) -> Path:
+    return (Path("runs") / f"{recipe.name}-quality").resolve()
+
+
+def compare_variants(
     recipe: Recipe,
     root: Path,
     *,
@@ -51,20 +55,20 @@ def compare(
     variants: List[str],
     overrides: List[str],
 ) -> Dict:
+    """Train, average and score every variant with every seed under `root` (runs resume);
+    writes root/quality.json and root/quality.md and returns what quality.json holds.
+    `overrides` are fairseq-train options given to every run."""
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
-        raise UserError(f"unknown variant {unknown[0]!r} (known: {', '.join(VARIANTS)})")
+        raise OptionError("variants", f"has an unknown variant {unknown[0]!r} (known: {', '.join(VARIANTS)})")
     data = prepare(recipe, Run(root / "data"), source)
     runs: Dict[str, Dict[int, Dict]] = {}
     for variant in variants:
         for seed in seeds:
             run = _variant_run(data, root / f"{variant}-seed{seed}")
             updates = train(recipe, run, [*VARIANTS[variant], "--seed", str(seed), *overrides])
-            averaged = average(
-                last_checkpoints(run.checkpoints, recipe.average_last), run.checkpoints / AVERAGED
-            )
-            settings = recipe.score
-            report = score(run, averaged, "test", settings.beam, settings.lenpen, settings.batch_size)
+            _, averaged = average_run(run)
+            report = score_run(run, averaged)
             runs.setdefault(variant, {})[seed] = {
                 "bleu": report["bleu"],
                 "chrf": report["chrf"],

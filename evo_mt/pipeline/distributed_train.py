@@ -10,16 +10,14 @@ import sys
 
 from fairseq_cli.train import cli_main
 
+# Running this module imports the evo_mt package first, so fairseq's --user-dir takes the
+# plugin as loaded and skips its models/ folder: the plugin is imported here instead.
+import evo_mt.models  # noqa: F401
+from evo_mt.pipeline.fairseq_commands import torchrun_worker_arguments
+
 
 def main() -> None:
-    env = os.environ
-    sys.argv += [
-        "--distributed-init-method", "env://",
-        "--distributed-world-size", env["WORLD_SIZE"],
-        "--distributed-rank", env["RANK"],
-        "--device-id", env.get("LOCAL_RANK", "0"),
-        "--distributed-no-spawn",
-    ]  # fmt: skip
+    sys.argv += torchrun_worker_arguments(os.environ)
     cli_main()
 
 

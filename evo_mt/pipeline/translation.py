@@ -1,58 +1,48 @@
-"""Raw text in, raw text out: sentencepiece, fairseq's beam search, and back.
+"""Translation: raw text in, raw text out (sentencepiece, fairseq's beam search, and back).
 
-Used by `evo-mt translate` and by `evo-mt score` (which translates the raw test source,
-so every test sentence is translated exactly once, in order).
+Used by `evo-mt translate` and by scoring (which translates the raw test source, so every
+test sentence is translated exactly once, in order).
 """
 
 import logging
 from pathlib import Path
-from typing import Iterable, Iterator, List
+from typing import Any, Iterable, Iterator, List
 
 import torch
 
-from evo_mt_cli.errors import UserError
-from evo_mt_cli.prepare import Run
+from evo_mt.pipeline.errors import OptionError, UserError
+from evo_mt.pipeline.fairseq_commands import MAX_LEN_A, MAX_LEN_B
+from evo_mt.pipeline.run_folder import Run, find_checkpoint
 
-logger = logging.getLogger("evo_mt_cli")
-
-MAX_LEN_A = 1.2  # hypotheses may be up to 1.2 x source length + 10 pieces
-MAX_LEN_B = 10
-
-
-def find_checkpoint(run_or_checkpoint: Path) -> tuple:
-    """(run, checkpoint) from a run folder (its best available checkpoint) or a checkpoint file."""
-    path = Path(run_or_checkpoint)
-    if path.is_file():
-        run = Run(path.resolve().parent.parent)
-        return run, path
-    run = Run(path.resolve())
-    run.recipe()  # a clear error when this is not a run folder
-    for name in ("checkpoint_averaged.pt", "checkpoint_best.pt", "checkpoint_last.pt"):
-        if (run.checkpoints / name).is_file():
-            return run, run.checkpoints / name
-    raise UserError(f"{run.root}: no checkpoint yet; train first (`evo-mt train`)")
+logger = logging.getLogger("evo_mt")
 
 
 def resolve_device(device: str | None) -> torch.device:
+    """"cpu" or "cuda"; None (or "auto") takes CUDA when there is one."""
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
-        raise UserError(
-            "--device cuda: no CUDA device is available here (torch.cuda.is_available() is False)"
+        raise OptionError(
+            "device", "cuda: no CUDA device is available here (torch.cuda.is_available() is False)"
         )
     if device not in ("cpu", "cuda"):
-        raise UserError(f"--device must be cpu or cuda, not {device!r}")
+        raise OptionError("device", f"must be cpu or cuda, not {device!r}")
     return torch.device(device)
 
 
 class Translator:
-    """A checkpoint with its run's sentencepiece model and dictionaries, ready to translate."""
+    """A checkpoint with its sentencepiece model and dictionaries, ready to translate.
+
+    `dictionaries` is the folder of fairseq's dictionaries (a run's data-bin/). Most callers
+    want `Translator.load(run_or_checkpoint)`, which finds all three in a run folder.
+    """
 
     def __init__(
         self,
-        run: Run,
         checkpoint: Path,
         *,
+        sentencepiece: Path,
+        dictionaries: Path,
         beam: int = 5,
         nbest: int = 1,
         lenpen: float = 1.0,
@@ -62,19 +52,22 @@ class Translator:
         from fairseq import checkpoint_utils
         from fairseq.sequence_generator import SequenceGenerator
 
-        import evo_mt  # noqa: F401  (registers the model and the checkpoint allowlist)
+        import evo_mt.models  # noqa: F401  (registers the model and the checkpoint allowlist)
 
-        if nbest > beam:
-            raise UserError(f"--nbest ({nbest}) cannot exceed --beam ({beam})")
+        if beam < 1:
+            raise OptionError("beam", f"must be at least 1, not {beam}")
+        if not 1 <= nbest <= beam:
+            raise OptionError("nbest", f"({nbest}) must lie between 1 and the beam size ({beam})")
         self.device = resolve_device(device)
-        if not run.data_bin.is_dir() or not run.sentencepiece.is_file():
-            raise UserError(f"{run.root}: prepared data is missing; run `evo-mt prepare` first")
+        for needed in (sentencepiece, dictionaries):
+            if not Path(needed).exists():
+                raise UserError(f"{needed}: missing; prepare the run's data first (`evo-mt prepare`)")
         models, _cfg, task = checkpoint_utils.load_model_ensemble_and_task(
-            [str(checkpoint)], arg_overrides={"data": str(run.data_bin)}
+            [str(checkpoint)], arg_overrides={"data": str(dictionaries)}
         )
         self.models = [model.to(self.device).eval() for model in models]
         self.task = task
-        self.spm = spm.SentencePieceProcessor(model_file=str(run.sentencepiece))
+        self.spm = spm.SentencePieceProcessor(model_file=str(sentencepiece))
         self.nbest = nbest
         # Room for </s>: longer inputs are cut to this many pieces.
         self.max_source_pieces = min(m.max_positions()[0] for m in self.models) - 1
@@ -88,6 +81,20 @@ class Translator:
             max_len=min(m.max_decoder_positions() for m in self.models) - 1,
         )
         self._warned_truncation = False
+
+    @classmethod
+    def load(
+        cls, run_or_checkpoint: str | Path, checkpoint: str | Path | None = None, **options: Any
+    ) -> "Translator":
+        """The translator of a run folder (its default checkpoint, or `checkpoint`: a file or a
+        name in its checkpoints/), or of a checkpoint file inside a run folder. `options` are
+        those of the constructor: beam, nbest, lenpen, device."""
+        if checkpoint is None:
+            run, found = find_checkpoint(run_or_checkpoint)
+        else:
+            run = Run(Path(run_or_checkpoint).resolve())
+            found = run.checkpoint(checkpoint)
+        return cls(found, sentencepiece=run.sentencepiece, dictionaries=run.data_bin, **options)
 
     def encode(self, line: str) -> torch.Tensor:
         pieces = self.spm.encode(line, out_type=str)

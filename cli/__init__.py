@@ -1,1 +1,0 @@
-"""The evo-mt command line (installed as the `evo_mt_cli` package)."""

@@ -1,0 +1,93 @@
+"""Every fairseq command line evo-mt runs, built in one place, with the plugin's --user-dir.
+
+fairseq's own commands do the work (fairseq-preprocess, fairseq-train, fairseq-interactive);
+this module only says which options they get.
+"""
+
+import sys
+from pathlib import Path
+from typing import List, Mapping
+
+from evo_mt.pipeline.recipes import Recipe
+from evo_mt.pipeline.run_folder import Run
+
+# `--user-dir evo_mt`: fairseq imports the package and its models/ folder (the plugin).
+USER_DIR = str(Path(__file__).resolve().parents[1])
+# Hypotheses may be up to 1.2 x the source length + 10 pieces (fairseq's --max-len-a/-b).
+MAX_LEN_A = 1.2
+MAX_LEN_B = 10
+
+
+def preprocess_arguments(recipe: Recipe, encoded: Path, out: Path) -> List[str]:
+    """fairseq-preprocess: the three splits of `encoded`, one dictionary for both languages."""
+    return [
+        "--source-lang", recipe.source_lang, "--target-lang", recipe.target_lang,
+        "--trainpref", str(encoded / "train"), "--validpref", str(encoded / "valid"),
+        "--testpref", str(encoded / "test"), "--destdir", str(out),
+        "--joined-dictionary", "--workers", "2",
+    ]  # fmt: skip
+
+
+def train_arguments(
+    recipe: Recipe, run: Run, overrides: List[str], *, cpu: bool, distributed: bool, cuda: bool
+) -> List[str]:
+    """fairseq-train's arguments: the recipe's options, then the user's overrides (which win)."""
+    arguments = [
+        str(run.data_bin),
+        "--user-dir", USER_DIR,
+        "--source-lang", recipe.source_lang,
+        "--target-lang", recipe.target_lang,
+        "--save-dir", str(run.checkpoints),
+        "--log-file", str(run.train_log),
+        "--log-format", "tqdm" if sys.stderr.isatty() else "simple",
+        *recipe.train_arguments(),
+    ]  # fmt: skip
+    if cpu:
+        arguments.append("--cpu")
+    if distributed and (cpu or not cuda):
+        # On CPU: gloo, and fairseq's own all-reduce (torch's DDP wrapper as fairseq calls it
+        # asks for GPU device ids).
+        arguments += ["--distributed-backend", "gloo", "--ddp-backend", "legacy_ddp"]
+    return arguments + list(overrides)
+
+
+def train_launcher(
+    nproc_per_node: int, nnodes: int, node_rank: int, master_addr: str, master_port: int
+) -> List[str]:
+    """The command that starts fairseq-train: plain python, or torchrun for several processes."""
+    if nproc_per_node == 1 and nnodes == 1:
+        return [sys.executable, "-m", "fairseq_cli.train"]
+    return [
+        sys.executable, "-m", "torch.distributed.run",
+        f"--nproc-per-node={nproc_per_node}", f"--nnodes={nnodes}", f"--node-rank={node_rank}",
+        f"--master-addr={master_addr}", f"--master-port={master_port}",
+        "-m", "evo_mt.pipeline.distributed_train",
+    ]  # fmt: skip
+
+
+def torchrun_worker_arguments(env: Mapping[str, str]) -> List[str]:
+    """What fairseq-train needs to hear of torchrun's environment (see distributed_train)."""
+    return [
+        "--distributed-init-method", "env://",
+        "--distributed-world-size", env["WORLD_SIZE"],
+        "--distributed-rank", env["RANK"],
+        "--device-id", env.get("LOCAL_RANK", "0"),
+        "--distributed-no-spawn",
+    ]  # fmt: skip
+
+
+def interactive_command(run: Run, checkpoint: Path, *, beam: int, buffered: bool) -> List[str]:
+    """fairseq-interactive on a run's checkpoint, decoding as evo-mt does (sentencepiece, limits).
+
+    `buffered` reads 1,024 lines at a time in batches of 64 (then it also sorts by length);
+    otherwise it translates one line at a time, as it does by default.
+    """
+    recipe = run.recipe()
+    command = [
+        sys.executable, "-m", "fairseq_cli.interactive", str(run.data_bin), "--user-dir", USER_DIR,
+        "--path", str(checkpoint),
+        "--source-lang", recipe.source_lang, "--target-lang", recipe.target_lang,
+        "--bpe", "sentencepiece", "--sentencepiece-model", str(run.sentencepiece), "--beam", str(beam),
+        "--max-len-a", str(MAX_LEN_A), "--max-len-b", str(MAX_LEN_B),
+    ]  # fmt: skip
+    return command + (["--buffer-size", "1024", "--batch-size", "64"] if buffered else [])

@@ -1,0 +1,102 @@
+"""Preparation: corpus → plain text → sentencepiece → fairseq binary data, in a run folder.
+
+Each stage writes a scratch folder and renames it when whole, so a finished stage is
+skipped and an interrupted one is redone from scratch.
+"""
+
+import logging
+import shutil
+import sys
+from pathlib import Path
+from typing import Callable
+
+from tqdm import tqdm
+
+from evo_mt.pipeline import fairseq_commands
+from evo_mt.pipeline.corpora import reader_for
+from evo_mt.pipeline.errors import UserError
+from evo_mt.pipeline.files import atomic_dir, atomic_file, read_lines, write_lines
+from evo_mt.pipeline.recipes import RECIPE_FILE, Recipe
+from evo_mt.pipeline.run_folder import SPLITS, Run
+
+logger = logging.getLogger("evo_mt")
+
+
+def _stage(name: str, output: Path, build: Callable[[Path], None]) -> None:
+    if output.exists():
+        logger.info("prepare: %s is done (%s)", name, output)
+        return
+    logger.info("prepare: %s → %s", name, output)
+    with atomic_dir(output) as scratch:
+        build(scratch)
+
+
+def prepare(recipe: Recipe, run: Run, source: str | None = None) -> Run:
+    """Run every preparation stage that is not complete yet.
+
+    `source` is where the corpus comes from instead of its official download: a local
+    archive or folder, or a URL (what it may be depends on the recipe's corpus reader).
+    """
+    write_raw = reader_for(recipe)
+    run.root.mkdir(parents=True, exist_ok=True)
+    with atomic_file(run.recipe_file) as copy:
+        shutil.copyfile(recipe.folder / RECIPE_FILE, copy)
+    _stage("corpus", run.raw, lambda out: write_raw(recipe, source, run.downloads, out))
+    _stage("sentencepiece", run.sentencepiece_folder, lambda out: train_sentencepiece(recipe, run.raw, out))
+    _stage("encode", run.encoded, lambda out: encode(recipe, run, out))
+    _stage("binarize", run.data_bin, lambda out: binarize(recipe, run.encoded, out))
+    return run
+
+
+def train_sentencepiece(recipe: Recipe, raw: Path, out: Path) -> None:
+    """One joint model over both sides of the training text."""
+    import sentencepiece as spm
+
+    settings = recipe.subwords
+    try:
+        spm.SentencePieceTrainer.train(
+            input=[str(raw / f"train.{lang}") for lang in recipe.languages],
+            model_prefix=str(out / "spm"),
+            vocab_size=settings.vocab_size,
+            model_type=settings.model_type,
+            character_coverage=settings.character_coverage,
+            input_sentence_size=settings.max_sentences,
+            shuffle_input_sentence=True,
+            # fairseq adds its own <s>, <pad>, </s>; sentencepiece keeps only <unk>.
+            bos_id=-1,
+            eos_id=-1,
+            hard_vocab_limit=False,
+            num_threads=2,
+            minloglevel=2,
+        )
+    except (RuntimeError, OSError) as error:
+        raise UserError(f"sentencepiece training failed: {error}") from error
+
+
+def encode(recipe: Recipe, run: Run, out: Path) -> None:
+    import sentencepiece as spm
+
+    model = spm.SentencePieceProcessor(model_file=str(run.sentencepiece))
+    for split in SPLITS:
+        for lang in recipe.languages:
+            lines = read_lines(run.text(split, lang))
+            pieces = tqdm(
+                lines,
+                desc=f"encode {split}.{lang}",
+                unit=" lines",
+                file=sys.stderr,
+                leave=False,
+                disable=None,
+            )
+            write_lines(
+                out / f"{split}.{lang}", (" ".join(model.encode(line, out_type=str)) for line in pieces)
+            )
+
+
+def binarize(recipe: Recipe, encoded: Path, out: Path) -> None:
+    """fairseq-preprocess, in this process."""
+    from fairseq import options
+    from fairseq_cli import preprocess
+
+    parser = options.get_preprocessing_parser()
+    preprocess.main(parser.parse_args(fairseq_commands.preprocess_arguments(recipe, encoded, out)))

@@ -1,0 +1,139 @@
+"""The run folder: every path and checkpoint name a run has, in one place.
+
+    runs/<name>/
+      recipe.toml      the recipe it was prepared and trained with (a copy)
+      downloads/       corpus archives, and what was unpacked from them
+      raw/             plain text, {train,valid,test}.{source,target}: what is scored against
+      sentencepiece/   spm.model, one joint model for both languages
+      encoded/         the raw text as sentencepiece pieces
+      data-bin/        fairseq's binarized data and its dictionaries
+      checkpoints/     fairseq's checkpoints, and checkpoint_averaged.pt
+      train.log        fairseq's training log
+      scores/          <split>.<checkpoint>.hyp and .json
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Tuple
+
+from evo_mt.pipeline.errors import UserError
+from evo_mt.pipeline.recipes import RECIPE_FILE, Recipe, load_recipe
+
+SPLITS = ("train", "valid", "test")
+AVERAGED = "checkpoint_averaged.pt"
+BEST = "checkpoint_best.pt"
+LAST = "checkpoint_last.pt"
+# What a run translates with when no checkpoint is named: the first of these that exists.
+DEFAULT_CHECKPOINTS = (AVERAGED, BEST, LAST)
+# Half-written checkpoints a killed run can leave: fairseq's own temporary files, and the
+# copies to checkpoint_last/best.pt that evo_mt.models.fairseq_fixes makes atomic.
+UNFINISHED_CHECKPOINTS = ("*.pt.tmp", "*.pt.copying")
+
+
+@dataclass(frozen=True)
+class Run:
+    """The folder of one run: everything later commands need."""
+
+    root: Path
+
+    @classmethod
+    def for_recipe(cls, recipe: Recipe, workdir: Path | None = None) -> "Run":
+        """The run folder of `recipe`: `workdir`, or runs/<recipe name> by default."""
+        return cls((workdir or Path("runs") / recipe.name).resolve())
+
+    @property
+    def recipe_file(self) -> Path:
+        return self.root / RECIPE_FILE
+
+    @property
+    def downloads(self) -> Path:
+        return self.root / "downloads"
+
+    @property
+    def raw(self) -> Path:
+        return self.root / "raw"
+
+    @property
+    def sentencepiece_folder(self) -> Path:
+        return self.root / "sentencepiece"
+
+    @property
+    def sentencepiece(self) -> Path:
+        return self.sentencepiece_folder / "spm.model"
+
+    @property
+    def encoded(self) -> Path:
+        return self.root / "encoded"
+
+    @property
+    def data_bin(self) -> Path:
+        return self.root / "data-bin"
+
+    @property
+    def prepared(self) -> Tuple[Path, ...]:
+        """The folders `prepare` writes, in the order it writes them."""
+        return (self.raw, self.sentencepiece_folder, self.encoded, self.data_bin)
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints"
+
+    @property
+    def averaged(self) -> Path:
+        return self.checkpoints / AVERAGED
+
+    @property
+    def last(self) -> Path:
+        return self.checkpoints / LAST
+
+    @property
+    def train_log(self) -> Path:
+        return self.root / "train.log"
+
+    @property
+    def scores(self) -> Path:
+        return self.root / "scores"
+
+    def text(self, split: str, language: str) -> Path:
+        """The raw text of one side of a split."""
+        return self.raw / f"{split}.{language}"
+
+    def score_files(self, split: str, checkpoint: Path) -> Tuple[Path, Path]:
+        """(hypotheses, JSON report) of `checkpoint` on `split`."""
+        stem = f"{split}.{Path(checkpoint).stem}"
+        return self.scores / f"{stem}.hyp", self.scores / f"{stem}.json"
+
+    def unfinished_checkpoints(self) -> List[Path]:
+        return [path for pattern in UNFINISHED_CHECKPOINTS for path in self.checkpoints.glob(pattern)]
+
+    def recipe(self) -> Recipe:
+        if not self.recipe_file.is_file():
+            raise UserError(f"{self.root} is not a run folder (no {RECIPE_FILE}); run `evo-mt train` first")
+        return load_recipe(self.root)
+
+    def checkpoint(self, name_or_path: str | Path | None = None) -> Path:
+        """A checkpoint of this run.
+
+        None: the default (averaged, else best, else last). Otherwise a checkpoint file, or
+        the name of one in this run's checkpoints/ folder (`checkpoint3.pt`).
+        """
+        self.recipe()  # a clear error when this is not a run folder
+        if name_or_path is None:
+            for name in DEFAULT_CHECKPOINTS:
+                if (self.checkpoints / name).is_file():
+                    return self.checkpoints / name
+            raise UserError(f"{self.root}: no checkpoint yet; train first (`evo-mt train`)")
+        for candidate in (Path(name_or_path), self.checkpoints / name_or_path):
+            if candidate.is_file():
+                return candidate
+        raise UserError(f"{name_or_path}: no such checkpoint (neither a file nor in {self.checkpoints})")
+
+
+def find_checkpoint(run_or_checkpoint: str | Path) -> Tuple[Run, Path]:
+    """(run, checkpoint) from a run folder (its default checkpoint) or a checkpoint file in one."""
+    path = Path(run_or_checkpoint)
+    if path.is_file():
+        # A checkpoint lies in <run>/checkpoints/: its run holds the data it needs.
+        return Run(path.resolve().parent.parent), path
+    run = Run(path.resolve())
+    return run, run.checkpoint()

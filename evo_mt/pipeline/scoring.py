@@ -1,0 +1,100 @@
+"""Scoring: translate a split's raw source and score it with sacreBLEU (BLEU and chrF).
+
+The hypotheses are decoded from sentencepiece and compared with the untouched reference
+text of the run's raw/ folder. Every sentence is translated: the report states both counts.
+"""
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Dict, List
+
+from sacrebleu.metrics import BLEU, CHRF
+from tqdm import tqdm
+
+from evo_mt.pipeline.errors import UserError
+from evo_mt.pipeline.files import atomic_file, read_lines, write_lines
+from evo_mt.pipeline.run_folder import Run
+from evo_mt.pipeline.translation import Translator
+
+CHUNK = 512  # lines per progress step
+
+
+def bleu_metric() -> BLEU:
+    # force: the references are the corpus's own text, so sacrebleu's "is it tokenized?"
+    # warning can only fire on a corpus tokenized by design (the toy one).
+    return BLEU(force=True)
+
+
+def score_lines(hypotheses: List[str], references: List[str]) -> Dict[str, Any]:
+    """Corpus BLEU and chrF (sacreBLEU's defaults), with their signatures and both counts."""
+    if len(hypotheses) != len(references):
+        raise UserError(f"{len(hypotheses)} hypotheses for {len(references)} references: they must be equal")
+    bleu, chrf = bleu_metric(), CHRF()
+    bleu_score = bleu.corpus_score(hypotheses, [references])
+    chrf_score = chrf.corpus_score(hypotheses, [references])
+    return {
+        "hypotheses": len(hypotheses),
+        "references": len(references),
+        "bleu": round(bleu_score.score, 2),
+        "bleu_text": str(bleu_score),
+        "bleu_signature": str(bleu.get_signature()),
+        "chrf": round(chrf_score.score, 2),
+        "chrf_signature": str(chrf.get_signature()),
+    }
+
+
+def score_files(hypotheses: Path, references: Path) -> Dict[str, Any]:
+    """`score_lines` on two text files, one sentence a line."""
+    return score_lines(read_lines(hypotheses), read_lines(references))
+
+
+def score_run(
+    run: Run,
+    checkpoint: str | Path | None = None,
+    *,
+    split: str = "test",
+    beam: int | None = None,
+    lenpen: float | None = None,
+    batch_size: int | None = None,
+) -> Dict[str, Any]:
+    """Translate `split` with a checkpoint of the run (default: its default checkpoint) and
+    score it; beam, length penalty and batch size default to the recipe's [score] values.
+
+    Writes scores/<split>.<checkpoint>.hyp and .json; returns the report.
+    """
+    recipe = run.recipe()
+    found = run.checkpoint(checkpoint)
+    settings = recipe.score
+    beam = beam if beam is not None else settings.beam
+    lenpen = lenpen if lenpen is not None else settings.lenpen
+    batch_size = batch_size if batch_size is not None else settings.batch_size
+    source_file, reference_file = run.text(split, recipe.source_lang), run.text(split, recipe.target_lang)
+    if not source_file.is_file() or not reference_file.is_file():
+        raise UserError(f"{run.root}: no prepared {split!r} split (expected {source_file})")
+    sources = read_lines(source_file)
+    translator = Translator(
+        found, sentencepiece=run.sentencepiece, dictionaries=run.data_bin, beam=beam, lenpen=lenpen
+    )
+    hypotheses = []
+    # disable=None: a bar on a terminal, nothing in a log file.
+    bar = tqdm(total=len(sources), desc=f"translate {split}", unit=" sent", file=sys.stderr, disable=None)
+    with bar as progress:
+        for start in range(0, len(sources), CHUNK):
+            chunk = sources[start : start + CHUNK]
+            hypotheses += [best[0] for best in translator.translate(chunk, batch_size=batch_size)]
+            progress.update(len(chunk))
+    hypotheses_file, report_file = run.score_files(split, found)
+    report = {
+        "checkpoint": str(found),
+        "split": split,
+        "beam": beam,
+        "lenpen": lenpen,
+        **score_lines(hypotheses, read_lines(reference_file)),
+        "hypotheses_file": str(hypotheses_file),
+    }
+    write_lines(hypotheses_file, hypotheses)
+    with atomic_file(report_file) as scratch:
+        scratch.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    report["report_file"] = str(report_file)
+    return report
