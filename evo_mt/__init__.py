@@ -16,7 +16,8 @@ The names in `__all__` are the Python API. Each is imported on first use, so tha
 
     import evo_mt
     translator = evo_mt.Translator.load("runs/toy", beam=5)
-    translator.translate(["the red house ."])          # [["das rote haus ."]]
+    translator.translate(["yesterday the rimo tenenulu malas the vamana sasesafo ."])
+    # [['gestern namit der wirue kemulati die nonasae matumabe .']]
 """
 
 import importlib
