@@ -121,8 +121,11 @@ def test_gradients_reach_every_convolution_parameter():
 def test_gradients_flow_back_through_the_chain_into_earlier_layers(alpha, reaches):
     torch.manual_seed(17)
     options = EvolvingOptions.from_config(model_args(ea_alpha=alpha, ea_beta=0.5))
-    first, second = (EvolvingAttention(16, 4, self_attention=True) for _ in range(2))
-    link_chain([first, second], options, causal=False)
+    first, second = (
+        EvolvingAttention(16, 4, self_attention=True, options=options, position=position)
+        for position in range(2)
+    )
+    link_chain([first, second], options)
     x = torch.randn(6, 2, 16)
     first(x, x, x)  # hands its logits to `second`; its own output is not used
     out, _ = second(x, x, x)

@@ -4,7 +4,7 @@ Only the attention modules change; fairseq's encoder, decoder and layers are sub
 to build them and to join each chain's modules once the layers exist.
 """
 
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, fields
 from typing import Any, Dict, Iterator, List
 
@@ -29,12 +29,13 @@ from fairseq.modules.transformer_layer import (
 from torch import Tensor
 
 from evo_mt.models.evolving_attention import (
-    ACTIVATIONS,
     CHAINS,
+    AttentionChain,
     EvolvingAttention,
     EvolvingOptions,
     link_chain,
 )
+from evo_mt.models.evolving_maths import ACTIVATIONS
 
 
 @dataclass
@@ -67,9 +68,14 @@ def _chain_on(cfg: Any, chain: str) -> bool:
 
 
 class EAEncoderLayer(TransformerEncoderLayerBase):
+    """fairseq's encoder layer with evolving self-attention at `position` of the encoder chain."""
+
+    def __init__(self, cfg: Any, position: int, return_fc: bool = False) -> None:
+        # Read by build_self_attention, which fairseq's constructor calls.
+        self.chain_position = position
+        super().__init__(cfg, return_fc=return_fc)
+
     def build_self_attention(self, embed_dim: int, cfg: Any):
-        if not _chain_on(cfg, "encoder"):
-            return super().build_self_attention(embed_dim, cfg)
         return EvolvingAttention(
             embed_dim,
             cfg.encoder.attention_heads,
@@ -77,10 +83,18 @@ class EAEncoderLayer(TransformerEncoderLayerBase):
             self_attention=True,
             q_noise=self.quant_noise,
             qn_block_size=self.quant_noise_block_size,
+            options=EvolvingOptions.from_config(cfg),
+            position=self.chain_position,
         )
 
 
 class EADecoderLayer(TransformerDecoderLayerBase):
+    """fairseq's decoder layer; its self- and cross-attention evolve where their chains are on."""
+
+    def __init__(self, cfg: Any, position: int, no_encoder_attn: bool = False) -> None:
+        self.chain_position = position
+        super().__init__(cfg, no_encoder_attn)
+
     def build_self_attention(
         self, embed_dim: int, cfg: Any, add_bias_kv: bool = False, add_zero_attn: bool = False
     ):
@@ -95,11 +109,15 @@ class EADecoderLayer(TransformerDecoderLayerBase):
             self_attention=True,
             q_noise=self.quant_noise,
             qn_block_size=self.quant_noise_block_size,
+            options=EvolvingOptions.from_config(cfg),
+            position=self.chain_position,
+            causal=True,
         )
 
     def build_encoder_attention(self, embed_dim: int, cfg: Any):
         if not _chain_on(cfg, "cross"):
             return super().build_encoder_attention(embed_dim, cfg)
+        # Causal along the target axis too: a query row sees no later target position.
         return EvolvingAttention(
             embed_dim,
             cfg.decoder.attention_heads,
@@ -109,22 +127,47 @@ class EADecoderLayer(TransformerDecoderLayerBase):
             encoder_decoder_attention=True,
             q_noise=self.quant_noise,
             qn_block_size=self.quant_noise_block_size,
+            options=EvolvingOptions.from_config(cfg),
+            position=self.chain_position,
+            causal=True,
         )
+
+
+def _all_layers(part: Any) -> List[Any]:
+    # Iterating a LayerDropModuleList in training mode skips layers at random: index instead.
+    return [part.layers[i] for i in range(len(part.layers))]
+
+
+def _link(chain_modules: Dict[str, List[EvolvingAttention]], cfg: Any) -> Dict[str, AttentionChain]:
+    options = EvolvingOptions.from_config(cfg)
+    return {name: link_chain(modules, options) for name, modules in chain_modules.items()}
 
 
 class EATransformerEncoder(TransformerEncoderBase):
     def __init__(self, cfg: Any, dictionary, embed_tokens, return_fc: bool = False) -> None:
         super().__init__(cfg, dictionary, embed_tokens, return_fc=return_fc)
-        options = EvolvingOptions.from_config(cfg)
         self.chain_modules: Dict[str, List[EvolvingAttention]] = {}
-        if "encoder" in options.chains:
-            self.chain_modules["encoder"] = [layer.self_attn for layer in self.layers]
-        for modules in self.chain_modules.values():
-            link_chain(modules, options, causal=False)
+        if _chain_on(cfg, "encoder"):
+            self.chain_modules["encoder"] = [layer.self_attn for layer in _all_layers(self)]
+        self.chains = _link(self.chain_modules, cfg)
 
     def build_encoder_layer(self, cfg: Any):
-        layer = EAEncoderLayer(cfg, return_fc=self.return_fc)
+        if not _chain_on(cfg, "encoder"):
+            return super().build_encoder_layer(cfg)  # fairseq's, with its checkpoint wrapper
+        position = getattr(self, "_layers_built", 0)
+        self._layers_built = position + 1
+        layer = EAEncoderLayer(cfg, position, return_fc=self.return_fc)
         return fsdp_wrap(layer, min_num_params=cfg.min_params_to_wrap)
+
+    def forward_scriptable(
+        self, src_tokens, src_lengths=None, return_all_hiddens: bool = False, token_embeddings=None
+    ):
+        chain = self.chains.get("encoder")
+        if chain is None:
+            return super().forward_scriptable(src_tokens, src_lengths, return_all_hiddens, token_embeddings)
+        padding = src_tokens.eq(self.padding_idx)
+        with chain.forward_pass(padding if bool(padding.any()) else None):
+            return super().forward_scriptable(src_tokens, src_lengths, return_all_hiddens, token_embeddings)
 
 
 class EATransformerDecoder(TransformerDecoderBase):
@@ -132,19 +175,38 @@ class EATransformerDecoder(TransformerDecoderBase):
         self, cfg: Any, dictionary, embed_tokens, no_encoder_attn: bool = False, output_projection=None
     ) -> None:
         super().__init__(cfg, dictionary, embed_tokens, no_encoder_attn, output_projection)
-        options = EvolvingOptions.from_config(cfg)
         self.chain_modules: Dict[str, List[EvolvingAttention]] = {}
-        if "decoder" in options.chains:
-            self.chain_modules["decoder"] = [layer.self_attn for layer in self.layers]
-        if "cross" in options.chains and not no_encoder_attn:
-            self.chain_modules["cross"] = [layer.encoder_attn for layer in self.layers]
-        # Both decoder chains are causal: a query row sees no later target position.
-        for modules in self.chain_modules.values():
-            link_chain(modules, options, causal=True)
+        if _chain_on(cfg, "decoder"):
+            self.chain_modules["decoder"] = [layer.self_attn for layer in _all_layers(self)]
+        if _chain_on(cfg, "cross") and not no_encoder_attn:
+            self.chain_modules["cross"] = [layer.encoder_attn for layer in _all_layers(self)]
+        self.chains = _link(self.chain_modules, cfg)
 
     def build_decoder_layer(self, cfg: Any, no_encoder_attn: bool = False):
-        layer = EADecoderLayer(cfg, no_encoder_attn)
+        if not (_chain_on(cfg, "decoder") or (_chain_on(cfg, "cross") and not no_encoder_attn)):
+            return super().build_decoder_layer(cfg, no_encoder_attn)  # fairseq's, with its checkpoint wrapper
+        position = getattr(self, "_layers_built", 0)
+        self._layers_built = position + 1
+        layer = EADecoderLayer(cfg, position, no_encoder_attn)
         return fsdp_wrap(layer, min_num_params=cfg.min_params_to_wrap)
+
+    def extract_features_scriptable(
+        self, prev_output_tokens, encoder_out=None, incremental_state=None, *args, **kwargs
+    ):
+        if not self.chains:
+            return super().extract_features_scriptable(
+                prev_output_tokens, encoder_out, incremental_state, *args, **kwargs
+            )
+        # The padded target positions of this pass (only the newest one while decoding step by step).
+        queries = prev_output_tokens[:, -1:] if incremental_state is not None else prev_output_tokens
+        padding = queries.eq(self.padding_idx)
+        padding = padding if bool(padding.any()) else None
+        with ExitStack() as passes:
+            for chain in self.chains.values():
+                passes.enter_context(chain.forward_pass(padding))
+            return super().extract_features_scriptable(
+                prev_output_tokens, encoder_out, incremental_state, *args, **kwargs
+            )
 
 
 @register_model("ea_transformer")
