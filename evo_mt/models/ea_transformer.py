@@ -4,6 +4,7 @@ Only the attention modules change; fairseq's encoder, decoder and layers are sub
 to build them and to join each chain's modules once the layers exist.
 """
 
+import argparse
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, fields
 from typing import Any, Dict, Iterator, List
@@ -26,6 +27,7 @@ from fairseq.modules.transformer_layer import (
     TransformerDecoderLayerBase,
     TransformerEncoderLayerBase,
 )
+from omegaconf import OmegaConf
 from torch import Tensor
 
 from evo_mt.models.evolving_attention import (
@@ -209,9 +211,14 @@ class EATransformerDecoder(TransformerDecoderBase):
             )
 
 
-@register_model("ea_transformer")
+@register_model("ea_transformer", dataclass=EATransformerConfig)
 class EATransformerModel(TransformerModel):
-    """Evolving Attention Transformer (Wang et al., ICML 2021; TPAMI 2023)."""
+    """Evolving Attention Transformer (Wang et al., ICML 2021; TPAMI 2023).
+
+    Built from an argparse namespace (``--arch ea_transformer_*``, flat option names) as
+    fairseq's legacy TransformerModel is, or from its dataclass (``fairseq-hydra-train``:
+    nested ``encoder``/``decoder`` fields as in TransformerConfig, plus ``ea_*``).
+    """
 
     @classmethod
     def add_args(cls, parser) -> None:
@@ -220,6 +227,12 @@ class EATransformerModel(TransformerModel):
 
     @classmethod
     def build_model(cls, args, task):
+        if OmegaConf.is_config(args):
+            # The hydra path: a DictConfig of EATransformerConfig. TransformerConfig reads it as
+            # plain containers, and answers the flat names fairseq's legacy code asks for.
+            args = EATransformerConfig.from_namespace(
+                argparse.Namespace(**OmegaConf.to_container(args, resolve=True))
+            )
         ea_defaults(args)
         EvolvingOptions.from_config(args)  # a bad --ea-* flag fails before anything is built
         return super().build_model(args, task)
@@ -276,13 +289,15 @@ def _tiny(args: Any) -> None:
 
 def _register(name: str, fairseq_architecture) -> None:
     def architecture(args: Any) -> None:
+        if OmegaConf.is_config(args):
+            return  # a model config fairseq built from the dataclass: every value is there already
         ea_defaults(args)
         fairseq_architecture(args)
 
     register_model_architecture("ea_transformer", name)(architecture)
 
 
-_register("ea_transformer", base_architecture)
+# register_model has made `ea_transformer` an architecture too: the dataclass's defaults.
 _register("ea_transformer_tiny", _tiny)
 _register("ea_transformer_iwslt_de_en", transformer_iwslt_de_en)
 _register("ea_transformer_wmt_en_de", transformer_wmt_en_de)
