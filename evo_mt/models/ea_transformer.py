@@ -5,10 +5,12 @@ to build them and to join each chain's modules once the layers exist.
 """
 
 import argparse
+import logging
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field, fields
-from typing import Any, Dict, Iterator, List
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterator, List, Tuple
 
+import torch
 from fairseq.dataclass import ChoiceEnum
 from fairseq.dataclass.utils import gen_parser_from_dataclass
 from fairseq.distributed import fsdp_wrap
@@ -28,7 +30,7 @@ from fairseq.modules.transformer_layer import (
     TransformerEncoderLayerBase,
 )
 from omegaconf import OmegaConf
-from torch import Tensor
+from torch import Tensor, nn
 
 from evo_mt.models.evolving_attention import (
     CHAINS,
@@ -38,6 +40,22 @@ from evo_mt.models.evolving_attention import (
     link_chain,
 )
 from evo_mt.models.evolving_maths import ACTIVATIONS
+
+logger = logging.getLogger(__name__)
+
+
+# Version 1: checkpoints written before the format was recorded (the namespace has no
+# ea_format_version). Version 2: every ea_* option and the version stored in cfg.model.
+EA_FORMAT_VERSION = 2
+
+# The defaults of each format version: an option missing from an older checkpoint takes the
+# default of the version that wrote it, not today's.
+EA_DEFAULTS: Dict[int, Dict[str, Any]] = {
+    1: {"ea_alpha": 0.5, "ea_beta": 0.5, "ea_kernel_size": 3, "ea_activation": "relu",
+        "ea_chains": "encoder,decoder,cross"},
+    2: {"ea_alpha": 0.5, "ea_beta": 0.5, "ea_kernel_size": 3, "ea_activation": "relu",
+        "ea_chains": "encoder,decoder,cross"},
+}  # fmt: skip
 
 
 @dataclass
@@ -62,6 +80,10 @@ class EATransformerConfig(TransformerConfig):
             "help": "comma-separated chains that evolve: encoder (self-attention), "
             "decoder (self-attention), cross (encoder-decoder attention); empty for none"
         },
+    )
+    ea_format_version: int = field(
+        default=EA_FORMAT_VERSION,
+        metadata={"help": "format of the evolving-attention options and weights (set by the plugin)"},
     )
 
 
@@ -245,6 +267,30 @@ class EATransformerModel(TransformerModel):
     def build_decoder(cls, cfg, tgt_dict, embed_tokens):
         return EATransformerDecoder(cfg, tgt_dict, embed_tokens, no_encoder_attn=cfg.no_cross_attention)
 
+    def upgrade_state_dict_named(self, state_dict: Dict[str, Tensor], name: str) -> None:
+        """Bring older or vanilla weights to this model's format.
+
+        Versions 1 and 2 name and shape the weights alike. Weights without a single
+        convolution (a fairseq Transformer's of the same dimensions, loaded with
+        ``--finetune-from-model``, or an EA model's with beta = 0) get this model's convolutions
+        as identities, so the warm-started model starts from the vanilla model's function:
+        exactly when alpha = 0 and the activation is linear (or beta = 0), and only close
+        otherwise, since no convolution of M_l can undo the mix with the previous layer.
+        """
+        super().upgrade_state_dict_named(state_dict, name)
+        prefix = f"{name}." if name else ""
+        if any(".conv." in key for key in state_dict):
+            return
+        convolutions = {key: conv for key, conv in self.named_modules() if isinstance(conv, nn.Conv2d)}
+        for key, conv in convolutions.items():
+            weight, bias = identity_convolution(conv, causal=self.get_submodule(key.rsplit(".", 1)[0]).causal)
+            state_dict[f"{prefix}{key}.weight"], state_dict[f"{prefix}{key}.bias"] = weight, bias
+        if convolutions:
+            options = EvolvingOptions.from_config(self.cfg)
+            exact = options.alpha == 0.0 and options.activation == "linear"
+            caveat = "" if exact else " (exactly the loaded function only with alpha 0, linear activation)"
+            logger.warning("warm start: %d convolutions start as identities%s", len(convolutions), caveat)
+
     def evolving_chains(self) -> Dict[str, List[EvolvingAttention]]:
         """The attention modules of each chain that evolves, layer by layer, in CHAINS order."""
         found = {**self.encoder.chain_modules, **self.decoder.chain_modules}
@@ -270,11 +316,28 @@ class EATransformerModel(TransformerModel):
                 module.keep_maps, module.kept = False, {}
 
 
+def identity_convolution(conv: nn.Conv2d, *, causal: bool) -> Tuple[Tensor, Tensor]:
+    """Weights with which `conv` returns its input: 1 at each head's own current entry, else 0."""
+    k = conv.kernel_size[0]
+    weight = torch.zeros_like(conv.weight)
+    # Centred input: the current row is the kernel's middle one; causal: its last one.
+    row = k - 1 if causal else k // 2
+    heads = torch.arange(conv.out_channels)
+    weight[heads, heads, row, k // 2] = 1.0
+    return weight, torch.zeros_like(conv.bias)
+
+
 def ea_defaults(args: Any) -> None:
-    """Fill in every `ea_*` option the namespace lacks, from EATransformerConfig."""
-    for option in fields(EATransformerConfig):
-        if option.name.startswith("ea_") and getattr(args, option.name, None) is None:
-            setattr(args, option.name, option.default)
+    """Fill in every `ea_*` option the namespace lacks with the defaults of its format version.
+
+    A namespace without `ea_format_version` comes from a version-1 checkpoint; it is marked
+    with its version, so the model knows which format its weights have.
+    """
+    version = getattr(args, "ea_format_version", None) or 1
+    for name, default in EA_DEFAULTS[version].items():
+        if getattr(args, name, None) is None:
+            setattr(args, name, default)
+    args.ea_format_version = version
 
 
 def _tiny(args: Any) -> None:
