@@ -75,6 +75,12 @@ class EvolvingOptions:
             raise ValueError("--cross-self-attention cannot be combined with evolving attention")
         if getattr(cfg, "base_layers", 0) and chains:
             raise ValueError("--base-layers cannot be combined with evolving attention")
+        if "cross" in chains and getattr(cfg, "no_cross_attention", False):
+            raise ValueError("--ea-chains cross needs cross-attention, which --no-cross-attention removes")
+        # xformers computes the softmax itself and never returns the logits the chain needs.
+        for side in ("encoder", "decoder"):
+            if _xformers_config(cfg, side) and chains & _CHAINS_OF[side]:
+                raise ValueError(f"--{side}-xformers-att-config cannot be combined with evolving attention")
         return cls(
             alpha=float(cfg.ea_alpha),
             beta=float(cfg.ea_beta),
@@ -82,6 +88,15 @@ class EvolvingOptions:
             activation=str(cfg.ea_activation),
             chains=chains,
         )
+
+
+_CHAINS_OF = {"encoder": {"encoder"}, "decoder": {"decoder", "cross"}}
+
+
+def _xformers_config(cfg: Any, side: str) -> Any:
+    nested = getattr(cfg, side, None)
+    value = getattr(nested, "xformers_att_config", None) if nested is not None else None
+    return value or getattr(cfg, f"{side}_xformers_att_config", None)
 
 
 class AttentionChain:
