@@ -1,6 +1,7 @@
 """The plugin inside fairseq's own commands, with torch's weights_only loading left on."""
 
 import numpy as np
+import pytest
 from conftest import FAIRSEQ_TEST_SENTENCES, USER_DIR, run_command
 from fairseq.data import data_utils
 
@@ -126,3 +127,9 @@ def test_legacy_arch_command_line_overrides_reach_the_nested_config(binarized, t
     dimensions = (model["encoder"]["layers"], model["decoder"]["layers"], model["encoder"]["embed_dim"])
     assert dimensions == (2, 3, 64)
     assert model["ea_beta"] == 0.25
+
+
+def test_the_fixes_refuse_a_fairseq_version_they_were_not_written_for():
+    fairseq_fixes.check_version(fairseq_fixes.FAIRSEQ_VERSION)
+    with pytest.raises(fairseq_fixes.UnsupportedFairseq, match="0.12.3.1, not fairseq 0.13.0"):
+        fairseq_fixes.check_version("0.13.0")

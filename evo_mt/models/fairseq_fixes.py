@@ -28,6 +28,7 @@ from argparse import Namespace
 from dataclasses import fields, is_dataclass
 from typing import Any, Callable, List
 
+import fairseq
 import numpy as np
 from fairseq import checkpoint_utils
 from fairseq.data import data_utils
@@ -132,8 +133,25 @@ def _printing_checkpoint_errors(excepthook: Callable[..., Any]) -> Callable[...,
     return hook
 
 
+# The fixes replace fairseq functions by wrappers that assume their signatures and behaviour.
+FAIRSEQ_VERSION = "0.12.3.1"
+
+
+class UnsupportedFairseq(ImportError):
+    """The installed fairseq is not the one the fixes were written for."""
+
+
+def check_version(version: str) -> None:
+    if version != FAIRSEQ_VERSION:
+        raise UnsupportedFairseq(
+            f"evo_mt's fairseq fixes are written for fairseq-fixed {FAIRSEQ_VERSION}, not fairseq {version}; "
+            f"install fairseq-fixed=={FAIRSEQ_VERSION}"
+        )
+
+
 def apply() -> None:
-    """Apply the fixes once; later calls change nothing."""
+    """Apply the fixes once; later calls change nothing. Refuses an unknown fairseq version."""
+    check_version(fairseq.__version__)
     if getattr(data_utils.batch_by_size, "__wrapped__", None) is not None:
         return
     allow_checkpoint_globals()
