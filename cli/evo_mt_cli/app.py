@@ -82,21 +82,23 @@ def train(
     Example: evo-mt train toy --max-epoch 2 --lr 0.001
     """
     from evo_mt.pipeline.prepare import prepare as run_prepare
+    from evo_mt.pipeline.run_lock import holding
     from evo_mt.pipeline.training import train as run_train
 
     loaded, run = _recipe_and_run(recipe, workdir)
-    run_prepare(loaded, run, source)
-    updates = run_train(
-        loaded,
-        run,
-        ctx.args,
-        cpu=cpu,
-        nproc_per_node=nproc_per_node,
-        nnodes=nnodes,
-        node_rank=node_rank,
-        master_addr=master_addr,
-        master_port=master_port,
-    )
+    with holding(run):  # one lock from preparation to the end of training
+        run_prepare(loaded, run, source)
+        updates = run_train(
+            loaded,
+            run,
+            ctx.args,
+            cpu=cpu,
+            nproc_per_node=nproc_per_node,
+            nnodes=nnodes,
+            node_rank=node_rank,
+            master_addr=master_addr,
+            master_port=master_port,
+        )
     typer.echo(f"trained {loaded.name}: {updates} updates; checkpoints in {run.checkpoints}", err=True)
 
 

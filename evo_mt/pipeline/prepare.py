@@ -18,6 +18,7 @@ from evo_mt.pipeline.errors import UserError
 from evo_mt.pipeline.files import atomic_dir, atomic_file, read_lines, write_lines
 from evo_mt.pipeline.recipes import RECIPE_FILE, Recipe
 from evo_mt.pipeline.run_folder import SPLITS, Run
+from evo_mt.pipeline.run_lock import holding
 
 logger = logging.getLogger("evo_mt")
 
@@ -38,13 +39,15 @@ def prepare(recipe: Recipe, run: Run, source: str | None = None) -> Run:
     archive or folder, or a URL (what it may be depends on the recipe's corpus reader).
     """
     write_raw = reader_for(recipe)
-    run.root.mkdir(parents=True, exist_ok=True)
-    with atomic_file(run.recipe_file) as copy:
-        shutil.copyfile(recipe.folder / RECIPE_FILE, copy)
-    _stage("corpus", run.raw, lambda out: write_raw(recipe, source, run.downloads, out))
-    _stage("sentencepiece", run.sentencepiece_folder, lambda out: train_sentencepiece(recipe, run.raw, out))
-    _stage("encode", run.encoded, lambda out: encode(recipe, run, out))
-    _stage("binarize", run.data_bin, lambda out: binarize(recipe, run.encoded, out))
+    with holding(run):
+        with atomic_file(run.recipe_file) as copy:
+            shutil.copyfile(recipe.folder / RECIPE_FILE, copy)
+        _stage("corpus", run.raw, lambda out: write_raw(recipe, source, run.downloads, out))
+        _stage(
+            "sentencepiece", run.sentencepiece_folder, lambda out: train_sentencepiece(recipe, run.raw, out)
+        )
+        _stage("encode", run.encoded, lambda out: encode(recipe, run, out))
+        _stage("binarize", run.data_bin, lambda out: binarize(recipe, run.encoded, out))
     return run
 
 

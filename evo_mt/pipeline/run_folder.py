@@ -10,6 +10,7 @@
       checkpoints/     fairseq's checkpoints, and checkpoint_averaged.pt
       train.log        fairseq's training log
       scores/          <split>.<checkpoint>.hyp and .json
+      .lock            held by the one `prepare` or `train` working on the folder
 """
 
 from dataclasses import dataclass
@@ -89,6 +90,10 @@ class Run:
     @property
     def train_log(self) -> Path:
         return self.root / "train.log"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root / ".lock"
 
     @property
     def scores(self) -> Path:

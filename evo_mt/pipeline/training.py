@@ -14,6 +14,7 @@ from evo_mt.pipeline import fairseq_commands
 from evo_mt.pipeline.errors import UserError
 from evo_mt.pipeline.recipes import Recipe
 from evo_mt.pipeline.run_folder import Run
+from evo_mt.pipeline.run_lock import holding
 
 logger = logging.getLogger("evo_mt")
 
@@ -36,20 +37,23 @@ def train(
     """
     import torch
 
-    for leftover in run.unfinished_checkpoints():
-        logger.info("train: removing %s, left by an interrupted run", leftover.name)
-        leftover.unlink()
-    distributed = nproc_per_node > 1 or nnodes > 1
-    arguments = fairseq_commands.train_arguments(
-        recipe, run, overrides, cpu=cpu, distributed=distributed, cuda=torch.cuda.is_available()
-    )
-    launcher = fairseq_commands.train_launcher(nproc_per_node, nnodes, node_rank, master_addr, master_port)
-    command = launcher + arguments
-    logger.info("train: %s", " ".join(command))
-    # fairseq logs to stdout; ours stays for results, so its log goes to stderr.
-    done = subprocess.run(command, stdout=sys.stderr)
-    if done.returncode != 0:
-        raise UserError(f"training stopped with exit status {done.returncode}; see {run.train_log}")
+    with holding(run):
+        for leftover in run.unfinished_checkpoints():
+            logger.info("train: removing %s, left by an interrupted run", leftover.name)
+            leftover.unlink()
+        distributed = nproc_per_node > 1 or nnodes > 1
+        arguments = fairseq_commands.train_arguments(
+            recipe, run, overrides, cpu=cpu, distributed=distributed, cuda=torch.cuda.is_available()
+        )
+        command = (
+            fairseq_commands.train_launcher(nproc_per_node, nnodes, node_rank, master_addr, master_port)
+            + arguments
+        )
+        logger.info("train: %s", " ".join(command))
+        # fairseq logs to stdout; ours stays for results, so its log goes to stderr.
+        done = subprocess.run(command, stdout=sys.stderr)
+        if done.returncode != 0:
+            raise UserError(f"training stopped with exit status {done.returncode}; see {run.train_log}")
     return last_update(run)
 
 
