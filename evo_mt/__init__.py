@@ -4,6 +4,7 @@ Layers, bottom to top; each imports only from the layers below it (an import-lin
 contract in pyproject.toml, checked by `make test`):
 
     evo_mt.checkpoints  loading checkpoints safely: weights_only and an explicit allowlist
+    evo_mt.evolving_maths  the evolving-attention maths as pure tensor functions (no fairseq)
     evo_mt.models       the fairseq plugin: `--user-dir evo_mt` registers `ea_transformer` here
     evo_mt.pipeline     the library: recipes, run folders, corpora, prepare, train, average,
                         translate, score

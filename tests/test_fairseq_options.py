@@ -8,8 +8,8 @@ from conftest import build_ea, build_vanilla, dictionary, random_sentences, sour
 from fairseq.data import data_utils
 from torch import nn
 
+from evo_mt.evolving_maths import masked_entries
 from evo_mt.models.evolving_attention import EvolvingAttention, EvolvingOptions
-from evo_mt.models.evolving_maths import masked_entries
 
 
 def left_padded_targets(sentences):

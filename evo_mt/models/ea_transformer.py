@@ -32,6 +32,7 @@ from fairseq.modules.transformer_layer import (
 from omegaconf import OmegaConf
 from torch import Tensor, nn
 
+from evo_mt.evolving_maths import ACTIVATIONS
 from evo_mt.models.evolving_attention import (
     CHAINS,
     AttentionChain,
@@ -39,7 +40,6 @@ from evo_mt.models.evolving_attention import (
     EvolvingOptions,
     link_chain,
 )
-from evo_mt.models.evolving_maths import ACTIVATIONS
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from fairseq.modules import MultiheadAttention
 from torch import Tensor, nn
 
-from evo_mt.models.evolving_maths import (
+from evo_mt.evolving_maths import (
     ACTIVATIONS,
     convolve,
     handed_on,
