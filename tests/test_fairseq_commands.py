@@ -1,5 +1,7 @@
 """The plugin inside fairseq's own commands, with torch's weights_only loading left on."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from conftest import FAIRSEQ_TEST_SENTENCES, USER_DIR, run_command
@@ -68,6 +70,26 @@ def test_last_batch_is_kept_at_evaluation_and_training_batches_stay_as_fairseq_m
     )
     assert sum(map(len, fairseq_own)) == 24  # the bug being fixed: 6 sentences dropped
     assert [list(b) for b in training] == [list(b) for b in fairseq_own]
+    # --rebuild-batches: the train iterator makes each epoch's batches later, lazily.
+    iterator = fairseq_fixes._as_training(
+        lambda: SimpleNamespace(batch_sampler=lambda dataset, epoch: _batches(indices))
+    )()
+    assert [list(b) for b in iterator.batch_sampler(None, 2)] == [list(b) for b in fairseq_own]
+
+
+def test_checkpoint_copies_are_atomic_synced_and_respect_overwrite(tmp_path, monkeypatch):
+    from fairseq.file_io import PathManager
+
+    synced = []
+    monkeypatch.setattr(fairseq_fixes.os, "fsync", lambda fd: synced.append(fd))
+    source, target = tmp_path / "checkpoint3.pt", tmp_path / "checkpoint_last.pt"
+    source.write_bytes(b"new")
+    target.write_bytes(b"old")
+    assert PathManager.copy(str(source), str(target), overwrite=False) is False
+    assert target.read_bytes() == b"old" and not synced
+    assert PathManager.copy(str(source), str(target), overwrite=True) is True
+    assert target.read_bytes() == b"new" and len(synced) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint3.pt", "checkpoint_last.pt"]
 
 
 HYDRA_CONFIG = """

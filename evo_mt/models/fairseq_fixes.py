@@ -63,14 +63,23 @@ def _keeping_last_batch(batch_by_size: Callable[..., Any]) -> Callable[..., Any]
     return wrapper
 
 
-def _as_training(get_train_iterator: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(get_train_iterator)
+def _as_training(build: Callable[..., Any]) -> Callable[..., Any]:
+    """`build` makes training batches: fairseq's batch_by_size is left as it is inside it."""
+
+    @functools.wraps(build)
     def wrapper(*args: Any, **kwargs: Any):
         token = _building_train_batches.set(True)
         try:
-            return get_train_iterator(*args, **kwargs)
+            built = build(*args, **kwargs)
         finally:
             _building_train_batches.reset(token)
+        # With --rebuild-batches the iterator keeps a function that makes each epoch's
+        # batches later, outside this call: it is marked as training too.
+        sampler = getattr(built, "batch_sampler", None)
+        if callable(sampler) and not getattr(sampler, "evo_mt_training", False):
+            built.batch_sampler = _as_training(sampler)
+            built.batch_sampler.evo_mt_training = True
+        return built
 
     return wrapper
 
@@ -93,8 +102,14 @@ def _copying_atomically(copy: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(src_path: str, dst_path: str, overwrite: bool = False) -> Any:
         if PathManager.path_requires_pathmanager(dst_path):  # remote storage: fairseq's own copy
             return copy(src_path, dst_path, overwrite)
+        if not overwrite and os.path.exists(dst_path):
+            return False  # what fairseq's local copy does: an existing file stays
         scratch = f"{dst_path}.copying"
-        shutil.copyfile(src_path, scratch)
+        with open(src_path, "rb") as source, open(scratch, "wb") as target:
+            shutil.copyfileobj(source, target, 1 << 20)
+            target.flush()
+            # On disk before the rename, so that a crash cannot leave a renamed empty file.
+            os.fsync(target.fileno())
         os.replace(scratch, dst_path)
         return True
 
