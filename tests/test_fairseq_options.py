@@ -118,3 +118,15 @@ def test_finite_attention_masks_are_masked_like_infinite_ones(value):
         out_bool, _ = layer(x, x, x, attn_mask=blocked)
     torch.testing.assert_close(out_finite, out_infinite, atol=1e-6, rtol=0)
     torch.testing.assert_close(out_bool, out_infinite, atol=1e-6, rtol=0)
+
+
+def test_options_that_cannot_act_are_named_in_one_line_each(caplog):
+    with caplog.at_level("WARNING", logger="evo_mt.models.ea_transformer"):
+        build_ea(ea_beta=0.0, ea_kernel_size=5, ea_activation="gelu")
+        build_ea(encoder_layers=1)
+        build_ea()
+    lines = [record.getMessage() for record in caplog.records]
+    assert lines == [
+        "--ea-kernel-size and --ea-activation have no effect with --ea-beta 0: no convolution is built",
+        "the encoder chain has one layer: nothing is handed on or convolved in it",
+    ]

@@ -256,7 +256,9 @@ class EATransformerModel(TransformerModel):
                 argparse.Namespace(**OmegaConf.to_container(args, resolve=True))
             )
         ea_defaults(args)
-        EvolvingOptions.from_config(args)  # a bad --ea-* flag fails before anything is built
+        options = EvolvingOptions.from_config(args)  # a bad --ea-* flag fails before anything is built
+        for warning in idle_options(args, options):
+            logger.warning(warning)
         return super().build_model(args, task)
 
     @classmethod
@@ -325,6 +327,31 @@ def identity_convolution(conv: nn.Conv2d, *, causal: bool) -> Tuple[Tensor, Tens
     heads = torch.arange(conv.out_channels)
     weight[heads, heads, row, k // 2] = 1.0
     return weight, torch.zeros_like(conv.bias)
+
+
+def idle_options(args: Any, options: EvolvingOptions) -> List[str]:
+    """One line for each option that was set but cannot act (nothing to refuse: it is harmless)."""
+    idle = []
+    defaults = EA_DEFAULTS[max(EA_DEFAULTS)]
+    changed = [
+        f"--{name.replace('_', '-')}"
+        for name in ("ea_kernel_size", "ea_activation")
+        if getattr(args, name) != defaults[name]
+    ]
+    if changed and options.chains and options.beta == 0.0:
+        idle.append(f"{' and '.join(changed)} have no effect with --ea-beta 0: no convolution is built")
+    layers = {"encoder": _layers(args, "encoder"), "decoder": _layers(args, "decoder")}
+    for chain in sorted(options.chains):
+        count = layers["encoder" if chain == "encoder" else "decoder"]
+        if count == 1:
+            idle.append(f"the {chain} chain has one layer: nothing is handed on or convolved in it")
+    return idle
+
+
+def _layers(args: Any, side: str) -> int:
+    nested = getattr(args, side, None)
+    count = getattr(nested, "layers", None) if nested is not None else None
+    return int(count if count is not None else getattr(args, f"{side}_layers"))
 
 
 def ea_defaults(args: Any) -> None:
