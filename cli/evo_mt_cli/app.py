@@ -74,10 +74,12 @@ def train(
     node_rank: int = typer.Option(0, help="This node's rank (torchrun)."),
     master_addr: str = typer.Option("127.0.0.1", help="Address of the rank-0 node (torchrun)."),
     master_port: int = typer.Option(29500, help="Port of the rank-0 node (torchrun)."),
+    verbose: bool = typer.Option(False, "--verbose", help="Show fairseq's whole log, not a progress bar."),
 ) -> None:
     """Prepare if needed, then train with the recipe's fairseq options; resumes when run again.
 
-    Any other option is passed to fairseq-train and overrides the recipe.
+    Any other option is passed to fairseq-train and overrides the recipe. Progress and one line
+    per epoch go to stderr; fairseq's whole log goes to RUN/train.log.
 
     Example: evo-mt train toy --max-epoch 2 --lr 0.001
     """
@@ -96,6 +98,7 @@ def train(
         node_rank=node_rank,
         master_addr=master_addr,
         master_port=master_port,
+        verbose=verbose,
     )
     typer.echo(f"trained {loaded.name}: {updates} updates; checkpoints in {run.checkpoints}", err=True)
 
