@@ -12,7 +12,7 @@ KNOWN = (
     (r"hydra\.experimental\.initialize\(\) is no longer experimental", UserWarning, r"hydra\.experimental\."),
     (r"hydra\.experimental\.compose\(\) is no longer experimental", UserWarning, r"hydra\.experimental\."),
     (r"\s*The version_base parameter is not specified", UserWarning, r"hydra\.experimental\."),
-    (r"In '\w+': Usage of deprecated keyword in package header", UserWarning, r"hydra\.core\.default_element"),
+    (r"In '\w+': Usage of deprecated keyword in package header", UserWarning, r"hydra\.core\."),
     (r"\s*'\w+' is validated against ConfigStore schema", UserWarning, r"__main__|runpy|hydra\."),
     (r"\s*The strict flag in the compose API is deprecated", UserWarning, r"hydra\.compose"),
     # fairseq's mixed-precision context, entered (disabled) even on CPU.

@@ -39,7 +39,8 @@ class TrainDisplay:
             return
         record = parse_record(line)
         if record is not None:
-            {"train_inner": self._progress, "valid": self._valid, "train": self._epoch_done}[record.tag](record)
+            handlers = {"train_inner": self._progress, "valid": self._valid, "train": self._epoch_done}
+            handlers[record.tag](record)
             return
         parsed = parse_line(line)
         message = parsed[1] if parsed else line
