@@ -282,6 +282,37 @@ def attention(
     typer.echo(f"attention of {len(chains)} chains written to {output}", err=True)
 
 
+@app.command()
+def plot(
+    runs: List[Path] = typer.Argument(..., help="Run folders (runs/toy), drawn on the same axes."),
+    output: Path = typer.Option(Path("training.png"), help="The PNG to write."),
+) -> None:
+    """Draw training curves from the runs' train.log: train/valid loss, valid BLEU, learning rate.
+
+    Example: evo-mt plot runs/toy runs/toy-vanilla --output curves.png
+    """
+    from evo_mt.evidence.curves import write_plot
+    from evo_mt.pipeline.run_folder import Run
+
+    write_plot([Run(run.resolve()) for run in runs], output)
+    typer.echo(f"curves of {len(runs)} run(s) written to {output}", err=True)
+
+
+@app.command()
+def runs(folder: Path = typer.Argument(Path("runs"), help="A folder of run folders, or one run.")) -> None:
+    """A table of the runs in a folder: recipe, architecture and --ea-* options, progress, best
+    valid loss and BLEU, latest score.
+
+    Example: evo-mt runs runs
+    """
+    from evo_mt.pipeline.run_table import find_runs, summary, table
+
+    found = find_runs(folder)
+    if not found:
+        raise UserError(f"{folder}: no run folders in it (a run folder holds a recipe.toml)")
+    typer.echo(table([summary(run) for run in found]))
+
+
 def _emit(results: List[List[str]]) -> None:
     for hypotheses in results:
         sys.stdout.write("\t".join(hypotheses) + "\n")

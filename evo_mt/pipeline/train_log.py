@@ -8,6 +8,7 @@ the tag says which record it is: `train_inner` every --log-interval updates, `va
 
 import json
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List
@@ -19,6 +20,8 @@ LINE = re.compile(r"^\S+ \S+ \| [A-Z]+ \| (?P<tag>[\w.]+) \| (?P<message>.*)$")
 EPOCH_SIZE = re.compile(r"grouped total_num_itrs = (\d+)")
 SAVED = re.compile(r"Saved checkpoint (?P<path>\S+) \(epoch (?P<epoch>\d+) @ (?P<updates>\d+) updates")
 EARLY_STOP = "early stop since valid performance hasn't improved"
+# evo-mt's own line before each fairseq-train it starts: the whole command, shell-quoted.
+COMMAND_LINE = "evo-mt: train: "
 
 
 @dataclass(frozen=True)
@@ -82,3 +85,14 @@ def history(log: Path) -> List[Record]:
                 kept.pop()
             kept.append(record)
     return kept
+
+
+def last_command(log: Path) -> List[str]:
+    """The arguments of the last fairseq-train evo-mt started for this run ([] if none)."""
+    command: List[str] = []
+    if log.is_file():
+        with open(log, encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                if line.startswith(COMMAND_LINE):
+                    command = shlex.split(line[len(COMMAND_LINE) :])
+    return command

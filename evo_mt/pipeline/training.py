@@ -10,6 +10,7 @@ watching needs (progress, one line per epoch) is shown by evo_mt.pipeline.train_
 import collections
 import logging
 import os
+import shlex
 import subprocess
 import sys
 from typing import List
@@ -19,6 +20,7 @@ from evo_mt.pipeline.errors import UserError
 from evo_mt.pipeline.recipes import Recipe
 from evo_mt.pipeline.run_folder import Run
 from evo_mt.pipeline.train_display import TrainDisplay
+from evo_mt.pipeline.train_log import COMMAND_LINE
 
 logger = logging.getLogger("evo_mt")
 # Lines of fairseq's output shown when it fails (its error, or the end of its traceback).
@@ -61,7 +63,7 @@ def train(
     environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
     recent = collections.deque(maxlen=TAIL_ON_FAILURE)
     with open(run.train_log, "a", encoding="utf-8") as log:
-        log.write(f"evo-mt: train: {' '.join(command)}\n")
+        log.write(f"{COMMAND_LINE}{shlex.join(command)}\n")
         child = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=environment,
             text=True, errors="replace",
