@@ -4,6 +4,7 @@
 Every line of fairseq's output goes to train.log whatever is shown; `verbose` shows them all.
 """
 
+import os
 import time
 from pathlib import Path
 from typing import IO, List
@@ -14,6 +15,8 @@ from evo_mt.pipeline.train_log import EARLY_STOP, EPOCH_SIZE, SAVED, Record, par
 
 # Seconds between two progress lines when the output is not a terminal.
 PLAIN_INTERVAL = 30.0
+# Columns of the bar on a terminal that does not tell its width.
+FALLBACK_WIDTH = 100
 
 
 def _number(value: float | None, digits: int = 3) -> str:
@@ -69,9 +72,10 @@ class TrainDisplay:
         }
         if self.terminal:
             if self.bar is None:
+                width = self._width()
                 self.bar = tqdm(
                     total=size, desc=f"epoch {epoch}", unit="upd", file=self.stream, leave=False,
-                    dynamic_ncols=True,
+                    ncols=None if width else FALLBACK_WIDTH, dynamic_ncols=bool(width),
                 )  # fmt: skip
             self.bar.total = max(size or 0, done)
             self.bar.set_postfix(figures, refresh=False)
@@ -80,6 +84,13 @@ class TrainDisplay:
             elapsed = time.strftime("%H:%M:%S", time.gmtime(time.monotonic() - self.started))
             listed = ", ".join(f"{name} {value}" for name, value in figures.items())
             self._write(f"epoch {epoch}: {done}/{size or '?'} updates, {listed}, {elapsed} elapsed")
+
+    def _width(self) -> int:
+        # A terminal that does not say its size (0 columns) would get an empty bar from tqdm.
+        try:
+            return os.get_terminal_size(self.stream.fileno()).columns
+        except (OSError, ValueError, AttributeError):
+            return 0
 
     def _estimated_size(self, record: Record) -> int | None:
         fraction = record.get("update")
@@ -97,8 +108,10 @@ class TrainDisplay:
             parts.append(f"valid loss {_number(valid.get('loss'))} (ppl {_number(valid.get('ppl'), 2)})")
             if valid.get("bleu") is not None:
                 parts.append(f"valid BLEU {valid.get('bleu'):.2f}")
-            best = [(name, valid.get(f"best_{name}")) for name in ("bleu", "loss")]
-            parts += [f"best {name} {_number(value)}" for name, value in best if value is not None][:1]
+            if valid.get("best_bleu") is not None:
+                parts.append(f"best valid BLEU {valid.get('best_bleu'):.2f}")
+            elif valid.get("best_loss") is not None:
+                parts.append(f"best valid loss {_number(valid.get('best_loss'))}")
         if self.saved is not None:
             parts.append(f"saved {self.saved}")
         self._write(", ".join(parts))
