@@ -12,6 +12,7 @@ import termios
 from pathlib import Path
 
 import pytest
+from conftest import EVO_MT, evo_mt
 from matplotlib import pyplot as plt
 
 from evo_mt.checkpoints import read_checkpoint
@@ -19,8 +20,6 @@ from evo_mt.evidence.curves import draw
 from evo_mt.pipeline.recipes import PROJECT_RECIPES
 from evo_mt.pipeline.run_folder import Run
 from evo_mt.pipeline.train_log import history
-
-from .conftest import EVO_MT, evo_mt
 
 # The toy recipe on 1,000 training sentences (14 updates an epoch), greedy validation BLEU.
 SMALL = {"sentences = 12000": "sentences = 1000", "beam = 5": "beam = 1"}

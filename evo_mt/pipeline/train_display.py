@@ -15,8 +15,8 @@ from evo_mt.pipeline.train_log import EARLY_STOP, EPOCH_SIZE, SAVED, Record, par
 
 # Seconds between two progress lines when the output is not a terminal.
 PLAIN_INTERVAL = 30.0
-# Columns of the bar on a terminal that does not tell its width.
-FALLBACK_WIDTH = 100
+# (columns, rows) assumed on a terminal that does not tell its size.
+FALLBACK_SIZE = (100, 24)
 
 
 def _number(value: float | None, digits: int = 3) -> str:
@@ -72,10 +72,11 @@ class TrainDisplay:
         }
         if self.terminal:
             if self.bar is None:
-                width = self._width()
+                width, height = self._size()
                 self.bar = tqdm(
                     total=size, desc=f"epoch {epoch}", unit="upd", file=self.stream, leave=False,
-                    ncols=None if width else FALLBACK_WIDTH, dynamic_ncols=bool(width),
+                    ncols=None if width else FALLBACK_SIZE[0], dynamic_ncols=bool(width),
+                    nrows=None if height else FALLBACK_SIZE[1],
                 )  # fmt: skip
             self.bar.total = max(size or 0, done)
             self.bar.set_postfix(figures, refresh=False)
@@ -85,12 +86,12 @@ class TrainDisplay:
             listed = ", ".join(f"{name} {value}" for name, value in figures.items())
             self._write(f"epoch {epoch}: {done}/{size or '?'} updates, {listed}, {elapsed} elapsed")
 
-    def _width(self) -> int:
-        # A terminal that does not say its size (0 columns) would get an empty bar from tqdm.
+    def _size(self) -> tuple[int, int]:
+        # A terminal that does not say its size (0 columns or rows) would get no bar from tqdm.
         try:
-            return os.get_terminal_size(self.stream.fileno()).columns
+            return tuple(os.get_terminal_size(self.stream.fileno()))
         except (OSError, ValueError, AttributeError):
-            return 0
+            return 0, 0
 
     def _estimated_size(self, record: Record) -> int | None:
         fraction = record.get("update")
