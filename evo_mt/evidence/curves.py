@@ -62,7 +62,7 @@ def draw(runs: Sequence[Run]):
         ax.set_ylabel(panel)
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
-    axes[-1, 0].set_xlabel("updates (dotted: end of an epoch)")
+    axes[-1, 0].set_xlabel("updates (dotted: end of an epoch, or of training)")
     figure.suptitle("training of " + ", ".join(name for name, _ in histories))
     figure.tight_layout()
     return figure
