@@ -7,8 +7,10 @@ skipped and an interrupted one is redone from scratch.
 import logging
 import shutil
 import sys
+import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from tqdm import tqdm
 
@@ -30,6 +32,31 @@ def _stage(name: str, output: Path, build: Callable[[Path], None]) -> None:
     logger.info("prepare: %s → %s", name, output)
     with atomic_dir(output) as scratch:
         build(scratch)
+
+
+@contextmanager
+def _elapsed_bar(description: str) -> Iterator[None]:
+    """A bar of elapsed time for a step that reports no progress of its own.
+
+    Shown on a terminal only, and only once the step has taken a second.
+    """
+    bar = tqdm(desc=description, bar_format="{desc}: {elapsed}", file=sys.stderr, leave=False,
+               delay=1, disable=None)  # fmt: skip
+    done = threading.Event()
+
+    def tick() -> None:
+        while not done.wait(0.5):
+            bar.refresh()
+
+    ticker = threading.Thread(target=tick, daemon=True)
+    ticker.start()
+    try:
+        yield
+    finally:
+        done.set()
+        ticker.join()
+        bar.clear()  # tqdm clears only what it showed itself, not the refreshes above
+        bar.close()
 
 
 def prepare(recipe: Recipe, run: Run, source: str | None = None) -> Run:
@@ -57,21 +84,22 @@ def train_sentencepiece(recipe: Recipe, raw: Path, out: Path) -> None:
 
     settings = recipe.subwords
     try:
-        spm.SentencePieceTrainer.train(
-            input=[str(raw / f"train.{lang}") for lang in recipe.languages],
-            model_prefix=str(out / "spm"),
-            vocab_size=settings.vocab_size,
-            model_type=settings.model_type,
-            character_coverage=settings.character_coverage,
-            input_sentence_size=settings.max_sentences,
-            shuffle_input_sentence=True,
-            # fairseq adds its own <s>, <pad>, </s>; sentencepiece keeps only <unk>.
-            bos_id=-1,
-            eos_id=-1,
-            hard_vocab_limit=False,
-            num_threads=2,
-            minloglevel=2,
-        )
+        with _elapsed_bar("sentencepiece training"):
+            spm.SentencePieceTrainer.train(
+                input=[str(raw / f"train.{lang}") for lang in recipe.languages],
+                model_prefix=str(out / "spm"),
+                vocab_size=settings.vocab_size,
+                model_type=settings.model_type,
+                character_coverage=settings.character_coverage,
+                input_sentence_size=settings.max_sentences,
+                shuffle_input_sentence=True,
+                # fairseq adds its own <s>, <pad>, </s>; sentencepiece keeps only <unk>.
+                bos_id=-1,
+                eos_id=-1,
+                hard_vocab_limit=False,
+                num_threads=2,
+                minloglevel=2,
+            )
     except (RuntimeError, OSError) as error:
         raise UserError(f"sentencepiece training failed: {error}") from error
 
@@ -89,6 +117,7 @@ def encode(recipe: Recipe, run: Run, out: Path) -> None:
                 unit=" lines",
                 file=sys.stderr,
                 leave=False,
+                delay=1,
                 disable=None,
             )
             write_lines(
@@ -102,4 +131,5 @@ def binarize(recipe: Recipe, encoded: Path, out: Path) -> None:
     from fairseq_cli import preprocess
 
     parser = options.get_preprocessing_parser()
-    preprocess.main(parser.parse_args(fairseq_commands.preprocess_arguments(recipe, encoded, out)))
+    with _elapsed_bar("binarize"):
+        preprocess.main(parser.parse_args(fairseq_commands.preprocess_arguments(recipe, encoded, out)))
