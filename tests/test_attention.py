@@ -1,5 +1,7 @@
 """`evo-mt attention`: the picture, its panels, and clean failures."""
 
+import argparse
+
 import torch
 from conftest import evo_mt
 
@@ -45,12 +47,22 @@ def test_command_writes_a_png(toy_run, tmp_path, fairseq_env):
     assert output.read_bytes()[:8] == PNG_SIGNATURE and output.stat().st_size > 50_000
 
 
+def _as_legacy_transformer(model: dict) -> argparse.Namespace:
+    """An EA model's stored dataclass as fairseq's `transformer` stores its options: flat names
+    (`encoder_embed_dim` for `encoder: {embed_dim}`) in an argparse.Namespace."""
+    flat = {key: value for key, value in model.items() if not isinstance(value, dict)}
+    for group, values in model.items():
+        if isinstance(values, dict):
+            flat.update({f"{group}_{key}": value for key, value in values.items()})
+    flat["arch"] = flat["_name"] = "transformer"
+    return argparse.Namespace(**flat)
+
+
 def test_fails_cleanly_on_a_vanilla_checkpoint_or_an_empty_sentence(toy_run, tmp_path, fairseq_env):
     # The same model saved as fairseq's vanilla transformer: no convolutions, arch "transformer".
     state = read_checkpoint(toy_run / "checkpoints" / "checkpoint_averaged.pt")
     state["model"] = {name: p for name, p in state["model"].items() if ".conv." not in name}
-    state["cfg"]["model"].arch = "transformer"
-    state["cfg"]["model"]._name = "transformer"
+    state["cfg"]["model"] = _as_legacy_transformer(state["cfg"]["model"])
     vanilla = toy_run / "checkpoints" / "vanilla.pt"
     torch.save(state, vanilla)
     try:
