@@ -69,12 +69,28 @@ def test_a_system_copying_half_the_references_is_significantly_better():
         # The bootstrap's 95% interval lies around the score, away from the baseline's.
         assert abs(figures["mean"] - figures["score"]) < figures["ci95"]
         assert figures["mean"] - figures["ci95"] > baseline[metric]["mean"] + baseline[metric]["ci95"]
-    # One sentence of 300 corrected is a gain, but not a significant one.
+    changed = sum(hypotheses[i] != references[i] for i in range(1, len(references), 2))
+    assert 100 < better["differing_sentences"] == changed and baseline["differing_sentences"] == 0
+    # One sentence of 300 corrected is a gain, but not a significant one. (Approximate
+    # randomization has only two outcomes here, both equal to the observed difference, which
+    # sacreBLEU does not count: its p is then its smallest. Hence the differing sentences.)
     one_better = [references[0], *hypotheses[1:]]
     barely = paired_tests([("baseline", hypotheses), ("one better", one_better)], references)["systems"][1]
+    assert barely["differing_sentences"] == 1
     for metric in METRICS:
         assert barely[metric]["difference"] > 0 and barely[metric]["p_bootstrap"] > 0.05
-        assert barely[metric]["p_randomization"] > 0.05 and not significant(barely[metric])
+        assert not significant(barely[metric])
+
+
+def test_equal_scores_from_different_outputs_are_not_significant():
+    """Two systems matching nothing both score 0: every randomization trial ties at 0."""
+    _, references, _ = corpus(100)
+    result = paired_tests([("a", ["xq"] * 100), ("b", ["zv vz"] * 100)], references)
+    other = result["systems"][1]
+    assert other["differing_sentences"] == 100
+    for metric in METRICS:
+        assert other[metric]["score"] == other[metric]["difference"] == 0
+        assert other[metric]["p_randomization"] == 1.0 and not significant(other[metric])
 
 
 def test_counts_that_differ_give_one_line(tmp_path, fairseq_env):

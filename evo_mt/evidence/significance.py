@@ -49,7 +49,15 @@ def paired_tests(
         raise UserError("a paired test needs at least two systems: a baseline and one to compare with it")
     check_counts(systems, references)
     systems = [(name, list(hypotheses)) for name, hypotheses in systems]
-    entries: List[Dict[str, Any]] = [{"name": name, "hypotheses": len(h)} for name, h in systems]
+    baseline = systems[0][1]
+    entries: List[Dict[str, Any]] = [
+        {
+            "name": name,
+            "hypotheses": len(hypotheses),
+            "differing_sentences": sum(h != b for h, b in zip(hypotheses, baseline, strict=True)),
+        }
+        for name, hypotheses in systems
+    ]
     signatures: Dict[str, Dict[str, str]] = {metric: {} for metric in METRICS}
     for test, test_type in TESTS.items():
         samples = bootstrap_samples if test == "bootstrap" else randomization_trials
@@ -67,16 +75,23 @@ def paired_tests(
                 if test == "bootstrap":
                     figures["mean"], figures["ci95"] = float(result.mean), float(result.ci)
                 figures[f"p_{test}"] = None if result.p_value is None else float(result.p_value)
-    baseline = systems[0][1]
-    for entry, (_, hypotheses) in zip(entries, systems, strict=True):
+    for entry in entries:
         for metric in METRICS:
             figures = entry[metric]
             figures["difference"] = figures["score"] - entries[0][metric]["score"]
-            if entry is not entries[0] and hypotheses == baseline:
-                # sacreBLEU counts resamples whose difference is strictly above the observed
-                # one; with identical outputs both are always 0, and it would return its
-                # smallest p-value. Nothing can tell identical outputs apart: p = 1.
-                figures["p_bootstrap"] = figures["p_randomization"] = 1.0
+            if entry is entries[0]:
+                continue
+            # sacreBLEU counts the resamples and trials whose difference is strictly above
+            # the observed one, so ties count against the null hypothesis: two systems with
+            # the same score, whose shuffles all tie at 0, get its smallest p. A trial's
+            # absolute difference is never below 0: with no observed difference the
+            # randomization p is 1, and identical outputs get p = 1 from both tests. (Ties
+            # also make the randomization p too small when only a handful of sentences
+            # differ, which is why the number of differing sentences is given.)
+            if figures["difference"] == 0:
+                figures["p_randomization"] = 1.0
+            if entry["differing_sentences"] == 0:
+                figures["p_bootstrap"] = 1.0
     return {
         "baseline": systems[0][0],
         "hypotheses": len(references),
@@ -101,7 +116,7 @@ def table(result: Dict[str, Any]) -> str:
     header = f"{'system':<{width}}"
     for label in ("BLEU", "chrF"):
         header += f"  {label:>6} {'mean ± 95% CI':>15} {'p (bs)':>7} {'p (AR)':>7}"
-    lines = [header]
+    lines = [header + "  sentences differing"]
     for position, entry in enumerate(result["systems"]):
         name = f"baseline: {entry['name']}" if position == 0 else entry["name"]
         line = f"{name:<{width}}"
@@ -110,7 +125,7 @@ def table(result: Dict[str, Any]) -> str:
             interval = f"{f['mean']:.2f} ± {f['ci95']:.2f}"
             p_values = f"{_p(f['p_bootstrap']):>7} {_p(f['p_randomization']):>7}"
             line += f"  {f['score']:6.2f} {interval:>15} {p_values}"
-        lines.append(line)
+        lines.append(line + ("" if position == 0 else f"  {entry['differing_sentences']:>19}"))
     lines.append(
         f"{result['hypotheses']} hypotheses per system, {result['references']} references; "
         f"p against the baseline: paired bootstrap (bs, {result['bootstrap_samples']} resamples) and "
