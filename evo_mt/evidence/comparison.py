@@ -45,9 +45,10 @@ def _find(path: Path, split: str, checkpoint: str | None) -> _Found:
     recipe = run.recipe()
     hypotheses, _ = run.score_files(split, run.checkpoint(checkpoint))
     if not hypotheses.is_file():
+        named = "" if checkpoint is None else f" --checkpoint {checkpoint}"
         raise UserError(
             f"{path}: no hypotheses for {split!r} yet ({hypotheses}); "
-            f"run `evo-mt score {path} --split {split}` first"
+            f"run `evo-mt score {path} --split {split}{named}` first"
         )
     return _Found(hypotheses, run.text(split, recipe.target_lang), run.text(split, recipe.source_lang))
 
