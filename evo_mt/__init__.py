@@ -4,6 +4,7 @@ Layers, bottom to top; each imports only from the layers below it (an import-lin
 contract in pyproject.toml, checked by `make test`):
 
     evo_mt.checkpoints  loading checkpoints safely: weights_only and an explicit allowlist
+    evo_mt.evolving_maths  the evolving-attention maths as pure tensor functions (no fairseq)
     evo_mt.models       the fairseq plugin: `--user-dir evo_mt` registers `ea_transformer` here
     evo_mt.pipeline     the library: recipes, run folders, corpora, prepare, train, average,
                         translate, score
@@ -16,7 +17,8 @@ The names in `__all__` are the Python API. Each is imported on first use, so tha
 
     import evo_mt
     translator = evo_mt.Translator.load("runs/toy", beam=5)
-    translator.translate(["the red house ."])          # [["das rote haus ."]]
+    translator.translate(["yesterday the rimo tenenulu malas the vamana sasesafo ."])
+    # [['gestern namit der wirue kemulati die nonasae matumabe .']]
 """
 
 import importlib

@@ -1,8 +1,9 @@
 """Loading checkpoints safely: torch's ``weights_only=True`` plus an explicit allowlist.
 
 fairseq 0.12 checkpoints pickle the training configuration. Besides tensors and plain
-containers (which torch allows by itself) the only global they hold is the model's
-``argparse.Namespace``; that is the whole allowlist. Anything else (a pickle that calls
+containers (which torch allows by itself) they hold the model's ``argparse.Namespace``
+and, when training computed validation BLEU (--eval-bleu), fairseq's BLEU counters as numpy
+arrays of integers; that is the whole allowlist. Anything else (a pickle that calls
 ``os.system``, say) is refused before any of it runs.
 """
 
@@ -12,9 +13,14 @@ import zipfile
 from pathlib import Path
 from typing import Any, Dict, List, Union
 
+import numpy as np
 import torch
 
-SAFE_GLOBALS: List[type] = [argparse.Namespace]
+# numpy's array rebuilding only restores shape, dtype and raw bytes; an array of Python
+# objects would need further globals, which stay refused.
+SAFE_GLOBALS: List[Any] = [
+    argparse.Namespace, np.ndarray, np.dtype, np._core.multiarray._reconstruct, type(np.dtype(np.int64)),
+]
 
 
 class CheckpointError(Exception):
@@ -36,7 +42,7 @@ def explain_load_error(path: Union[str, Path], error: BaseException) -> Checkpoi
         named = ", ".join(unsafe) or "objects"
         return CheckpointError(
             f"{path}: refused: it holds {named}, which evo-mt does not load from checkpoints "
-            "(only tensors, plain containers and argparse.Namespace); nothing in it was run"
+            "(only tensors, numeric arrays, plain containers and argparse.Namespace); nothing in it was run"
         )
     if isinstance(error, OSError) and error.strerror:
         return CheckpointError(f"{path}: cannot read the checkpoint: {error.strerror}")

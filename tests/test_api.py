@@ -21,6 +21,9 @@ def _loaded_modules(code: str, env: dict) -> list:
 def test_importing_the_package_loads_neither_fairseq_nor_the_library(fairseq_env):
     loaded = _loaded_modules("import evo_mt", fairseq_env)
     assert [m for m in loaded if m.startswith(("evo_mt", "fairseq", "torch"))] == ["evo_mt"]
+    # The evolving-attention maths and checkpoint loading need torch only, never fairseq.
+    loaded = _loaded_modules("import evo_mt.evolving_maths, evo_mt.checkpoints", fairseq_env)
+    assert not [m for m in loaded if m.startswith("fairseq")]
 
 
 def test_fairseq_user_dir_registers_the_model_from_models_and_loads_no_library(fairseq_env):

@@ -76,5 +76,6 @@ def test_truncated_checkpoint_gives_a_clear_error(trained_checkpoint, binarized,
 
 def test_real_checkpoint_loads_with_weights_only(trained_checkpoint):
     state = read_checkpoint(trained_checkpoint)
-    assert state["cfg"]["model"].arch == "ea_transformer_tiny"
+    # fairseq stores the model's dataclass (ea_transformer is registered with one) as plain containers.
+    assert state["cfg"]["model"]["_name"] == "ea_transformer_tiny"
     assert any(".conv." in name for name in state["model"])

@@ -1,9 +1,13 @@
 """The plugin inside fairseq's own commands, with torch's weights_only loading left on."""
 
+from types import SimpleNamespace
+
 import numpy as np
+import pytest
 from conftest import FAIRSEQ_TEST_SENTENCES, USER_DIR, run_command
 from fairseq.data import data_utils
 
+from evo_mt.checkpoints import read_checkpoint
 from evo_mt.models import fairseq_fixes
 
 
@@ -66,3 +70,88 @@ def test_last_batch_is_kept_at_evaluation_and_training_batches_stay_as_fairseq_m
     )
     assert sum(map(len, fairseq_own)) == 24  # the bug being fixed: 6 sentences dropped
     assert [list(b) for b in training] == [list(b) for b in fairseq_own]
+    # --rebuild-batches: the train iterator makes each epoch's batches later, lazily.
+    iterator = fairseq_fixes._as_training(
+        lambda: SimpleNamespace(batch_sampler=lambda dataset, epoch: _batches(indices))
+    )()
+    assert [list(b) for b in iterator.batch_sampler(None, 2)] == [list(b) for b in fairseq_own]
+
+
+def test_checkpoint_copies_are_atomic_synced_and_respect_overwrite(tmp_path, monkeypatch):
+    from fairseq.file_io import PathManager
+
+    synced = []
+    monkeypatch.setattr(fairseq_fixes.os, "fsync", lambda fd: synced.append(fd))
+    source, target = tmp_path / "checkpoint3.pt", tmp_path / "checkpoint_last.pt"
+    source.write_bytes(b"new")
+    target.write_bytes(b"old")
+    assert PathManager.copy(str(source), str(target), overwrite=False) is False
+    assert target.read_bytes() == b"old" and not synced
+    assert PathManager.copy(str(source), str(target), overwrite=True) is True
+    assert target.read_bytes() == b"new" and len(synced) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint3.pt", "checkpoint_last.pt"]
+
+
+HYDRA_CONFIG = """
+common: {{cpu: true, seed: 1, user_dir: {user_dir}, no_progress_bar: true}}
+task: {{_name: translation, data: {data}}}
+model:
+  _name: ea_transformer
+  encoder: {{embed_dim: 32, ffn_embed_dim: 64, layers: 2, attention_heads: 4}}
+  decoder: {{embed_dim: 32, ffn_embed_dim: 64, layers: 3, attention_heads: 4}}
+  share_all_embeddings: true
+  ea_kernel_size: 5
+criterion: {{_name: label_smoothed_cross_entropy, label_smoothing: 0.1}}
+optimizer: {{_name: adam}}
+lr_scheduler: {{_name: fixed}}
+optimization: {{max_update: 4, lr: [0.002]}}
+dataset: {{max_tokens: 2000, num_workers: 0}}
+checkpoint: {{save_dir: {save_dir}, no_epoch_checkpoints: true}}
+"""
+
+
+def test_fairseq_hydra_train_builds_trains_and_generate_decodes(binarized, tmp_path, fairseq_env):
+    (tmp_path / "tiny.yaml").write_text(
+        HYDRA_CONFIG.format(user_dir=USER_DIR, data=binarized, save_dir=tmp_path / "checkpoints")
+    )
+    done = run_command(
+        ["fairseq-hydra-train", "--config-dir", str(tmp_path), "--config-name", "tiny"],
+        fairseq_env,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "num_updates 4" in done.stderr + done.stdout
+    checkpoint = tmp_path / "checkpoints" / "checkpoint_last.pt"
+    model = read_checkpoint(checkpoint)["cfg"]["model"]
+    assert (model["encoder"]["layers"], model["decoder"]["layers"], model["ea_kernel_size"]) == (2, 3, 5)
+    weights = read_checkpoint(checkpoint)["model"]
+    assert weights["decoder.layers.2.encoder_attn.conv.weight"].shape == (4, 4, 5, 5)
+    done = run_command(
+        ["fairseq-generate", str(binarized), "--user-dir", USER_DIR, "--path", str(checkpoint),
+         "--beam", "2", "--max-len-b", "5", "--cpu", "--batch-size", "128"],
+        fairseq_env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert sum(line.startswith("H-") for line in done.stdout.splitlines()) == FAIRSEQ_TEST_SENTENCES
+
+
+def test_legacy_arch_command_line_overrides_reach_the_nested_config(binarized, tmp_path, fairseq_env):
+    done = run_command(
+        ["fairseq-train", str(binarized), "--user-dir", USER_DIR, "--arch", "ea_transformer_tiny",
+         "--encoder-layers", "2", "--ea-beta", "0.25", "--optimizer", "adam", "--lr", "0.002",
+         "--max-tokens", "2000", "--max-update", "2", "--criterion", "cross_entropy",
+         "--share-all-embeddings", "--save-dir", str(tmp_path), "--cpu", "--no-progress-bar",
+         "--num-workers", "0"],
+        fairseq_env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    model = read_checkpoint(tmp_path / "checkpoint_last.pt")["cfg"]["model"]
+    dimensions = (model["encoder"]["layers"], model["decoder"]["layers"], model["encoder"]["embed_dim"])
+    assert dimensions == (2, 3, 64)
+    assert model["ea_beta"] == 0.25
+
+
+def test_the_fixes_refuse_a_fairseq_version_they_were_not_written_for():
+    fairseq_fixes.check_version(fairseq_fixes.FAIRSEQ_VERSION)
+    with pytest.raises(fairseq_fixes.UnsupportedFairseq, match="0.12.3.1, not fairseq 0.13.0"):
+        fairseq_fixes.check_version("0.13.0")

@@ -121,8 +121,11 @@ def test_gradients_reach_every_convolution_parameter():
 def test_gradients_flow_back_through_the_chain_into_earlier_layers(alpha, reaches):
     torch.manual_seed(17)
     options = EvolvingOptions.from_config(model_args(ea_alpha=alpha, ea_beta=0.5))
-    first, second = (EvolvingAttention(16, 4, self_attention=True) for _ in range(2))
-    link_chain([first, second], options, causal=False)
+    first, second = (
+        EvolvingAttention(16, 4, self_attention=True, options=options, position=position)
+        for position in range(2)
+    )
+    link_chain([first, second], options)
     x = torch.randn(6, 2, 16)
     first(x, x, x)  # hands its logits to `second`; its own output is not used
     out, _ = second(x, x, x)
@@ -139,6 +142,8 @@ def test_unsupported_and_invalid_options_are_rejected():
         (dict(ea_alpha=1.5), "ea-alpha"),
         (dict(ea_activation="swish"), "activation"),
         (dict(checkpoint_activations=True), "checkpoint-activations"),
+        (dict(no_cross_attention=True, ea_chains="cross"), "no-cross-attention"),
+        (dict(decoder_xformers_att_config='{"name": "scaled_dot_product"}'), "xformers"),
     ]:
         with pytest.raises(ValueError, match=message):
             build_ea(**bad)
@@ -151,3 +156,9 @@ def test_chains_can_be_chosen_one_at_a_time():
         assert convs and all(prefix in n for n in convs), (chain, convs)
         for activation in ("relu", "leaky_relu", "gelu", "linear"):
             build_ea(ea_chains=chain, ea_activation=activation)
+
+
+def test_checkpoint_activations_keep_fairseqs_wrapper_when_no_chain_evolves():
+    model = build_ea(ea_chains="", checkpoint_activations=True)
+    layers = list(model.encoder.layers) + list(model.decoder.layers)
+    assert layers and all(hasattr(layer, "precheckpoint_forward") for layer in layers)

@@ -74,29 +74,34 @@ def train(
     node_rank: int = typer.Option(0, help="This node's rank (torchrun)."),
     master_addr: str = typer.Option("127.0.0.1", help="Address of the rank-0 node (torchrun)."),
     master_port: int = typer.Option(29500, help="Port of the rank-0 node (torchrun)."),
+    verbose: bool = typer.Option(False, "--verbose", help="Show fairseq's whole log, not a progress bar."),
 ) -> None:
     """Prepare if needed, then train with the recipe's fairseq options; resumes when run again.
 
-    Any other option is passed to fairseq-train and overrides the recipe.
+    Any other option is passed to fairseq-train and overrides the recipe. Progress and one line
+    per epoch go to stderr; fairseq's whole log goes to RUN/train.log.
 
     Example: evo-mt train toy --max-epoch 2 --lr 0.001
     """
     from evo_mt.pipeline.prepare import prepare as run_prepare
+    from evo_mt.pipeline.run_lock import holding
     from evo_mt.pipeline.training import train as run_train
 
     loaded, run = _recipe_and_run(recipe, workdir)
-    run_prepare(loaded, run, source)
-    updates = run_train(
-        loaded,
-        run,
-        ctx.args,
-        cpu=cpu,
-        nproc_per_node=nproc_per_node,
-        nnodes=nnodes,
-        node_rank=node_rank,
-        master_addr=master_addr,
-        master_port=master_port,
-    )
+    with holding(run):  # one lock from preparation to the end of training
+        run_prepare(loaded, run, source)
+        updates = run_train(
+            loaded,
+            run,
+            ctx.args,
+            cpu=cpu,
+            nproc_per_node=nproc_per_node,
+            nnodes=nnodes,
+            node_rank=node_rank,
+            master_addr=master_addr,
+            master_port=master_port,
+            verbose=verbose,
+        )
     typer.echo(f"trained {loaded.name}: {updates} updates; checkpoints in {run.checkpoints}", err=True)
 
 
@@ -323,6 +328,37 @@ def attention(
     write_picture(draw(chains, head=head, added=added), output)
     typer.echo(f"translation: {translation}")
     typer.echo(f"attention of {len(chains)} chains written to {output}", err=True)
+
+
+@app.command()
+def plot(
+    runs: List[Path] = typer.Argument(..., help="Run folders (runs/toy), drawn on the same axes."),
+    output: Path = typer.Option(Path("training.png"), help="The PNG to write."),
+) -> None:
+    """Draw training curves from the runs' train.log: train/valid loss, valid BLEU, learning rate.
+
+    Example: evo-mt plot runs/toy runs/toy-vanilla --output curves.png
+    """
+    from evo_mt.evidence.curves import write_plot
+    from evo_mt.pipeline.run_folder import Run
+
+    write_plot([Run(run.resolve()) for run in runs], output)
+    typer.echo(f"curves of {len(runs)} run(s) written to {output}", err=True)
+
+
+@app.command()
+def runs(folder: Path = typer.Argument(Path("runs"), help="A folder of run folders, or one run.")) -> None:
+    """A table of the runs in a folder: recipe, architecture and --ea-* options, progress, best
+    valid loss and BLEU, latest score.
+
+    Example: evo-mt runs runs
+    """
+    from evo_mt.pipeline.run_table import find_runs, summary, table
+
+    found = find_runs(folder)
+    if not found:
+        raise UserError(f"{folder}: no run folders in it (a run folder holds a recipe.toml)")
+    typer.echo(table([summary(run) for run in found]))
 
 
 def _emit(results: List[List[str]]) -> None:

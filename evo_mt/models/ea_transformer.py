@@ -4,10 +4,13 @@ Only the attention modules change; fairseq's encoder, decoder and layers are sub
 to build them and to join each chain's modules once the layers exist.
 """
 
-from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
-from typing import Any, Dict, Iterator, List
+import argparse
+import logging
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterator, List, Tuple
 
+import torch
 from fairseq.dataclass import ChoiceEnum
 from fairseq.dataclass.utils import gen_parser_from_dataclass
 from fairseq.distributed import fsdp_wrap
@@ -26,15 +29,33 @@ from fairseq.modules.transformer_layer import (
     TransformerDecoderLayerBase,
     TransformerEncoderLayerBase,
 )
-from torch import Tensor
+from omegaconf import OmegaConf
+from torch import Tensor, nn
 
+from evo_mt.evolving_maths import ACTIVATIONS
 from evo_mt.models.evolving_attention import (
-    ACTIVATIONS,
     CHAINS,
+    AttentionChain,
     EvolvingAttention,
     EvolvingOptions,
     link_chain,
 )
+
+logger = logging.getLogger(__name__)
+
+
+# Version 1: checkpoints written before the format was recorded (the namespace has no
+# ea_format_version). Version 2: every ea_* option and the version stored in cfg.model.
+EA_FORMAT_VERSION = 2
+
+# The defaults of each format version: an option missing from an older checkpoint takes the
+# default of the version that wrote it, not today's.
+EA_DEFAULTS: Dict[int, Dict[str, Any]] = {
+    1: {"ea_alpha": 0.5, "ea_beta": 0.5, "ea_kernel_size": 3, "ea_activation": "relu",
+        "ea_chains": "encoder,decoder,cross"},
+    2: {"ea_alpha": 0.5, "ea_beta": 0.5, "ea_kernel_size": 3, "ea_activation": "relu",
+        "ea_chains": "encoder,decoder,cross"},
+}  # fmt: skip
 
 
 @dataclass
@@ -60,6 +81,10 @@ class EATransformerConfig(TransformerConfig):
             "decoder (self-attention), cross (encoder-decoder attention); empty for none"
         },
     )
+    ea_format_version: int = field(
+        default=EA_FORMAT_VERSION,
+        metadata={"help": "format of the evolving-attention options and weights (set by the plugin)"},
+    )
 
 
 def _chain_on(cfg: Any, chain: str) -> bool:
@@ -67,9 +92,14 @@ def _chain_on(cfg: Any, chain: str) -> bool:
 
 
 class EAEncoderLayer(TransformerEncoderLayerBase):
+    """fairseq's encoder layer with evolving self-attention at `position` of the encoder chain."""
+
+    def __init__(self, cfg: Any, position: int, return_fc: bool = False) -> None:
+        # Read by build_self_attention, which fairseq's constructor calls.
+        self.chain_position = position
+        super().__init__(cfg, return_fc=return_fc)
+
     def build_self_attention(self, embed_dim: int, cfg: Any):
-        if not _chain_on(cfg, "encoder"):
-            return super().build_self_attention(embed_dim, cfg)
         return EvolvingAttention(
             embed_dim,
             cfg.encoder.attention_heads,
@@ -77,10 +107,18 @@ class EAEncoderLayer(TransformerEncoderLayerBase):
             self_attention=True,
             q_noise=self.quant_noise,
             qn_block_size=self.quant_noise_block_size,
+            options=EvolvingOptions.from_config(cfg),
+            position=self.chain_position,
         )
 
 
 class EADecoderLayer(TransformerDecoderLayerBase):
+    """fairseq's decoder layer; its self- and cross-attention evolve where their chains are on."""
+
+    def __init__(self, cfg: Any, position: int, no_encoder_attn: bool = False) -> None:
+        self.chain_position = position
+        super().__init__(cfg, no_encoder_attn)
+
     def build_self_attention(
         self, embed_dim: int, cfg: Any, add_bias_kv: bool = False, add_zero_attn: bool = False
     ):
@@ -95,11 +133,15 @@ class EADecoderLayer(TransformerDecoderLayerBase):
             self_attention=True,
             q_noise=self.quant_noise,
             qn_block_size=self.quant_noise_block_size,
+            options=EvolvingOptions.from_config(cfg),
+            position=self.chain_position,
+            causal=True,
         )
 
     def build_encoder_attention(self, embed_dim: int, cfg: Any):
         if not _chain_on(cfg, "cross"):
             return super().build_encoder_attention(embed_dim, cfg)
+        # Causal along the target axis too: a query row sees no later target position.
         return EvolvingAttention(
             embed_dim,
             cfg.decoder.attention_heads,
@@ -109,22 +151,47 @@ class EADecoderLayer(TransformerDecoderLayerBase):
             encoder_decoder_attention=True,
             q_noise=self.quant_noise,
             qn_block_size=self.quant_noise_block_size,
+            options=EvolvingOptions.from_config(cfg),
+            position=self.chain_position,
+            causal=True,
         )
+
+
+def _all_layers(part: Any) -> List[Any]:
+    # Iterating a LayerDropModuleList in training mode skips layers at random: index instead.
+    return [part.layers[i] for i in range(len(part.layers))]
+
+
+def _link(chain_modules: Dict[str, List[EvolvingAttention]], cfg: Any) -> Dict[str, AttentionChain]:
+    options = EvolvingOptions.from_config(cfg)
+    return {name: link_chain(modules, options) for name, modules in chain_modules.items()}
 
 
 class EATransformerEncoder(TransformerEncoderBase):
     def __init__(self, cfg: Any, dictionary, embed_tokens, return_fc: bool = False) -> None:
         super().__init__(cfg, dictionary, embed_tokens, return_fc=return_fc)
-        options = EvolvingOptions.from_config(cfg)
         self.chain_modules: Dict[str, List[EvolvingAttention]] = {}
-        if "encoder" in options.chains:
-            self.chain_modules["encoder"] = [layer.self_attn for layer in self.layers]
-        for modules in self.chain_modules.values():
-            link_chain(modules, options, causal=False)
+        if _chain_on(cfg, "encoder"):
+            self.chain_modules["encoder"] = [layer.self_attn for layer in _all_layers(self)]
+        self.chains = _link(self.chain_modules, cfg)
 
     def build_encoder_layer(self, cfg: Any):
-        layer = EAEncoderLayer(cfg, return_fc=self.return_fc)
+        if not _chain_on(cfg, "encoder"):
+            return super().build_encoder_layer(cfg)  # fairseq's, with its checkpoint wrapper
+        position = getattr(self, "_layers_built", 0)
+        self._layers_built = position + 1
+        layer = EAEncoderLayer(cfg, position, return_fc=self.return_fc)
         return fsdp_wrap(layer, min_num_params=cfg.min_params_to_wrap)
+
+    def forward_scriptable(
+        self, src_tokens, src_lengths=None, return_all_hiddens: bool = False, token_embeddings=None
+    ):
+        chain = self.chains.get("encoder")
+        if chain is None:
+            return super().forward_scriptable(src_tokens, src_lengths, return_all_hiddens, token_embeddings)
+        padding = src_tokens.eq(self.padding_idx)
+        with chain.forward_pass(padding if bool(padding.any()) else None):
+            return super().forward_scriptable(src_tokens, src_lengths, return_all_hiddens, token_embeddings)
 
 
 class EATransformerDecoder(TransformerDecoderBase):
@@ -132,24 +199,48 @@ class EATransformerDecoder(TransformerDecoderBase):
         self, cfg: Any, dictionary, embed_tokens, no_encoder_attn: bool = False, output_projection=None
     ) -> None:
         super().__init__(cfg, dictionary, embed_tokens, no_encoder_attn, output_projection)
-        options = EvolvingOptions.from_config(cfg)
         self.chain_modules: Dict[str, List[EvolvingAttention]] = {}
-        if "decoder" in options.chains:
-            self.chain_modules["decoder"] = [layer.self_attn for layer in self.layers]
-        if "cross" in options.chains and not no_encoder_attn:
-            self.chain_modules["cross"] = [layer.encoder_attn for layer in self.layers]
-        # Both decoder chains are causal: a query row sees no later target position.
-        for modules in self.chain_modules.values():
-            link_chain(modules, options, causal=True)
+        if _chain_on(cfg, "decoder"):
+            self.chain_modules["decoder"] = [layer.self_attn for layer in _all_layers(self)]
+        if _chain_on(cfg, "cross") and not no_encoder_attn:
+            self.chain_modules["cross"] = [layer.encoder_attn for layer in _all_layers(self)]
+        self.chains = _link(self.chain_modules, cfg)
 
     def build_decoder_layer(self, cfg: Any, no_encoder_attn: bool = False):
-        layer = EADecoderLayer(cfg, no_encoder_attn)
+        if not (_chain_on(cfg, "decoder") or (_chain_on(cfg, "cross") and not no_encoder_attn)):
+            return super().build_decoder_layer(cfg, no_encoder_attn)  # fairseq's, with its checkpoint wrapper
+        position = getattr(self, "_layers_built", 0)
+        self._layers_built = position + 1
+        layer = EADecoderLayer(cfg, position, no_encoder_attn)
         return fsdp_wrap(layer, min_num_params=cfg.min_params_to_wrap)
 
+    def extract_features_scriptable(
+        self, prev_output_tokens, encoder_out=None, incremental_state=None, *args, **kwargs
+    ):
+        if not self.chains:
+            return super().extract_features_scriptable(
+                prev_output_tokens, encoder_out, incremental_state, *args, **kwargs
+            )
+        # The padded target positions of this pass (only the newest one while decoding step by step).
+        queries = prev_output_tokens[:, -1:] if incremental_state is not None else prev_output_tokens
+        padding = queries.eq(self.padding_idx)
+        padding = padding if bool(padding.any()) else None
+        with ExitStack() as passes:
+            for chain in self.chains.values():
+                passes.enter_context(chain.forward_pass(padding))
+            return super().extract_features_scriptable(
+                prev_output_tokens, encoder_out, incremental_state, *args, **kwargs
+            )
 
-@register_model("ea_transformer")
+
+@register_model("ea_transformer", dataclass=EATransformerConfig)
 class EATransformerModel(TransformerModel):
-    """Evolving Attention Transformer (Wang et al., ICML 2021; TPAMI 2023)."""
+    """Evolving Attention Transformer (Wang et al., ICML 2021; TPAMI 2023).
+
+    Built from an argparse namespace (``--arch ea_transformer_*``, flat option names) as
+    fairseq's legacy TransformerModel is, or from its dataclass (``fairseq-hydra-train``:
+    nested ``encoder``/``decoder`` fields as in TransformerConfig, plus ``ea_*``).
+    """
 
     @classmethod
     def add_args(cls, parser) -> None:
@@ -158,8 +249,16 @@ class EATransformerModel(TransformerModel):
 
     @classmethod
     def build_model(cls, args, task):
+        if OmegaConf.is_config(args):
+            # The hydra path: a DictConfig of EATransformerConfig. TransformerConfig reads it as
+            # plain containers, and answers the flat names fairseq's legacy code asks for.
+            args = EATransformerConfig.from_namespace(
+                argparse.Namespace(**OmegaConf.to_container(args, resolve=True))
+            )
         ea_defaults(args)
-        EvolvingOptions.from_config(args)  # a bad --ea-* flag fails before anything is built
+        options = EvolvingOptions.from_config(args)  # a bad --ea-* flag fails before anything is built
+        for warning in idle_options(args, options):
+            logger.warning(warning)
         return super().build_model(args, task)
 
     @classmethod
@@ -169,6 +268,30 @@ class EATransformerModel(TransformerModel):
     @classmethod
     def build_decoder(cls, cfg, tgt_dict, embed_tokens):
         return EATransformerDecoder(cfg, tgt_dict, embed_tokens, no_encoder_attn=cfg.no_cross_attention)
+
+    def upgrade_state_dict_named(self, state_dict: Dict[str, Tensor], name: str) -> None:
+        """Bring older or vanilla weights to this model's format.
+
+        Versions 1 and 2 name and shape the weights alike. Weights without a single
+        convolution (a fairseq Transformer's of the same dimensions, loaded with
+        ``--finetune-from-model``, or an EA model's with beta = 0) get this model's convolutions
+        as identities, so the warm-started model starts from the vanilla model's function:
+        exactly when alpha = 0 and the activation is linear (or beta = 0), and only close
+        otherwise, since no convolution of M_l can undo the mix with the previous layer.
+        """
+        super().upgrade_state_dict_named(state_dict, name)
+        prefix = f"{name}." if name else ""
+        if any(".conv." in key for key in state_dict):
+            return
+        convolutions = {key: conv for key, conv in self.named_modules() if isinstance(conv, nn.Conv2d)}
+        for key, conv in convolutions.items():
+            weight, bias = identity_convolution(conv, causal=self.get_submodule(key.rsplit(".", 1)[0]).causal)
+            state_dict[f"{prefix}{key}.weight"], state_dict[f"{prefix}{key}.bias"] = weight, bias
+        if convolutions:
+            options = EvolvingOptions.from_config(self.cfg)
+            exact = options.alpha == 0.0 and options.activation == "linear"
+            caveat = "" if exact else " (exactly the loaded function only with alpha 0, linear activation)"
+            logger.warning("warm start: %d convolutions start as identities%s", len(convolutions), caveat)
 
     def evolving_chains(self) -> Dict[str, List[EvolvingAttention]]:
         """The attention modules of each chain that evolves, layer by layer, in CHAINS order."""
@@ -195,11 +318,53 @@ class EATransformerModel(TransformerModel):
                 module.keep_maps, module.kept = False, {}
 
 
+def identity_convolution(conv: nn.Conv2d, *, causal: bool) -> Tuple[Tensor, Tensor]:
+    """Weights with which `conv` returns its input: 1 at each head's own current entry, else 0."""
+    k = conv.kernel_size[0]
+    weight = torch.zeros_like(conv.weight)
+    # Centred input: the current row is the kernel's middle one; causal: its last one.
+    row = k - 1 if causal else k // 2
+    heads = torch.arange(conv.out_channels)
+    weight[heads, heads, row, k // 2] = 1.0
+    return weight, torch.zeros_like(conv.bias)
+
+
+def idle_options(args: Any, options: EvolvingOptions) -> List[str]:
+    """One line for each option that was set but cannot act (nothing to refuse: it is harmless)."""
+    idle = []
+    defaults = EA_DEFAULTS[max(EA_DEFAULTS)]
+    changed = [
+        f"--{name.replace('_', '-')}"
+        for name in ("ea_kernel_size", "ea_activation")
+        if getattr(args, name) != defaults[name]
+    ]
+    if changed and options.chains and options.beta == 0.0:
+        idle.append(f"{' and '.join(changed)} have no effect with --ea-beta 0: no convolution is built")
+    layers = {"encoder": _layers(args, "encoder"), "decoder": _layers(args, "decoder")}
+    for chain in sorted(options.chains):
+        count = layers["encoder" if chain == "encoder" else "decoder"]
+        if count == 1:
+            idle.append(f"the {chain} chain has one layer: nothing is handed on or convolved in it")
+    return idle
+
+
+def _layers(args: Any, side: str) -> int:
+    nested = getattr(args, side, None)
+    count = getattr(nested, "layers", None) if nested is not None else None
+    return int(count if count is not None else getattr(args, f"{side}_layers"))
+
+
 def ea_defaults(args: Any) -> None:
-    """Fill in every `ea_*` option the namespace lacks, from EATransformerConfig."""
-    for option in fields(EATransformerConfig):
-        if option.name.startswith("ea_") and getattr(args, option.name, None) is None:
-            setattr(args, option.name, option.default)
+    """Fill in every `ea_*` option the namespace lacks with the defaults of its format version.
+
+    A namespace without `ea_format_version` comes from a version-1 checkpoint; it is marked
+    with its version, so the model knows which format its weights have.
+    """
+    version = getattr(args, "ea_format_version", None) or 1
+    for name, default in EA_DEFAULTS[version].items():
+        if getattr(args, name, None) is None:
+            setattr(args, name, default)
+    args.ea_format_version = version
 
 
 def _tiny(args: Any) -> None:
@@ -214,13 +379,15 @@ def _tiny(args: Any) -> None:
 
 def _register(name: str, fairseq_architecture) -> None:
     def architecture(args: Any) -> None:
+        if OmegaConf.is_config(args):
+            return  # a model config fairseq built from the dataclass: every value is there already
         ea_defaults(args)
         fairseq_architecture(args)
 
     register_model_architecture("ea_transformer", name)(architecture)
 
 
-_register("ea_transformer", base_architecture)
+# register_model has made `ea_transformer` an architecture too: the dataclass's defaults.
 _register("ea_transformer_tiny", _tiny)
 _register("ea_transformer_iwslt_de_en", transformer_iwslt_de_en)
 _register("ea_transformer_wmt_en_de", transformer_wmt_en_de)

@@ -8,34 +8,31 @@ In layer l of a chain with scores S_l = Q K^T / sqrt(d_head):
 
 The first layer of a chain uses A_1 = S_1. Masked entries are zero in every map that is
 mixed or convolved, and -inf only inside the softmax, so nothing masked reaches anything
-unmasked and no NaN appears.
+unmasked and no NaN appears. The maths is in `evolving_maths` (pure tensor functions); this
+module connects it to fairseq's MultiheadAttention.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Dict
+from typing import Any, Dict, Iterator
 
 import torch
 import torch.nn.functional as F
-from fairseq import utils
 from fairseq.modules import MultiheadAttention
 from torch import Tensor, nn
 
+from evo_mt.evolving_maths import (
+    ACTIVATIONS,
+    convolve,
+    handed_on,
+    masked_entries,
+    mix,
+    probabilities,
+)
+
 CHAINS = ("encoder", "decoder", "cross")
-
-
-def _identity(x: Tensor) -> Tensor:
-    return x
-
-
-ACTIVATIONS: Dict[str, Callable[[Tensor], Tensor]] = {
-    "relu": F.relu,
-    "leaky_relu": F.leaky_relu,
-    "gelu": F.gelu,
-    "tanh": torch.tanh,
-    "linear": _identity,
-}
 
 IncrementalState = Dict[str, Dict[str, Tensor | None]]
 
@@ -78,6 +75,12 @@ class EvolvingOptions:
             raise ValueError("--cross-self-attention cannot be combined with evolving attention")
         if getattr(cfg, "base_layers", 0) and chains:
             raise ValueError("--base-layers cannot be combined with evolving attention")
+        if "cross" in chains and getattr(cfg, "no_cross_attention", False):
+            raise ValueError("--ea-chains cross needs cross-attention, which --no-cross-attention removes")
+        # xformers computes the softmax itself and never returns the logits the chain needs.
+        for side in ("encoder", "decoder"):
+            if _xformers_config(cfg, side) and chains & _CHAINS_OF[side]:
+                raise ValueError(f"--{side}-xformers-att-config cannot be combined with evolving attention")
         return cls(
             alpha=float(cfg.ea_alpha),
             beta=float(cfg.ea_beta),
@@ -87,15 +90,36 @@ class EvolvingOptions:
         )
 
 
+_CHAINS_OF = {"encoder": {"encoder"}, "decoder": {"decoder", "cross"}}
+
+
+def _xformers_config(cfg: Any, side: str) -> Any:
+    nested = getattr(cfg, side, None)
+    value = getattr(nested, "xformers_att_config", None) if nested is not None else None
+    return value or getattr(cfg, f"{side}_xformers_att_config", None)
+
+
 class AttentionChain:
     """Carries the evolved logits of one layer to the next layer of the same chain.
 
-    It sits outside the module tree (no parameters, nothing in the state dict) and holds a
-    tensor only between two consecutive layers of one forward pass: the receiver takes it.
+    It sits outside the module tree (no parameters, nothing in the state dict) and holds
+    tensors for one forward pass only: the encoder or decoder opens the pass with
+    `forward_pass`, which also says which queries are padding, and everything is dropped when
+    it ends. A layer skipped by LayerDrop takes nothing and hands nothing on, so the next
+    layer that runs receives the map of the last one that ran.
     """
 
     def __init__(self) -> None:
         self._logits: Tensor | None = None
+        self.query_padding: Tensor | None = None
+
+    @contextmanager
+    def forward_pass(self, query_padding: Tensor | None = None) -> Iterator[None]:
+        self._logits, self.query_padding = None, query_padding
+        try:
+            yield
+        finally:
+            self._logits, self.query_padding = None, None
 
     def hand_over(self, logits: Tensor) -> None:
         self._logits = logits
@@ -108,12 +132,22 @@ class AttentionChain:
 class EvolvingAttention(MultiheadAttention):
     """fairseq's MultiheadAttention whose logits evolve along a chain of layers.
 
-    fairseq computes projections, key/value caching and masking; this class takes its
-    pre-softmax logits (``before_softmax=True``) and does the rest. Until `join_chain` is
-    called it behaves exactly like plain attention.
+    fairseq computes projections and key/value caching; this class takes its pre-softmax
+    logits (``before_softmax=True``, masks applied here, not by fairseq) and does the rest.
+    `position` (0-based) in its chain decides, at build time, whether it mixes (alpha) and
+    convolves (beta, with its convolution created here so that wrappers built around the
+    layer, FSDP's flattening included, see it). Until `join_chain` is called it receives
+    nothing and hands nothing on.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        options: EvolvingOptions | None = None,
+        position: int = 0,
+        causal: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         # fairseq's fused fast path ignores before_softmax; this flag makes it take the
         # explicit path, which returns the logits we need.
@@ -121,38 +155,23 @@ class EvolvingAttention(MultiheadAttention):
         self.chain: AttentionChain | None = None
         self.receives = False
         self.passes_on = False
-        self.causal = False
-        self.alpha = 0.0
-        self.beta = 0.0
-        self.activation = "linear"
+        self.causal = causal
+        later = options is not None and position > 0
+        self.alpha = options.alpha if later else 0.0
+        self.beta = options.beta if later else 0.0
+        self.activation = options.activation if options is not None else "linear"
         self.conv: nn.Conv2d | None = None
+        if self.beta != 0.0:
+            k = options.kernel_size
+            self.conv = nn.Conv2d(self.num_heads, self.num_heads, (k, k))
         # For inspection (`EATransformerModel.keeping_maps`): when True, each forward puts its
         # maps, detached, into `self.kept`: "mixed" (M_l), "evolved" (A_l), "probs" (P_l) and,
         # where there is a convolution, "added" (A_l - M_l), each (B, H, Tq, Tk).
         self.keep_maps = False
         self.kept: Dict[str, Tensor] = {}
 
-    def join_chain(
-        self,
-        chain: AttentionChain,
-        options: EvolvingOptions,
-        *,
-        position: int,
-        length: int,
-        causal: bool,
-    ) -> None:
-        """Make this the `position`-th (0-based) of `length` layers of `chain`."""
-        carries = options.alpha != 0.0
-        self.chain = chain
-        self.receives = carries and position > 0
-        self.passes_on = carries and position < length - 1
-        self.causal = causal
-        self.alpha = options.alpha if position > 0 else 0.0
-        self.beta = options.beta if position > 0 else 0.0
-        self.activation = options.activation
-        if self.beta != 0.0:
-            k = options.kernel_size
-            self.conv = nn.Conv2d(self.num_heads, self.num_heads, (k, k))
+    def join_chain(self, chain: AttentionChain, *, receives: bool, passes_on: bool) -> None:
+        self.chain, self.receives, self.passes_on = chain, receives, passes_on
 
     def set_beam_size(self, beam_size: int) -> None:
         # Keep keys per hypothesis so the probability-value product stays a plain bmm; the
@@ -172,35 +191,41 @@ class EvolvingAttention(MultiheadAttention):
         before_softmax: bool = False,
         need_head_weights: bool = False,
     ):
+        # During incremental self-attention fairseq appends each step's key padding to the
+        # cached one; it is let do that, and the whole mask read back from its cache.
+        growing_keys = incremental_state is not None and not static_kv and key_padding_mask is not None
         logits, v = super().forward(
             query,
             key,
             value,
-            key_padding_mask=key_padding_mask,
+            key_padding_mask=key_padding_mask if growing_keys else None,
             incremental_state=incremental_state,
             need_weights=False,
             static_kv=static_kv,
-            attn_mask=attn_mask,
+            attn_mask=None,
             before_softmax=True,
         )
+        if growing_keys:
+            key_padding_mask = self._get_input_buffer(incremental_state)["prev_key_padding_mask"]
         tgt_len, bsz, _ = query.shape
         heads = self.num_heads
         src_len = logits.size(-1)
         logits = logits.view(bsz, heads, tgt_len, src_len)
 
-        # fairseq has put -inf at every masked key. Padded queries of a self-attention must
-        # not feed the chain either; their own softmax rows are left as fairseq has them.
-        blocked = logits.isneginf()
-        padded_queries: Tensor | None = None
-        if key_padding_mask is not None and self.self_attention and src_len == tgt_len:
-            padded_queries = key_padding_mask.view(bsz, 1, tgt_len, 1).bool()
-        evolved = self.evolve(logits.masked_fill(blocked, 0.0), blocked, padded_queries, incremental_state)
+        # Softmax masks keys only; padded queries keep their rows (as fairseq's attention does)
+        # but feed neither the convolution nor the next layer.
+        masked = masked_entries(src_len, key_padding_mask, attn_mask)
+        query_padding = self.chain.query_padding if self.chain is not None else None
+        chain_masked = masked
+        if query_padding is not None and query_padding.size(1) == tgt_len:
+            chain_masked = masked_entries(src_len, key_padding_mask, attn_mask, query_padding)
+        evolved = self.evolve(handed_on(logits, masked), chain_masked, incremental_state)
         if before_softmax:
-            return evolved.masked_fill(blocked, float("-inf")).view(-1, tgt_len, src_len), v
+            return (evolved if masked is None else evolved.masked_fill(masked, float("-inf"))).view(
+                -1, tgt_len, src_len
+            ), v
 
-        probs_float = utils.softmax(
-            evolved.masked_fill(blocked, float("-inf")), dim=-1, onnx_trace=self.onnx_trace
-        )
+        probs_float = probabilities(evolved, masked)
         probs = probs_float.type_as(evolved)
         if self.keep_maps:
             self.kept["probs"] = probs_float.detach()
@@ -216,58 +241,55 @@ class EvolvingAttention(MultiheadAttention):
         return out, weights
 
     def evolve(
-        self,
-        scores: Tensor,
-        blocked: Tensor,
-        padded_queries: Tensor | None,
-        incremental_state: IncrementalState | None,
+        self, scores: Tensor, chain_masked: Tensor | None, incremental_state: IncrementalState | None
     ) -> Tensor:
-        """A_l from S_l (masked entries zero); hands A_l on with every masked entry zeroed."""
-        mixed = scores
-        if self.receives:
-            previous = self.chain.take()
-            if previous is not None:
-                mixed = self.alpha * previous + (1.0 - self.alpha) * scores
-        zeroed = blocked if padded_queries is None else blocked | padded_queries
+        """A_l from S_l (masked keys zero); hands A_l on with every masked entry zeroed.
+
+        `chain_masked` adds the padded queries to the masked keys: their rows feed neither the
+        convolution nor the next layer, but keep their own softmax as in fairseq's attention.
+        """
+        previous = self.chain.take() if self.receives else None
+        mixed = mix(scores, previous, self.alpha)
         evolved = mixed
         if self.conv is not None:
-            if padded_queries is not None:
-                mixed = mixed.masked_fill(padded_queries, 0.0)
-            padded = self._pad_for_conv(mixed, incremental_state)
-            convolved = ACTIVATIONS[self.activation](self.conv(padded))
-            evolved = self.beta * convolved + (1.0 - self.beta) * mixed
+            mixed = handed_on(mixed, chain_masked)
+            evolved = convolve(
+                mixed,
+                self.conv.weight,
+                self.conv.bias,
+                beta=self.beta,
+                activation=self.activation,
+                causal=self.causal,
+                rows_above=self._rows_above(mixed, incremental_state),
+            )
         if self.passes_on:
-            self.chain.hand_over(evolved.masked_fill(zeroed, 0.0))
+            self.chain.hand_over(handed_on(evolved, chain_masked))
         if self.keep_maps:
             self.kept.update(mixed=mixed.detach(), evolved=evolved.detach())
             if self.conv is not None:
                 self.kept["added"] = (evolved - mixed).detach()
         return evolved
 
-    def _pad_for_conv(self, mixed: Tensor, incremental_state: IncrementalState | None) -> Tensor:
-        """Zero-pad (batch, heads, T_query, T_key) so a valid k x k convolution keeps its shape.
+    def _rows_above(self, mixed: Tensor, incremental_state: IncrementalState | None) -> Tensor | None:
+        """During incremental decoding, the k-1 convolution input rows of earlier steps (zeros at first).
 
-        The key axis is padded on both sides. The query axis is centred in the encoder and
-        causal in the decoder: there it is padded at the top only, and during incremental
-        decoding the top rows are the k-1 rows cached from earlier steps.
+        Self-attention keys grow by one per step, so earlier rows are zero-padded to the new
+        key length. The cache is updated with this step's rows.
         """
+        if incremental_state is None:
+            return None
         k = self.conv.kernel_size[0]
-        half = k // 2
-        if incremental_state is not None:
-            state = self.get_incremental_state(incremental_state, "evolving_state")
-            src_len = mixed.size(-1)
-            if state is None:
-                rows = mixed.new_zeros(mixed.size(0), mixed.size(1), k - 1, src_len)
-            else:
-                # Self-attention keys grow by one per step: earlier rows end with zeros there.
-                rows = F.pad(state["rows"], (0, src_len - state["rows"].size(-1)))
-            window = torch.cat([rows, mixed], dim=2)
-            self.set_incremental_state(
-                incremental_state, "evolving_state", {"rows": window[:, :, window.size(2) - (k - 1) :]}
-            )
-            return F.pad(window, (half, half, 0, 0))
-        top, bottom = (k - 1, 0) if self.causal else (half, half)
-        return F.pad(mixed, (half, half, top, bottom))
+        state = self.get_incremental_state(incremental_state, "evolving_state")
+        src_len = mixed.size(-1)
+        if state is None:
+            rows = mixed.new_zeros(mixed.size(0), mixed.size(1), k - 1, src_len)
+        else:
+            rows = F.pad(state["rows"], (0, src_len - state["rows"].size(-1)))
+        window = torch.cat([rows, mixed], dim=2)
+        self.set_incremental_state(
+            incremental_state, "evolving_state", {"rows": window[:, :, window.size(2) - (k - 1) :]}
+        )
+        return rows
 
     def reorder_incremental_state(
         self, incremental_state: IncrementalState, new_order: Tensor
@@ -280,8 +302,12 @@ class EvolvingAttention(MultiheadAttention):
         return incremental_state
 
 
-def link_chain(attentions: list, options: EvolvingOptions, *, causal: bool) -> None:
-    """Join the attention modules of consecutive layers into one evolving chain."""
+def link_chain(attentions: list, options: EvolvingOptions) -> AttentionChain:
+    """Join the attention modules of consecutive layers (built at their positions) into one chain."""
     chain = AttentionChain()
+    carries = options.alpha != 0.0
     for position, attention in enumerate(attentions):
-        attention.join_chain(chain, options, position=position, length=len(attentions), causal=causal)
+        attention.join_chain(
+            chain, receives=carries and position > 0, passes_on=carries and position < len(attentions) - 1
+        )
+    return chain

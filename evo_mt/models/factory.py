@@ -10,7 +10,7 @@ from fairseq.data import Dictionary
 from fairseq.models import ARCH_CONFIG_REGISTRY
 from fairseq.models.transformer import TransformerModel
 
-from evo_mt.models.ea_transformer import EATransformerModel
+from evo_mt.models.ea_transformer import EA_FORMAT_VERSION, EATransformerModel
 
 
 def build_model(
@@ -21,7 +21,7 @@ def build_model(
     `overrides` are model options (`encoder_layers=2`, `ea_alpha=0.0`, ...); one dictionary
     serves both languages, as with `--share-all-embeddings`.
     """
-    args = argparse.Namespace(arch=arch, **overrides)
+    args = argparse.Namespace(arch=arch, **{"ea_format_version": EA_FORMAT_VERSION, **overrides})
     ARCH_CONFIG_REGISTRY[arch](args)
     task = SimpleNamespace(source_dictionary=dictionary, target_dictionary=dictionary)
     torch.manual_seed(seed)

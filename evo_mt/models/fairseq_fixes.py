@@ -12,6 +12,11 @@
    but copies it to checkpoint_last.pt / checkpoint_best.pt in place, so a run killed
    during the copy leaves a truncated checkpoint_last.pt and cannot resume. Copies of
    local files now go through a temporary file and a rename too.
+4. Nested model configs from flat options: with a model registered with its dataclass,
+   fairseq turns ``--arch`` command lines into that dataclass, but cannot fill
+   TransformerConfig's nested ``encoder``/``decoder``/``quant_noise`` fields from the flat
+   ``--encoder-embed-dim`` style options (it writes the class itself as the value). They are
+   now filled the way ``TransformerConfig.from_namespace`` reads them.
 """
 
 import contextvars
@@ -19,12 +24,17 @@ import functools
 import os
 import shutil
 import sys
-from typing import Any, Callable
+from argparse import Namespace
+from dataclasses import fields, is_dataclass
+from typing import Any, Callable, List
 
+import fairseq
 import numpy as np
 from fairseq import checkpoint_utils
 from fairseq.data import data_utils
+from fairseq.dataclass import utils as dataclass_utils
 from fairseq.file_io import PathManager
+from fairseq.models.transformer import TransformerConfig
 from fairseq.trainer import Trainer
 
 from evo_mt.checkpoints import (
@@ -53,14 +63,23 @@ def _keeping_last_batch(batch_by_size: Callable[..., Any]) -> Callable[..., Any]
     return wrapper
 
 
-def _as_training(get_train_iterator: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(get_train_iterator)
+def _as_training(build: Callable[..., Any]) -> Callable[..., Any]:
+    """`build` makes training batches: fairseq's batch_by_size is left as it is inside it."""
+
+    @functools.wraps(build)
     def wrapper(*args: Any, **kwargs: Any):
         token = _building_train_batches.set(True)
         try:
-            return get_train_iterator(*args, **kwargs)
+            built = build(*args, **kwargs)
         finally:
             _building_train_batches.reset(token)
+        # With --rebuild-batches the iterator keeps a function that makes each epoch's
+        # batches later, outside this call: it is marked as training too.
+        sampler = getattr(built, "batch_sampler", None)
+        if callable(sampler) and not getattr(sampler, "evo_mt_training", False):
+            built.batch_sampler = _as_training(sampler)
+            built.batch_sampler.evo_mt_training = True
+        return built
 
     return wrapper
 
@@ -83,10 +102,38 @@ def _copying_atomically(copy: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(src_path: str, dst_path: str, overwrite: bool = False) -> Any:
         if PathManager.path_requires_pathmanager(dst_path):  # remote storage: fairseq's own copy
             return copy(src_path, dst_path, overwrite)
+        if not overwrite and os.path.exists(dst_path):
+            return False  # what fairseq's local copy does: an existing file stays
         scratch = f"{dst_path}.copying"
-        shutil.copyfile(src_path, scratch)
+        with open(src_path, "rb") as source, open(scratch, "wb") as target:
+            shutil.copyfileobj(source, target, 1 << 20)
+            target.flush()
+            # On disk before the rename, so that a crash cannot leave a renamed empty file.
+            os.fsync(target.fileno())
         os.replace(scratch, dst_path)
         return True
+
+    return wrapper
+
+
+def _filling_nested_configs(override_attr: Callable[..., List[str]]) -> Callable[..., List[str]]:
+    @functools.wraps(override_attr)
+    def wrapper(sub_node: str, data_class: Any, args: Namespace) -> List[str]:
+        overrides = override_attr(sub_node, data_class, args)
+        if not (isinstance(data_class, type) and issubclass(data_class, TransformerConfig)):
+            return overrides
+        for nested in fields(data_class):
+            part = nested.default
+            if not (isinstance(part, type) and is_dataclass(part)):
+                continue
+            overrides = [o for o in overrides if not o.startswith(f"{sub_node}.{nested.name}=")]
+            flat = {}
+            for option in fields(part):
+                for name in (f"{nested.name}_{option.name}", option.name):
+                    if hasattr(args, name):
+                        flat[option.name] = getattr(args, name)
+            overrides += override_attr(f"{sub_node}.{nested.name}", part, Namespace(**flat))
+        return overrides
 
     return wrapper
 
@@ -101,8 +148,25 @@ def _printing_checkpoint_errors(excepthook: Callable[..., Any]) -> Callable[...,
     return hook
 
 
+# The fixes replace fairseq functions by wrappers that assume their signatures and behaviour.
+FAIRSEQ_VERSION = "0.12.3.1"
+
+
+class UnsupportedFairseq(ImportError):
+    """The installed fairseq is not the one the fixes were written for."""
+
+
+def check_version(version: str) -> None:
+    if version != FAIRSEQ_VERSION:
+        raise UnsupportedFairseq(
+            f"evo_mt's fairseq fixes are written for fairseq-fixed {FAIRSEQ_VERSION}, not fairseq {version}; "
+            f"install fairseq-fixed=={FAIRSEQ_VERSION}"
+        )
+
+
 def apply() -> None:
-    """Apply the fixes once; later calls change nothing."""
+    """Apply the fixes once; later calls change nothing. Refuses an unknown fairseq version."""
+    check_version(fairseq.__version__)
     if getattr(data_utils.batch_by_size, "__wrapped__", None) is not None:
         return
     allow_checkpoint_globals()
@@ -111,6 +175,7 @@ def apply() -> None:
     checkpoint_utils.load_checkpoint_to_cpu = _explaining_load_errors(checkpoint_utils.load_checkpoint_to_cpu)
     PathManager.copy = staticmethod(_copying_atomically(PathManager.copy))
     sys.excepthook = _printing_checkpoint_errors(sys.excepthook)
+    dataclass_utils._override_attr = _filling_nested_configs(dataclass_utils._override_attr)
 
 
 apply()

@@ -4,6 +4,7 @@ fairseq's own commands do the work (fairseq-preprocess, fairseq-train, fairseq-i
 this module only says which options they get.
 """
 
+import json
 import sys
 from pathlib import Path
 from typing import List, Mapping
@@ -16,6 +17,9 @@ USER_DIR = str(Path(__file__).resolve().parents[1])
 # Hypotheses may be up to 1.2 x the source length + 10 pieces (fairseq's --max-len-a/-b).
 MAX_LEN_A = 1.2
 MAX_LEN_B = 10
+# fairseq-train's log: one JSON record per --log-interval updates and per epoch, which
+# evo_mt.pipeline.train_log reads (for the progress display, `evo-mt plot` and `evo-mt runs`).
+LOG_FORMAT = "json"
 
 
 def preprocess_arguments(recipe: Recipe, encoded: Path, out: Path) -> List[str]:
@@ -31,17 +35,23 @@ def preprocess_arguments(recipe: Recipe, encoded: Path, out: Path) -> List[str]:
 def train_arguments(
     recipe: Recipe, run: Run, overrides: List[str], *, cpu: bool, distributed: bool, cuda: bool
 ) -> List[str]:
-    """fairseq-train's arguments: the recipe's options, then the user's overrides (which win)."""
+    """fairseq-train's arguments: the recipe's options, then the user's overrides (which win).
+
+    With --eval-bleu (recipe or overrides), validation BLEU is computed on detokenized text
+    (sentencepiece removed) with the recipe's beam and length penalty and evo-mt's length limits.
+    """
     arguments = [
         str(run.data_bin),
         "--user-dir", USER_DIR,
         "--source-lang", recipe.source_lang,
         "--target-lang", recipe.target_lang,
         "--save-dir", str(run.checkpoints),
-        "--log-file", str(run.train_log),
-        "--log-format", "tqdm" if sys.stderr.isatty() else "simple",
-        *recipe.train_arguments(),
+        "--log-format", LOG_FORMAT,
+        "--tensorboard-logdir", str(run.tensorboard),
     ]  # fmt: skip
+    if "--eval-bleu" in recipe.train_arguments() + list(overrides):
+        arguments += eval_bleu_arguments(recipe)
+    arguments += recipe.train_arguments()
     if cpu:
         arguments.append("--cpu")
     if distributed and (cpu or not cuda):
@@ -51,22 +61,32 @@ def train_arguments(
     return arguments + list(overrides)
 
 
+def eval_bleu_arguments(recipe: Recipe) -> List[str]:
+    """How fairseq's translation task computes validation BLEU, as `evo-mt score` would."""
+    generation = {
+        "beam": recipe.score.beam, "lenpen": recipe.score.lenpen,
+        "max_len_a": MAX_LEN_A, "max_len_b": MAX_LEN_B,
+    }  # fmt: skip
+    return ["--eval-bleu-remove-bpe", "sentencepiece", "--eval-bleu-args", json.dumps(generation)]
+
+
 def train_launcher(
     nproc_per_node: int, nnodes: int, node_rank: int, master_addr: str, master_port: int
 ) -> List[str]:
     """The command that starts fairseq-train: plain python, or torchrun for several processes."""
+    worker = ["-m", "evo_mt.pipeline.train_worker"]
     if nproc_per_node == 1 and nnodes == 1:
-        return [sys.executable, "-m", "fairseq_cli.train"]
+        return [sys.executable, *worker]
     return [
         sys.executable, "-m", "torch.distributed.run",
         f"--nproc-per-node={nproc_per_node}", f"--nnodes={nnodes}", f"--node-rank={node_rank}",
         f"--master-addr={master_addr}", f"--master-port={master_port}",
-        "-m", "evo_mt.pipeline.distributed_train",
+        *worker,
     ]  # fmt: skip
 
 
 def torchrun_worker_arguments(env: Mapping[str, str]) -> List[str]:
-    """What fairseq-train needs to hear of torchrun's environment (see distributed_train)."""
+    """What fairseq-train needs to hear of torchrun's environment (see train_worker)."""
     return [
         "--distributed-init-method", "env://",
         "--distributed-world-size", env["WORLD_SIZE"],

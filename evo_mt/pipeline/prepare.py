@@ -7,8 +7,10 @@ skipped and an interrupted one is redone from scratch.
 import logging
 import shutil
 import sys
+import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from tqdm import tqdm
 
@@ -18,6 +20,7 @@ from evo_mt.pipeline.errors import UserError
 from evo_mt.pipeline.files import atomic_dir, atomic_file, read_lines, write_lines
 from evo_mt.pipeline.recipes import RECIPE_FILE, Recipe
 from evo_mt.pipeline.run_folder import SPLITS, Run
+from evo_mt.pipeline.run_lock import holding
 
 logger = logging.getLogger("evo_mt")
 
@@ -31,6 +34,31 @@ def _stage(name: str, output: Path, build: Callable[[Path], None]) -> None:
         build(scratch)
 
 
+@contextmanager
+def _elapsed_bar(description: str) -> Iterator[None]:
+    """A bar of elapsed time for a step that reports no progress of its own.
+
+    Shown on a terminal only, and only once the step has taken a second.
+    """
+    bar = tqdm(desc=description, bar_format="{desc}: {elapsed}", file=sys.stderr, leave=False,
+               delay=1, disable=None)  # fmt: skip
+    done = threading.Event()
+
+    def tick() -> None:
+        while not done.wait(0.5):
+            bar.refresh()
+
+    ticker = threading.Thread(target=tick, daemon=True)
+    ticker.start()
+    try:
+        yield
+    finally:
+        done.set()
+        ticker.join()
+        bar.clear()  # tqdm clears only what it showed itself, not the refreshes above
+        bar.close()
+
+
 def prepare(recipe: Recipe, run: Run, source: str | None = None) -> Run:
     """Run every preparation stage that is not complete yet.
 
@@ -38,13 +66,15 @@ def prepare(recipe: Recipe, run: Run, source: str | None = None) -> Run:
     archive or folder, or a URL (what it may be depends on the recipe's corpus reader).
     """
     write_raw = reader_for(recipe)
-    run.root.mkdir(parents=True, exist_ok=True)
-    with atomic_file(run.recipe_file) as copy:
-        shutil.copyfile(recipe.folder / RECIPE_FILE, copy)
-    _stage("corpus", run.raw, lambda out: write_raw(recipe, source, run.downloads, out))
-    _stage("sentencepiece", run.sentencepiece_folder, lambda out: train_sentencepiece(recipe, run.raw, out))
-    _stage("encode", run.encoded, lambda out: encode(recipe, run, out))
-    _stage("binarize", run.data_bin, lambda out: binarize(recipe, run.encoded, out))
+    with holding(run):
+        with atomic_file(run.recipe_file) as copy:
+            shutil.copyfile(recipe.folder / RECIPE_FILE, copy)
+        _stage("corpus", run.raw, lambda out: write_raw(recipe, source, run.downloads, out))
+        _stage(
+            "sentencepiece", run.sentencepiece_folder, lambda out: train_sentencepiece(recipe, run.raw, out)
+        )
+        _stage("encode", run.encoded, lambda out: encode(recipe, run, out))
+        _stage("binarize", run.data_bin, lambda out: binarize(recipe, run.encoded, out))
     return run
 
 
@@ -54,21 +84,22 @@ def train_sentencepiece(recipe: Recipe, raw: Path, out: Path) -> None:
 
     settings = recipe.subwords
     try:
-        spm.SentencePieceTrainer.train(
-            input=[str(raw / f"train.{lang}") for lang in recipe.languages],
-            model_prefix=str(out / "spm"),
-            vocab_size=settings.vocab_size,
-            model_type=settings.model_type,
-            character_coverage=settings.character_coverage,
-            input_sentence_size=settings.max_sentences,
-            shuffle_input_sentence=True,
-            # fairseq adds its own <s>, <pad>, </s>; sentencepiece keeps only <unk>.
-            bos_id=-1,
-            eos_id=-1,
-            hard_vocab_limit=False,
-            num_threads=2,
-            minloglevel=2,
-        )
+        with _elapsed_bar("sentencepiece training"):
+            spm.SentencePieceTrainer.train(
+                input=[str(raw / f"train.{lang}") for lang in recipe.languages],
+                model_prefix=str(out / "spm"),
+                vocab_size=settings.vocab_size,
+                model_type=settings.model_type,
+                character_coverage=settings.character_coverage,
+                input_sentence_size=settings.max_sentences,
+                shuffle_input_sentence=True,
+                # fairseq adds its own <s>, <pad>, </s>; sentencepiece keeps only <unk>.
+                bos_id=-1,
+                eos_id=-1,
+                hard_vocab_limit=False,
+                num_threads=2,
+                minloglevel=2,
+            )
     except (RuntimeError, OSError) as error:
         raise UserError(f"sentencepiece training failed: {error}") from error
 
@@ -86,6 +117,7 @@ def encode(recipe: Recipe, run: Run, out: Path) -> None:
                 unit=" lines",
                 file=sys.stderr,
                 leave=False,
+                delay=1,
                 disable=None,
             )
             write_lines(
@@ -99,4 +131,5 @@ def binarize(recipe: Recipe, encoded: Path, out: Path) -> None:
     from fairseq_cli import preprocess
 
     parser = options.get_preprocessing_parser()
-    preprocess.main(parser.parse_args(fairseq_commands.preprocess_arguments(recipe, encoded, out)))
+    with _elapsed_bar("binarize"):
+        preprocess.main(parser.parse_args(fairseq_commands.preprocess_arguments(recipe, encoded, out)))

@@ -8,8 +8,10 @@
       encoded/         the raw text as sentencepiece pieces
       data-bin/        fairseq's binarized data and its dictionaries
       checkpoints/     fairseq's checkpoints, and checkpoint_averaged.pt
-      train.log        fairseq's training log
+      train.log        fairseq's training log, every line of it
+      tensorboard/     TensorBoard event files of the training (fairseq's --tensorboard-logdir)
       scores/          <split>.<checkpoint>.hyp and .json
+      .lock            held by the one `prepare` or `train` working on the folder
 """
 
 from dataclasses import dataclass
@@ -89,6 +91,14 @@ class Run:
     @property
     def train_log(self) -> Path:
         return self.root / "train.log"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root / ".lock"
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.root / "tensorboard"
 
     @property
     def scores(self) -> Path:

@@ -3,9 +3,14 @@
 fairseq-train runs in a child process with `--user-dir evo_mt`. It saves checkpoint_last.pt
 at every epoch end (and every --save-interval-updates), so running the same command again
 after an interruption resumes from there and stops where an uninterrupted run would.
+Its output is read line by line: all of it is appended to train.log, and what a person
+watching needs (progress, one line per epoch) is shown by evo_mt.pipeline.train_display.
 """
 
+import collections
 import logging
+import os
+import shlex
 import subprocess
 import sys
 from typing import List
@@ -14,8 +19,13 @@ from evo_mt.pipeline import fairseq_commands
 from evo_mt.pipeline.errors import UserError
 from evo_mt.pipeline.recipes import Recipe
 from evo_mt.pipeline.run_folder import Run
+from evo_mt.pipeline.run_lock import holding
+from evo_mt.pipeline.train_display import TrainDisplay
+from evo_mt.pipeline.train_log import COMMAND_LINE
 
 logger = logging.getLogger("evo_mt")
+# Lines of fairseq's output shown when it fails (its error, or the end of its traceback).
+TAIL_ON_FAILURE = 20
 
 
 def train(
@@ -29,27 +39,52 @@ def train(
     node_rank: int = 0,
     master_addr: str = "127.0.0.1",
     master_port: int = 29500,
+    verbose: bool = False,
 ) -> int | None:
     """Train (or resume); returns the number of updates of the run's last checkpoint.
 
     `overrides` are fairseq-train options (`["--max-epoch", "2"]`) that win over the recipe's.
+    Progress goes to stderr (a bar on a terminal, plain lines otherwise); `verbose` shows
+    fairseq's whole log there instead. Either way all of it goes to the run's train.log.
     """
     import torch
 
-    for leftover in run.unfinished_checkpoints():
-        logger.info("train: removing %s, left by an interrupted run", leftover.name)
-        leftover.unlink()
-    distributed = nproc_per_node > 1 or nnodes > 1
-    arguments = fairseq_commands.train_arguments(
-        recipe, run, overrides, cpu=cpu, distributed=distributed, cuda=torch.cuda.is_available()
-    )
-    launcher = fairseq_commands.train_launcher(nproc_per_node, nnodes, node_rank, master_addr, master_port)
-    command = launcher + arguments
-    logger.info("train: %s", " ".join(command))
-    # fairseq logs to stdout; ours stays for results, so its log goes to stderr.
-    done = subprocess.run(command, stdout=sys.stderr)
-    if done.returncode != 0:
-        raise UserError(f"training stopped with exit status {done.returncode}; see {run.train_log}")
+    with holding(run):
+        for leftover in run.unfinished_checkpoints():
+            logger.info("train: removing %s, left by an interrupted run", leftover.name)
+            leftover.unlink()
+        distributed = nproc_per_node > 1 or nnodes > 1
+        arguments = fairseq_commands.train_arguments(
+            recipe, run, overrides, cpu=cpu, distributed=distributed, cuda=torch.cuda.is_available()
+        )
+        command = (
+            fairseq_commands.train_launcher(nproc_per_node, nnodes, node_rank, master_addr, master_port)
+            + arguments
+        )
+        run.root.mkdir(parents=True, exist_ok=True)
+        display = TrainDisplay(sys.stderr, terminal=sys.stderr.isatty(), verbose=verbose)
+        # Unbuffered: each line is shown as fairseq writes it.
+        environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        recent = collections.deque(maxlen=TAIL_ON_FAILURE)
+        with open(run.train_log, "a", encoding="utf-8") as log:
+            log.write(f"{COMMAND_LINE}{shlex.join(command)}\n")
+            child = subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=environment,
+                text=True, errors="replace",
+            )  # fmt: skip
+            try:
+                for line in child.stdout:
+                    log.write(line)
+                    log.flush()
+                    recent.append(line)
+                    display.feed(line)
+            finally:
+                display.close()
+                returncode = child.wait()
+        if returncode != 0:
+            if not verbose:
+                sys.stderr.writelines(recent)
+            raise UserError(f"training stopped with exit status {returncode}; see {run.train_log}")
     return last_update(run)
 
 

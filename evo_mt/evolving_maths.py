@@ -1,0 +1,113 @@
+"""The maths of evolving attention as pure functions of tensors: no fairseq object needed.
+
+Maps are (batch, heads, T_query, T_key). Which entries are masked is worked out from the
+masks the caller was given (key padding, attention mask, padded queries), never from the
+values in a map, so finite masking values (fairseq's -1e8 / -1e4) are recognised as well as
+-inf, and a call without masks costs no pass over the map.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Dict
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def _identity(x: Tensor) -> Tensor:
+    return x
+
+
+ACTIVATIONS: Dict[str, Callable[[Tensor], Tensor]] = {
+    "relu": F.relu,
+    "leaky_relu": F.leaky_relu,
+    "gelu": F.gelu,
+    "tanh": torch.tanh,
+    "linear": _identity,
+}
+
+
+def _widened(mask: Tensor, src_len: int) -> Tensor:
+    # fairseq appends unmasked key columns (add_bias_kv, add_zero_attn) after the caller's mask.
+    extra = src_len - mask.size(-1)
+    return F.pad(mask, (0, extra), value=False) if extra > 0 else mask
+
+
+def masked_entries(
+    src_len: int,
+    key_padding_mask: Tensor | None = None,
+    attn_mask: Tensor | None = None,
+    query_padding: Tensor | None = None,
+) -> Tensor | None:
+    """Where the map is masked, as a bool tensor broadcastable to (batch, heads, T_query, T_key).
+
+    `key_padding_mask` (batch, T_key) and `query_padding` (batch, T_query) are True at padding;
+    `attn_mask` (T_query, T_key) is fairseq's binary mask, bool or float (0 = allowed; any
+    other value, -inf or fairseq's finite -1e8 / -1e4, masks the entry). None: nothing masked.
+    """
+    masked: Tensor | None = None
+    if attn_mask is not None:
+        allowed = ~attn_mask if attn_mask.dtype == torch.bool else attn_mask == 0
+        masked = _widened(~allowed, src_len).view(1, 1, allowed.size(0), src_len)
+    if key_padding_mask is not None:
+        keys = _widened(key_padding_mask.bool(), src_len)
+        keys = keys.view(keys.size(0), 1, 1, src_len)
+        masked = keys if masked is None else masked | keys
+    if query_padding is not None:
+        queries = query_padding.bool().view(query_padding.size(0), 1, query_padding.size(1), 1)
+        masked = queries if masked is None else masked | queries
+    return masked
+
+
+def mix(scores: Tensor, previous: Tensor | None, alpha: float) -> Tensor:
+    """M_l = alpha * A_{l-1} + (1 - alpha) * S_l; S_l alone when nothing was handed on."""
+    if previous is None or alpha == 0.0:
+        return scores
+    return alpha * previous + (1.0 - alpha) * scores
+
+
+def convolve(
+    mixed: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    *,
+    beta: float,
+    activation: str,
+    causal: bool,
+    rows_above: Tensor | None = None,
+) -> Tensor:
+    """A_l = beta * act(Conv_l(M_l)) + (1 - beta) * M_l, keeping M_l's shape.
+
+    The key axis is zero-padded on both sides. The query axis is centred, or causal (padded
+    above only, so a row reads itself and earlier rows). `rows_above` (k - 1 rows) replaces
+    the causal zero padding: incremental decoding's cache of earlier rows.
+    """
+    k = weight.size(-1)
+    half = k // 2
+    if rows_above is not None:
+        padded = F.pad(torch.cat([rows_above, mixed], dim=2), (half, half, 0, 0))
+    else:
+        top, bottom = (k - 1, 0) if causal else (half, half)
+        padded = F.pad(mixed, (half, half, top, bottom))
+    convolved = ACTIVATIONS[activation](F.conv2d(padded, weight, bias))
+    return beta * convolved + (1.0 - beta) * mixed
+
+
+def probabilities(evolved: Tensor, masked: Tensor | None) -> Tensor:
+    """P_l = softmax over keys of A_l with masked entries excluded, in float32 or wider.
+
+    A row whose keys are all masked (a padded query of a left-padded target, say) gets zero
+    probabilities, as torch's own attention gives, instead of NaN.
+    """
+    logits = evolved.float() if evolved.dtype in (torch.float16, torch.bfloat16) else evolved
+    if masked is None:
+        return torch.softmax(logits, dim=-1)
+    probs = torch.softmax(logits.masked_fill(masked, float("-inf")), dim=-1)
+    empty = masked.all(dim=-1, keepdim=True)
+    return probs.masked_fill(empty, 0.0) if bool(empty.any()) else probs
+
+
+def handed_on(evolved: Tensor, masked: Tensor | None) -> Tensor:
+    """What the next layer of the chain receives: A_l with every masked entry zero."""
+    return evolved if masked is None else evolved.masked_fill(masked, 0.0)
