@@ -93,6 +93,13 @@ def test_checkpoint_is_a_file_or_a_name_in_the_run_for_every_command(toy_run, tm
         done = evo_mt(*command, "--checkpoint", "nope.pt", env=fairseq_env)
         assert done.returncode == 1 and "nope.pt: no such checkpoint" in done.stderr.splitlines()[-1]
     assert (toy_run / "scores" / "valid.checkpoint2.json").is_file()
+    # compare reads the hypotheses score wrote for that checkpoint.
+    compare = ["compare", str(toy_run), str(toy_run), "--split", "valid"]
+    done = evo_mt(*compare, "--checkpoint", "checkpoint2.pt", env=fairseq_env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "500 hypotheses per system, 500 references" in done.stdout
+    done = evo_mt(*compare, "--checkpoint", "nope.pt", env=fairseq_env)
+    assert done.returncode == 1 and "nope.pt: no such checkpoint" in done.stderr.splitlines()[-1]
 
 
 def test_no_module_of_the_project_spells_a_run_folder_name_but_the_run_folder():

@@ -1,4 +1,4 @@
-"""The `evo-mt` command line: prepare, train, average, score, translate, bench, attention.
+"""The `evo-mt` command line: prepare, train, average, score, translate, bench, compare, attention.
 
 Each command parses its flags and calls the library (`evo_mt.pipeline`, `evo_mt.evidence`);
 the library's errors become one line here, naming the flag where the library named a parameter.
@@ -260,6 +260,52 @@ def bench(
         with atomic_file(json_path) as scratch:
             scratch.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         typer.echo(f"figures written to {json_path}", err=True)
+
+
+@app.command()
+def compare(
+    systems: List[Path] = typer.Argument(
+        ..., help="Run folders or hypothesis files, two or more; the first is the baseline."
+    ),
+    split: str = typer.Option("test", help="With run folders: the split `evo-mt score` translated."),
+    checkpoint: str | None = CheckpointOpt,
+    references: Path | None = typer.Option(
+        None, help="The reference file (default: runs' raw/<split>.<target>; needed for hypothesis files)."
+    ),
+    source: Path | None = typer.Option(
+        None, help="The source file, for length buckets (default: the runs' raw/<split>.<source>)."
+    ),
+    buckets: bool = typer.Option(False, "--buckets", help="Also sentence chrF by source and target length."),
+    output: Path | None = typer.Option(None, help="Draw the length buckets in this PNG (implies --buckets)."),
+    json_path: Path | None = typer.Option(None, "--json", help="Also write everything as JSON here."),
+) -> None:
+    """Paired significance of BLEU and chrF against the first system (sacreBLEU's paired
+    bootstrap and approximate randomization), and where the differences lie by length.
+
+    A run folder's hypotheses are those `evo-mt score` wrote (scores/<split>.<checkpoint>.hyp).
+
+    Example: evo-mt compare runs/q/vanilla-seed1 runs/q/ea-seed1 --buckets --output buckets.png
+    """
+    import json
+
+    from evo_mt.evidence import length_buckets, significance
+    from evo_mt.evidence.attention_maps import write_picture
+    from evo_mt.evidence.comparison import compare as run_compare
+    from evo_mt.evidence.comparison import read_systems
+    from evo_mt.pipeline.files import atomic_file
+
+    found = read_systems(systems, split=split, checkpoint=checkpoint, references=references, source=source)
+    report = run_compare(found, buckets=buckets or output is not None)
+    typer.echo(significance.table(report))
+    if "length_buckets" in report:
+        typer.echo(length_buckets.table(report["length_buckets"]))
+    if output is not None:
+        write_picture(length_buckets.draw(report["length_buckets"]), output)
+        typer.echo(f"length buckets drawn in {output}", err=True)
+    if json_path is not None:
+        with atomic_file(json_path) as scratch:
+            scratch.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        typer.echo(f"comparison written to {json_path}", err=True)
 
 
 @app.command()

@@ -5,5 +5,8 @@
     model_cost         the cost benchmark: vanilla against EA, side by side
     translate_speed    whole-process translation speed against fairseq-interactive
     quality            vanilla, EA and ablations trained alike and scored
+    significance       paired tests against a baseline (sacreBLEU's bootstrap and randomization)
+    length_buckets     sentence chrF by source and reference length: table and bars
+    comparison         evo-mt compare: systems from run folders or files, tested and bucketed
     attention_maps     pictures of the attention maps, chain by chain
 """

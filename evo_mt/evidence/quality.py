@@ -4,16 +4,26 @@ Every variant trains on the same prepared data, with the same recipe, budget and
 only the `--ea-*` options differ. Each run is averaged and scored like `evo-mt score`.
 The variant "vanilla" turns every chain off, which leaves fairseq's own attention modules:
 the model is fairseq's Transformer with the recipe's dimensions.
+
+Equal compute: `VARIANT*R` trains VARIANT for round(R x U) updates, U being the updates the
+recipe's budget gave the first variant with the same seed. With R = EA's training time over
+vanilla's, `vanilla*R` gets the wall time EA had.
+
+Against the first variant, each other variant's run of seed i is tested against the first
+variant's run of seed i with sacreBLEU's paired tests (`significance`).
 """
 
 import json
+import math
 import statistics
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List
 
+from evo_mt.evidence.significance import METRICS, paired_tests, significant
 from evo_mt.pipeline.averaging import average_run
 from evo_mt.pipeline.errors import OptionError
-from evo_mt.pipeline.files import atomic_file
+from evo_mt.pipeline.files import atomic_file, read_lines
 from evo_mt.pipeline.prepare import prepare
 from evo_mt.pipeline.recipes import Recipe
 from evo_mt.pipeline.run_folder import Run
@@ -29,6 +39,49 @@ VARIANTS: Dict[str, List[str]] = {
     "decoder_only": ["--ea-chains", "decoder"],
     "cross_only": ["--ea-chains", "cross"],
 }
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    """A variant and its training budget: the recipe's (`budget` None), or `budget` times the
+    updates the first variant had."""
+
+    variant: str
+    budget: float | None = None
+
+    @property
+    def name(self) -> str:
+        return self.variant if self.budget is None else f"{self.variant}*{self.budget:g}"
+
+    @property
+    def folder(self) -> str:
+        """The run folder's name before -seed<N>: stable and free of characters shells expand."""
+        return self.variant if self.budget is None else f"{self.variant}-x{self.budget:g}"
+
+    def budget_options(self, first_updates: int | None) -> List[str]:
+        """fairseq-train options giving this variant its budget, given the first variant's updates."""
+        if self.budget is None:
+            return []
+        if not first_updates:
+            raise OptionError("variants", f"{self.name}: the first variant's run of this seed has no updates")
+        # Epochs unlimited: the number of updates alone ends the run.
+        return ["--max-update", str(max(1, round(self.budget * first_updates))), "--max-epoch", "0"]
+
+
+def parse_variant(spec: str) -> VariantSpec:
+    """`ea`, or `vanilla*1.14`: a known variant, optionally times a positive budget ratio."""
+    variant, star, ratio = spec.strip().partition("*")
+    if variant not in VARIANTS:
+        raise OptionError("variants", f"has an unknown variant {variant!r} (known: {', '.join(VARIANTS)})")
+    if not star:
+        return VariantSpec(variant)
+    try:
+        budget = float(ratio)
+    except ValueError:
+        budget = math.nan
+    if not (math.isfinite(budget) and budget > 0):
+        raise OptionError("variants", f"{spec!r}: the budget ratio after '*' must be a positive number")
+    return VariantSpec(variant, budget)
 
 
 def _variant_run(data: Run, root: Path) -> Run:
@@ -55,31 +108,41 @@ def compare_variants(
     variants: List[str],
     overrides: List[str],
 ) -> Dict:
-    """Train, average and score every variant with every seed under `root` (runs resume);
-    writes root/quality.json and root/quality.md and returns what quality.json holds.
-    `overrides` are fairseq-train options given to every run."""
-    unknown = [v for v in variants if v not in VARIANTS]
-    if unknown:
-        raise OptionError("variants", f"has an unknown variant {unknown[0]!r} (known: {', '.join(VARIANTS)})")
+    """Train, average and score every variant (`parse_variant`) with every seed under `root`
+    (runs resume), test each against the first variant seed by seed; writes root/quality.json
+    and root/quality.md and returns what quality.json holds. `overrides` are fairseq-train
+    options given to every run."""
+    specs = [parse_variant(v) for v in variants]
+    if specs[0].budget is not None:
+        raise OptionError(
+            "variants",
+            f"must start with a variant on the recipe's budget (what '*R' multiplies), not {specs[0].name}",
+        )
+    if len({spec.name for spec in specs}) < len(specs):
+        raise OptionError("variants", "names a variant twice")
     data = prepare(recipe, Run(root / "data"), source)
     runs: Dict[str, Dict[int, Dict]] = {}
-    for variant in variants:
+    for spec in specs:
         for seed in seeds:
-            run = _variant_run(data, root / f"{variant}-seed{seed}")
-            updates = train(recipe, run, [*VARIANTS[variant], "--seed", str(seed), *overrides])
+            run = _variant_run(data, root / f"{spec.folder}-seed{seed}")
+            budget = spec.budget_options(runs.get(specs[0].name, {}).get(seed, {}).get("updates"))
+            updates = train(recipe, run, [*VARIANTS[spec.variant], "--seed", str(seed), *overrides, *budget])
             _, averaged = average_run(run)
             report = score_run(run, averaged)
-            runs.setdefault(variant, {})[seed] = {
+            runs.setdefault(spec.name, {})[seed] = {
                 "bleu": report["bleu"],
                 "chrf": report["chrf"],
                 "updates": updates,
                 "sentences": report["hypotheses"],
+                "hypotheses_file": report["hypotheses_file"],
             }
+    signatures = _test_against_first(runs, read_lines(data.text("test", recipe.target_lang)), seeds)
     result = {
         "recipe": recipe.name,
         "seeds": seeds,
         "overrides": overrides,
         "bleu_signature": report["bleu_signature"],
+        "significance_signatures": signatures,
         "variants": {v: summarize(by_seed) for v, by_seed in runs.items()},
     }
     with atomic_file(root / "quality.json") as scratch:
@@ -89,28 +152,64 @@ def compare_variants(
     return result
 
 
+def _test_against_first(runs: Dict[str, Dict[int, Dict]], references: List[str], seeds: List[int]) -> Dict:
+    """Adds `against_first` (each metric's difference and p-values) to every run of a variant
+    other than the first: its seed i against the first variant's seed i. Returns the signatures."""
+    if len(runs) < 2:
+        return {}
+    for seed in seeds:
+        systems = [
+            (f"{name}-seed{seed}", read_lines(Path(by_seed[seed]["hypotheses_file"])))
+            for name, by_seed in runs.items()
+        ]
+        tested = paired_tests(systems, references)
+        for by_seed, entry in list(zip(runs.values(), tested["systems"], strict=True))[1:]:
+            by_seed[seed]["against_first"] = {
+                metric: {key: entry[metric][key] for key in ("difference", "p_bootstrap", "p_randomization")}
+                for metric in METRICS
+            }
+    return tested["signatures"]
+
+
 def summarize(by_seed: Dict[int, Dict]) -> Dict:
+    """Mean and sd over seeds; for a variant tested against the first, how many seed pairs
+    differ significantly (both tests p < 0.05), per metric."""
     bleu = [r["bleu"] for r in by_seed.values()]
     chrf = [r["chrf"] for r in by_seed.values()]
-    return {
+    summary = {
         "bleu_mean": statistics.mean(bleu),
         "bleu_stdev": statistics.stdev(bleu) if len(bleu) > 1 else 0.0,
         "chrf_mean": statistics.mean(chrf),
         "chrf_stdev": statistics.stdev(chrf) if len(chrf) > 1 else 0.0,
         "runs": by_seed,
     }
+    tested = [r["against_first"] for r in by_seed.values() if "against_first" in r]
+    if tested:
+        summary["pairs"] = len(tested)
+        summary["significant_pairs"] = {m: sum(significant(t[m]) for t in tested) for m in METRICS}
+    return summary
 
 
 def table(result: Dict) -> str:
     seeds = ", ".join(map(str, result["seeds"]))
+    first = next(iter(result["variants"]))
     lines = [
-        f"| variant ({result['recipe']}, seeds {seeds}) | BLEU mean ± sd | chrF mean ± sd | BLEU per seed |",
-        "|---|---|---|---|",
+        f"| variant ({result['recipe']}, seeds {seeds}) | BLEU mean ± sd | chrF mean ± sd | BLEU per seed "
+        f"| ΔBLEU vs {first} per seed (p bs, p AR) | pairs with p < 0.05 (BLEU, chrF) |",
+        "|---|---|---|---|---|---|",
     ]
     for variant, s in result["variants"].items():
         per_seed = ", ".join(f"{r['bleu']:.2f}" for r in s["runs"].values())
+        paired, counted = "–", "–"
+        if "pairs" in s:
+            paired = ", ".join(_paired_cell(r["against_first"]["bleu"]) for r in s["runs"].values())
+            counted = ", ".join(f"{s['significant_pairs'][m]}/{s['pairs']}" for m in METRICS)
         lines.append(
             f"| {variant} | {s['bleu_mean']:.2f} ± {s['bleu_stdev']:.2f} | "
-            f"{s['chrf_mean']:.2f} ± {s['chrf_stdev']:.2f} | {per_seed} |"
+            f"{s['chrf_mean']:.2f} ± {s['chrf_stdev']:.2f} | {per_seed} | {paired} | {counted} |"
         )
     return "\n".join(lines)
+
+
+def _paired_cell(figures: Dict) -> str:
+    return f"{figures['difference']:+.2f} ({figures['p_bootstrap']:.3f}, {figures['p_randomization']:.4f})"
