@@ -4,11 +4,13 @@ import copy
 
 import pytest
 import torch
-from conftest import build_ea, build_vanilla, dictionary, random_sentences, source_batch
+from conftest import build_ea, build_vanilla, dictionary, model_args, random_sentences, source_batch
 from fairseq.data import data_utils
 from torch import nn
 
 from evo_mt.evolving_maths import masked_entries
+from evo_mt.models import fairseq_fixes
+from evo_mt.models.ea_transformer import EAEncoderLayer, EATransformerConfig
 from evo_mt.models.evolving_attention import EvolvingAttention, EvolvingOptions
 
 
@@ -130,3 +132,40 @@ def test_options_that_cannot_act_are_named_in_one_line_each(caplog):
         "--ea-kernel-size and --ea-activation have no effect with --ea-beta 0: no convolution is built",
         "the encoder chain has one layer: nothing is handed on or convolved in it",
     ]
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"ea_chains": "cross", "no_cross_attention": True}, "needs cross-attention"),
+        ({"encoder_xformers_att_config": '{"name": "scaled_dot_product"}'}, "xformers"),
+        ({"checkpoint_activations": True}, "--checkpoint-activations cannot be combined"),
+    ],
+)
+def test_options_that_would_be_ignored_are_refused(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        EvolvingOptions.from_config(model_args(**overrides))
+
+
+def test_checkpoint_activations_without_chains_keeps_fairseqs_wrapper():
+    model = build_ea(ea_chains="", checkpoint_activations=True)
+    layers = [*model.encoder.layers, *model.decoder.layers]
+    # fairseq's checkpoint_wrapper keeps the layer's own forward under this name.
+    assert layers and all(hasattr(layer, "precheckpoint_forward") for layer in layers)
+
+
+def test_convolutions_belong_to_their_layer_when_it_is_built():
+    # FSDP wraps each layer as it is built: a convolution added later would escape its flattening.
+    cfg = EATransformerConfig.from_namespace(model_args())
+    first, second = EAEncoderLayer(cfg, 0), EAEncoderLayer(cfg, 1)
+    assert not any(".conv." in name for name, _ in first.named_parameters())
+    assert {name for name, _ in second.named_parameters() if ".conv." in name} == {
+        "self_attn.conv.weight",
+        "self_attn.conv.bias",
+    }
+
+
+def test_the_fixes_refuse_a_fairseq_they_were_not_written_for():
+    fairseq_fixes.check_version(fairseq_fixes.FAIRSEQ_VERSION)
+    with pytest.raises(fairseq_fixes.UnsupportedFairseq, match=r"0\.12\.3\.1, not fairseq 0\.13"):
+        fairseq_fixes.check_version("0.13.0")
