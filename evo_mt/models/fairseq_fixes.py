@@ -138,16 +138,6 @@ def _filling_nested_configs(override_attr: Callable[..., List[str]]) -> Callable
     return wrapper
 
 
-def _printing_checkpoint_errors(excepthook: Callable[..., Any]) -> Callable[..., Any]:
-    def hook(kind: type, error: BaseException, traceback: Any) -> None:
-        if isinstance(error, CheckpointError):
-            print(f"error: {error}", file=sys.stderr)
-        else:
-            excepthook(kind, error, traceback)
-
-    return hook
-
-
 # The fixes replace fairseq functions by wrappers that assume their signatures and behaviour.
 FAIRSEQ_VERSION = "0.12.3.1"
 
@@ -164,17 +154,28 @@ def check_version(version: str) -> None:
         )
 
 
+def _printing_one_line_errors(excepthook: Callable[..., Any]) -> Callable[..., Any]:
+    def hook(kind: type, error: BaseException, traceback: Any) -> None:
+        if isinstance(error, (CheckpointError, UnsupportedFairseq)):
+            print(f"error: {error}", file=sys.stderr)
+        else:
+            excepthook(kind, error, traceback)
+
+    return hook
+
+
 def apply() -> None:
     """Apply the fixes once; later calls change nothing. Refuses an unknown fairseq version."""
-    check_version(fairseq.__version__)
     if getattr(data_utils.batch_by_size, "__wrapped__", None) is not None:
         return
+    # First the hook, so that fairseq's commands state a refused version in one line too.
+    sys.excepthook = _printing_one_line_errors(sys.excepthook)
+    check_version(fairseq.__version__)
     allow_checkpoint_globals()
     data_utils.batch_by_size = _keeping_last_batch(data_utils.batch_by_size)
     Trainer.get_train_iterator = _as_training(Trainer.get_train_iterator)
     checkpoint_utils.load_checkpoint_to_cpu = _explaining_load_errors(checkpoint_utils.load_checkpoint_to_cpu)
     PathManager.copy = staticmethod(_copying_atomically(PathManager.copy))
-    sys.excepthook = _printing_checkpoint_errors(sys.excepthook)
     dataclass_utils._override_attr = _filling_nested_configs(dataclass_utils._override_attr)
 
 
