@@ -233,7 +233,15 @@ def bench(
     translate_run: Path | None = typer.Option(
         None, "--translate", help="Instead: time evo-mt translate against fairseq-interactive on this run."
     ),
-    input_file: Path | None = typer.Option(None, "--input", help="With --translate: the lines to translate."),
+    input_file: Path | None = typer.Option(
+        None, "--input", help="With --translate or --serve: the lines to translate."
+    ),
+    serve_run: Path | None = typer.Option(
+        None, "--serve", help="Instead: load-test `evo-mt serve` on this run (and evo-mt translate)."
+    ),
+    clients: int = typer.Option(8, help="With --serve: concurrent clients."),
+    request_lines: int = typer.Option(10, help="With --serve: lines per request."),
+    beam: int = typer.Option(5, help="With --serve: beam size."),
     quality: str | None = typer.Option(
         None, "--quality", help="Instead: train and score vanilla and EA variants of this recipe."
     ),
@@ -246,6 +254,7 @@ def bench(
 
     Prints training tokens/s, peak memory and beam-5 sentences/s for both, and the ratios.
     With --translate RUN: evo-mt translate against fairseq-interactive (whole processes).
+    With --serve RUN: a real `evo-mt serve` process under --clients concurrent clients.
     With --quality RECIPE: vanilla, EA and ablations trained alike and scored (extra options
     go to fairseq-train).
 
@@ -270,6 +279,13 @@ def bench(
         )
         typer.echo(table(report))
         typer.echo(f"quality comparison written to {root / 'quality.json'}", err=True)
+    elif serve_run is not None:
+        from evo_mt.evidence.serve_load import serve_load, summary
+
+        if input_file is None:
+            raise UserError("--serve needs --input FILE (the lines to translate)")
+        report = serve_load(serve_run, input_file, clients=clients, beam=beam, request_lines=request_lines)
+        typer.echo(summary(report))
     elif translate_run is not None:
         from evo_mt.evidence.translate_speed import translation_speed
 
