@@ -198,6 +198,7 @@ def serve(
     Example: evo-mt serve runs/toy --port 8080
     """
     from evo_mt.pipeline.serving.limits import Limits
+    from evo_mt.pipeline.serving.server import listen
     from evo_mt.pipeline.serving.server import serve as run_server
     from evo_mt.pipeline.translation import Translator
 
@@ -211,12 +212,13 @@ def serve(
         max_tokens=max_tokens,
         max_wait_ms=max_wait_ms,
     )
+    listening = listen(host, port)
     translator = Translator.load(run_or_checkpoint, beam=beam, lenpen=lenpen, device=device)
 
     def ready(address: str) -> None:
         typer.echo(f"evo-mt serve: {translator.checkpoint} (beam {beam}) on {address}", err=True)
 
-    run_server(translator, limits, host=host, port=port, on_ready=ready)
+    run_server(translator, limits, listening, on_ready=ready)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -16,22 +16,20 @@ logger = logging.getLogger("evo_mt")
 def serve(
     translator: Translator,
     limits: Limits,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 8080,
+    listening: socket.socket,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve until SIGTERM or SIGINT: then stop accepting, answer the requests in flight, return.
+    """Serve on `listening` (see `listen`) until SIGTERM or SIGINT: then stop accepting,
+    answer the requests in flight, close the socket and return.
 
-    Port 0 takes a free port; `on_ready` gets the address ("http://host:port") once the
-    server accepts requests.
+    `on_ready` gets the address ("http://host:port") once the server accepts requests.
     """
     import uvicorn
 
     if translator.beam > limits.max_beam:
         raise OptionError("beam", f"({translator.beam}) must not exceed max_beam ({limits.max_beam})")
-    listening = _bind(host, port)
-    address = f"http://{host}:{listening.getsockname()[1]}"
+    host, port = listening.getsockname()[:2]
+    address = f"http://{f'[{host}]' if ':' in host else host}:{port}"
 
     class Server(uvicorn.Server):
         async def startup(self, sockets=None) -> None:
@@ -58,7 +56,9 @@ def serve(
         listening.close()
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port (port 0: a free one), before the model is loaded, so that
+    a port already taken is told at once."""
     try:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
         return socket.create_server((host, port), family=family)
@@ -69,4 +69,4 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def _shutdown_done(_signal: int, _frame) -> None:
-    logger.info("evo-mt serve: stopped")
+    logger.info("serve: stopped")
