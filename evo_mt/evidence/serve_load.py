@@ -21,6 +21,7 @@ from typing import Dict, List, Sequence
 
 import httpx
 
+from evo_mt.evidence.translate_speed import evo_mt_translate_command, process_seconds
 from evo_mt.pipeline.errors import OptionError, UserError
 from evo_mt.pipeline.run_folder import find_checkpoint
 
@@ -185,16 +186,8 @@ def _translator_latency(checkpoint: Path, lines: List[str], beam: int, repeats: 
 
 def _translate_process(checkpoint: Path, lines_file: Path, beam: int) -> tuple:
     """Seconds of `evo-mt translate` on the file, and on no input (its start-up)."""
-    command = [sys.executable, "-m", "evo_mt_cli.app", "translate", str(checkpoint), "--beam", str(beam)]
-    times = []
-    for source in (lines_file, os.devnull):
-        with open(source, "rb") as stdin:
-            start = time.perf_counter()
-            done = subprocess.run(command, stdin=stdin, capture_output=True, text=True)
-            times.append(time.perf_counter() - start)
-        if done.returncode != 0:
-            raise UserError(f"evo-mt translate failed: {done.stderr.strip().splitlines()[-1:]}")
-    return times[0], times[1]
+    command = evo_mt_translate_command(checkpoint, beam)
+    return tuple(process_seconds("evo-mt translate", command, source) for source in (lines_file, os.devnull))
 
 
 def _percentile(ordered: List[float], q: int) -> float:
