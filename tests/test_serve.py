@@ -3,6 +3,7 @@
 import asyncio
 import json
 import random
+import signal
 import socket
 import threading
 import time
@@ -30,7 +31,8 @@ def server(toy_run, fairseq_env):
     options = ("--beam", "2", "--max-wait-ms", "20", "--max-chars", "20000")
     with ServerProcess(toy_run, *options, env=fairseq_env) as running:
         yield running
-    assert running.returncode == 0, "".join(running.stderr[-20:])
+        running.process.send_signal(signal.SIGINT)  # Ctrl-C ends it as SIGTERM does
+        assert running.stop() == 0, "".join(running.stderr[-20:])
 
 
 @pytest.fixture(scope="module")

@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import Dict, List, Sequence
 
 import httpx
+import torch
 
 from evo_mt.evidence.translate_speed import evo_mt_translate_command, process_seconds
 from evo_mt.pipeline.errors import OptionError, UserError
 from evo_mt.pipeline.run_folder import find_checkpoint
+from evo_mt.pipeline.translation import Translator
 
 START_TIMEOUT_S = 300
 READY_MARK = " on http://"
@@ -110,16 +112,16 @@ def serve_load(
         raise OptionError("input", f"{lines_file}: no lines to translate")
     requests = [lines[i : i + request_lines] for i in range(0, len(lines), request_lines)]
     with ServerProcess(checkpoint, "--beam", str(beam)) as server:
-        idle = _idle_latency(server.url, requests[0])
+        idle = _idle_comparison(server.url, Translator.load(checkpoint, beam=beam, device="cpu"), requests[0])
         start = time.perf_counter()
         latencies = asyncio.run(_load(server.url, requests, clients, time_limit_s))
         elapsed = time.perf_counter() - start
         memory = httpx.get(f"{server.url}/health", timeout=30).json()
     translated = sum(len(requests[i]) for i, _ in latencies)
-    in_process = _translator_latency(checkpoint, requests[0], beam)
     process_s, startup_s = _translate_process(checkpoint, lines_file, beam)
     ordered = sorted(latency for _, latency in latencies)
     return {
+        "torch_threads": torch.get_num_threads(),  # per process; OMP_NUM_THREADS sets it for all
         "lines": translated,
         "requests": len(latencies),
         "clients": clients,
@@ -129,7 +131,7 @@ def serve_load(
         "latency_s": {f"p{q}": _percentile(ordered, q) for q in (50, 95, 99)},
         "server_peak_memory_mib": memory["peak_rss_mib"],
         "batches": memory["batches"],
-        "idle_request": {"lines": len(requests[0]), "serve_s": idle, "translator_s": in_process},
+        "idle_request": {"lines": len(requests[0]), **idle},
         "evo_mt_translate": {
             "lines_per_s": len(lines) / process_s,
             "seconds": process_s,
@@ -162,26 +164,20 @@ async def _load(url: str, requests: Sequence[List[str]], clients: int, time_limi
     return done
 
 
-def _idle_latency(url: str, lines: List[str], repeats: int = 3) -> float:
-    times = []
+def _idle_comparison(url: str, translator: Translator, lines: List[str], repeats: int = 7) -> Dict:
+    """Median seconds of one request on the idle server and of `Translator.translate` on the
+    same lines, taken in turns so that both see the same load on a shared machine."""
+    times: Dict[str, List[float]] = {"serve_s": [], "translator_s": []}
     with httpx.Client(timeout=300) as http:
-        for _ in range(repeats + 1):  # the first request warms up
+        for repeat in range(repeats + 1):  # the first turn warms both up
             start = time.perf_counter()
             http.post(f"{url}/translate", json={"text": lines}).raise_for_status()
-            times.append(time.perf_counter() - start)
-    return statistics.median(times[1:])
-
-
-def _translator_latency(checkpoint: Path, lines: List[str], beam: int, repeats: int = 3) -> float:
-    from evo_mt.pipeline.translation import Translator
-
-    translator = Translator.load(checkpoint, beam=beam, device="cpu")
-    times = []
-    for _ in range(repeats + 1):
-        start = time.perf_counter()
-        translator.translate(lines)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times[1:])
+            middle = time.perf_counter()
+            translator.translate(lines)
+            if repeat:
+                times["serve_s"].append(middle - start)
+                times["translator_s"].append(time.perf_counter() - middle)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def _translate_process(checkpoint: Path, lines_file: Path, beam: int) -> tuple:
