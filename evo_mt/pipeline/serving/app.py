@@ -30,7 +30,9 @@ def describe(translator: Translator, limits: Limits) -> Dict[str, Any]:
     """What /info tells: the model, its languages and options, and the server's limits."""
     model = translator.config.model
     task = translator.task.cfg
-    options = vars(model) if not hasattr(model, "items") else dict(model.items())
+    # fairseq keeps an argparse.Namespace for architectures registered the legacy way (ours),
+    # a DictConfig for the others.
+    options = dict(model.items()) if hasattr(model, "items") else vars(model)
     return {
         "checkpoint": str(translator.checkpoint),
         "recipe": _recipe_name(translator),
