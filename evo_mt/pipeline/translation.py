@@ -19,7 +19,7 @@ logger = logging.getLogger("evo_mt")
 
 
 def resolve_device(device: str | None) -> torch.device:
-    """ "cpu" or "cuda"; None (or "auto") takes CUDA when there is one."""
+    """"cpu" or "cuda"; None (or "auto") takes CUDA when there is one."""
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
