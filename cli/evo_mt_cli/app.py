@@ -1,4 +1,5 @@
-"""The `evo-mt` command line: prepare, train, average, score, translate, bench, compare, attention.
+"""The `evo-mt` command line: prepare, train, average, score, translate, serve, bench, compare,
+attention, plot, runs.
 
 Each command parses its flags and calls the library (`evo_mt.pipeline`, `evo_mt.evidence`);
 the library's errors become one line here, naming the flag where the library named a parameter.
@@ -178,6 +179,54 @@ def translate(
         _emit(translator.translate(chunk, batch_size=batch_size))
 
 
+@app.command()
+def serve(
+    run_or_checkpoint: Path = typer.Argument(..., help="A run folder, or a checkpoint inside one."),
+    host: str = typer.Option("127.0.0.1", help="The address to listen on."),
+    port: int = typer.Option(8080, help="The port to listen on (0: any free port)."),
+    device: str | None = typer.Option(None, help="cpu or cuda (default: cuda if present)."),
+    beam: int = typer.Option(5, help="Beam size of requests that do not say."),
+    lenpen: float = typer.Option(1.0, help="Length penalty."),
+    max_lines: int = typer.Option(256, help="Most lines in one request."),
+    max_chars: int = typer.Option(4096, help="Most characters in one line."),
+    max_body_bytes: int = typer.Option(1 << 20, help="Largest request body, in bytes."),
+    max_beam: int = typer.Option(16, help="Largest beam a request may ask for."),
+    max_queued_lines: int = typer.Option(4096, help="Lines waiting at most; beyond, requests get 503."),
+    batch_size: int = typer.Option(64, help="Most lines in one batch."),
+    max_tokens: int = typer.Option(6000, help="Most padded subword tokens in one batch."),
+    max_wait_ms: float = typer.Option(10.0, help="How long a line may wait for others to fill its batch."),
+) -> None:
+    """Serve translations over HTTP (JSON), batching lines of concurrent requests.
+
+    POST /translate {"text": ["a line", ...]} answers {"translations": [...]}; GET /health,
+    GET /info. SIGTERM or Ctrl-C: finish the requests in flight, then exit.
+
+    Example: evo-mt serve runs/toy --port 8080
+    """
+    from evo_mt.pipeline.serving.limits import Limits
+    from evo_mt.pipeline.serving.server import listen
+    from evo_mt.pipeline.serving.server import serve as run_server
+    from evo_mt.pipeline.translation import Translator
+
+    limits = Limits(
+        max_lines=max_lines,
+        max_chars=max_chars,
+        max_body_bytes=max_body_bytes,
+        max_beam=max_beam,
+        max_queued_lines=max_queued_lines,
+        batch_size=batch_size,
+        max_tokens=max_tokens,
+        max_wait_ms=max_wait_ms,
+    )
+    listening = listen(host, port)
+    translator = Translator.load(run_or_checkpoint, beam=beam, lenpen=lenpen, device=device)
+
+    def ready(address: str) -> None:
+        typer.echo(f"evo-mt serve: {translator.checkpoint} (beam {beam}) on {address}", err=True)
+
+    run_server(translator, limits, listening, on_ready=ready)
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def bench(
     ctx: typer.Context,
@@ -192,7 +241,15 @@ def bench(
     translate_run: Path | None = typer.Option(
         None, "--translate", help="Instead: time evo-mt translate against fairseq-interactive on this run."
     ),
-    input_file: Path | None = typer.Option(None, "--input", help="With --translate: the lines to translate."),
+    input_file: Path | None = typer.Option(
+        None, "--input", help="With --translate or --serve: the lines to translate."
+    ),
+    serve_run: Path | None = typer.Option(
+        None, "--serve", help="Instead: load-test `evo-mt serve` on this run (and evo-mt translate)."
+    ),
+    clients: int = typer.Option(8, help="With --serve: concurrent clients."),
+    request_lines: int = typer.Option(10, help="With --serve: lines per request."),
+    beam: int = typer.Option(5, help="With --serve: beam size."),
     quality: str | None = typer.Option(
         None, "--quality", help="Instead: train and score vanilla and EA variants of this recipe."
     ),
@@ -205,6 +262,7 @@ def bench(
 
     Prints training tokens/s, peak memory and beam-5 sentences/s for both, and the ratios.
     With --translate RUN: evo-mt translate against fairseq-interactive (whole processes).
+    With --serve RUN: a real `evo-mt serve` process under --clients concurrent clients.
     With --quality RECIPE: vanilla, EA and ablations trained alike and scored (extra options
     go to fairseq-train).
 
@@ -229,6 +287,13 @@ def bench(
         )
         typer.echo(table(report))
         typer.echo(f"quality comparison written to {root / 'quality.json'}", err=True)
+    elif serve_run is not None:
+        from evo_mt.evidence.serve_load import serve_load, summary
+
+        if input_file is None:
+            raise UserError("--serve needs --input FILE (the lines to translate)")
+        report = serve_load(serve_run, input_file, clients=clients, beam=beam, request_lines=request_lines)
+        typer.echo(summary(report))
     elif translate_run is not None:
         from evo_mt.evidence.translate_speed import translation_speed
 

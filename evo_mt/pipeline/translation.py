@@ -4,9 +4,10 @@ Used by `evo-mt translate` and by scoring (which translates the raw test source,
 test sentence is translated exactly once, in order).
 """
 
+import copy
 import logging
 from pathlib import Path
-from typing import Any, Iterable, Iterator, List
+from typing import Any, Callable, Iterable, Iterator, List
 
 import torch
 
@@ -30,6 +31,14 @@ def resolve_device(device: str | None) -> torch.device:
     return torch.device(device)
 
 
+def check_search(beam: int, nbest: int) -> None:
+    """Refuse a beam size or n-best that beam search cannot use."""
+    if beam < 1:
+        raise OptionError("beam", f"must be at least 1, not {beam}")
+    if not 1 <= nbest <= beam:
+        raise OptionError("nbest", f"({nbest}) must lie between 1 and the beam size ({beam})")
+
+
 class Translator:
     """A checkpoint with its sentencepiece model and dictionaries, ready to translate.
 
@@ -50,37 +59,52 @@ class Translator:
     ) -> None:
         import sentencepiece as spm
         from fairseq import checkpoint_utils
-        from fairseq.sequence_generator import SequenceGenerator
 
         import evo_mt.models  # noqa: F401  (registers the model and the checkpoint allowlist)
 
-        if beam < 1:
-            raise OptionError("beam", f"must be at least 1, not {beam}")
-        if not 1 <= nbest <= beam:
-            raise OptionError("nbest", f"({nbest}) must lie between 1 and the beam size ({beam})")
+        check_search(beam, nbest)
         self.device = resolve_device(device)
         for needed in (sentencepiece, dictionaries):
             if not Path(needed).exists():
                 raise UserError(f"{needed}: missing; prepare the run's data first (`evo-mt prepare`)")
-        models, _cfg, task = checkpoint_utils.load_model_ensemble_and_task(
+        models, self.config, task = checkpoint_utils.load_model_ensemble_and_task(
             [str(checkpoint)], arg_overrides={"data": str(dictionaries)}
         )
+        self.checkpoint = Path(checkpoint)
         self.models = [model.to(self.device).eval() for model in models]
         self.task = task
         self.spm = spm.SentencePieceProcessor(model_file=str(sentencepiece))
         self.nbest = nbest
+        self.lenpen = lenpen
         # Room for </s>: longer inputs are cut to this many pieces.
         self.max_source_pieces = min(m.max_positions()[0] for m in self.models) - 1
-        self.generator = SequenceGenerator(
+        self.generator = self._generator(beam)
+        self._warned_truncation = False
+
+    def _generator(self, beam: int):
+        from fairseq.sequence_generator import SequenceGenerator
+
+        return SequenceGenerator(
             self.models,
-            task.target_dictionary,
+            self.task.target_dictionary,
             beam_size=beam,
-            len_penalty=lenpen,
+            len_penalty=self.lenpen,
             max_len_a=MAX_LEN_A,
             max_len_b=MAX_LEN_B,
             max_len=min(m.max_decoder_positions() for m in self.models) - 1,
         )
-        self._warned_truncation = False
+
+    @property
+    def beam(self) -> int:
+        return self.generator.beam_size
+
+    def with_search(self, beam: int, nbest: int) -> "Translator":
+        """This translator with another beam size and n-best, sharing its model (no reload)."""
+        check_search(beam, nbest)
+        other = copy.copy(self)
+        other.generator = self._generator(beam)
+        other.nbest = nbest
+        return other
 
     @classmethod
     def load(
@@ -116,7 +140,7 @@ class Translator:
         encoded = [(i, self.encode(line)) for i, line in enumerate(lines) if line.strip()]
         # Batches of similar length waste little on padding.
         encoded.sort(key=lambda item: len(item[1]))
-        for batch in _batches(encoded, batch_size, max_tokens):
+        for batch in length_batches(encoded, batch_size, max_tokens):
             for i, hypotheses in zip(
                 [i for i, _ in batch], self._generate([t for _, t in batch]), strict=True
             ):
@@ -147,14 +171,18 @@ class Translator:
         ]
 
 
-def _batches(items: list, batch_size: int, max_tokens: int) -> Iterator[list]:
+def length_batches(
+    items: list, batch_size: int, max_tokens: int, length: Callable[[Any], int] = lambda item: len(item[1])
+) -> Iterator[list]:
+    """Consecutive batches of `items` (sorted by length) of at most `batch_size` items and
+    `max_tokens` padded tokens; a single item longer than `max_tokens` is a batch alone."""
     batch: list = []
     longest = 0
     for item in items:
-        longest = max(longest, len(item[1]))
+        longest = max(longest, length(item))
         if batch and (len(batch) >= batch_size or longest * (len(batch) + 1) > max_tokens):
             yield batch
-            batch, longest = [], len(item[1])
+            batch, longest = [], length(item)
         batch.append(item)
     if batch:
         yield batch

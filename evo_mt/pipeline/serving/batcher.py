@@ -1,0 +1,197 @@
+"""Dynamic batching: lines of concurrent requests decoded together on one worker thread.
+
+Requests put their non-empty lines into one bounded queue. The worker takes the oldest
+waiting line, waits (at most `max_wait_ms` after it arrived) for the lines of the same beam
+size to fill a batch, then cuts batches by length exactly as `Translator.translate` does and
+decodes the one holding the oldest line. Lines of different beam sizes never share a batch
+(beam search has one beam size per batch); n-best only slices the result, so it does not
+split batches. The event loop never runs the model: it only routes finished results back.
+"""
+
+import asyncio
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Sequence, Tuple
+
+from evo_mt.pipeline.serving.limits import Limits
+from evo_mt.pipeline.translation import Translator, length_batches
+
+logger = logging.getLogger("evo_mt")
+
+
+class QueueFull(Exception):
+    """The queue cannot take a request's lines now; the client should retry later."""
+
+
+@dataclass(eq=False)
+class Job:
+    """One request's lines on their way through the batcher."""
+
+    beam: int
+    nbest: int
+    results: List[List[str]]
+    future: asyncio.Future
+    remaining: int = 0
+    cancelled: bool = False
+
+    def resolve(self) -> None:
+        # Runs on the event loop: the request may have been given up meanwhile.
+        if not self.future.done():
+            self.future.set_result(self.results)
+
+    def fail(self, error: BaseException) -> None:
+        if not self.future.done():
+            self.future.set_exception(error)
+
+
+@dataclass(eq=False)
+class _Line:
+    job: Job
+    index: int
+    text: str
+    length: int  # source tokens with </s>, as the model will see them
+    arrived: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Counters:
+    requests: int = 0
+    lines: int = 0
+    batches: int = 0
+    dropped_lines: int = 0  # lines of requests whose client left before they were decoded
+    rejected_requests: int = 0  # turned away because the queue was full
+
+
+class Batcher:
+    """The worker thread and its queue; `submit` and `cancel` are called from the event loop."""
+
+    def __init__(self, translator: Translator, limits: Limits) -> None:
+        self.translator = translator
+        self.limits = limits
+        self.counters = Counters()
+        self._searches: Dict[int, Translator] = {}
+        self._pending: List[_Line] = []
+        self._condition = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._work, name="evo-mt-batcher", daemon=True)
+
+    @property
+    def queued_lines(self) -> int:
+        return len(self._pending)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive() and not self._stopping
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Decode what is still queued, then end the worker (blocks until it has ended)."""
+        with self._condition:
+            self._stopping = True
+            self._condition.notify_all()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def measure(self, line: str) -> Tuple[int, bool]:
+        """(source tokens with </s>, whether the line is cut to the model's positions)."""
+        pieces = len(self.translator.spm.encode(line))
+        limit = self.translator.max_source_pieces
+        return min(pieces, limit) + 1, pieces > limit
+
+    def submit(self, lines: Sequence[Tuple[int, str, int]], *, count: int, beam: int, nbest: int) -> Job:
+        """Queue (index, text, length) lines of a request of `count` lines; empty lines are
+        not queued, their result is already there. Raises QueueFull rather than grow."""
+        job = Job(
+            beam=beam,
+            nbest=nbest,
+            results=[[""] * nbest for _ in range(count)],
+            future=asyncio.get_running_loop().create_future(),
+            remaining=len(lines),
+        )
+        with self._condition:
+            if len(self._pending) + len(lines) > self.limits.max_queued_lines:
+                self.counters.rejected_requests += 1
+                raise QueueFull
+            self.counters.requests += 1
+            now = time.monotonic()
+            self._pending.extend(_Line(job, i, text, length, now) for i, text, length in lines)
+            self._condition.notify_all()
+        if not lines:
+            job.resolve()
+        return job
+
+    def cancel(self, job: Job) -> None:
+        """Drop the job's lines that are still waiting; a batch already decoding finishes."""
+        with self._condition:
+            job.cancelled = True
+            kept = [line for line in self._pending if line.job is not job]
+            self.counters.dropped_lines += len(self._pending) - len(kept)
+            self._pending = kept
+
+    def _work(self) -> None:
+        while True:
+            with self._condition:
+                batch = self._next_batch()
+            if batch is None:
+                return
+            self._decode(batch)
+
+    def _next_batch(self) -> List[_Line] | None:
+        """The next batch to decode (waiting for company as the limits allow); None: stop."""
+        while True:
+            if not self._pending:
+                if self._stopping:
+                    return None
+                self._condition.wait()
+                continue
+            oldest = self._pending[0]
+            group = [line for line in self._pending if line.job.beam == oldest.job.beam]
+            left = oldest.arrived + self.limits.max_wait_ms / 1000 - time.monotonic()
+            if self._stopping or left <= 0 or self._full(group):
+                break
+            self._condition.wait(left)
+        group.sort(key=lambda line: line.length)
+        batch = next(
+            batch
+            for batch in length_batches(
+                group, self.limits.batch_size, self.limits.max_tokens, length=lambda line: line.length
+            )
+            if any(line is oldest for line in batch)
+        )
+        taken = {id(line) for line in batch}
+        self._pending = [line for line in self._pending if id(line) not in taken]
+        return batch
+
+    def _full(self, group: List[_Line]) -> bool:
+        longest = max(line.length for line in group)
+        return len(group) >= self.limits.batch_size or longest * len(group) >= self.limits.max_tokens
+
+    def _decode(self, batch: List[_Line]) -> None:
+        beam = batch[0].job.beam
+        try:
+            if beam not in self._searches:
+                self._searches[beam] = self.translator.with_search(beam, nbest=beam)
+            # The batch is already one batch by Translator.translate's own rule.
+            hypotheses = self._searches[beam].translate(
+                [line.text for line in batch], batch_size=len(batch), max_tokens=self.limits.max_tokens
+            )
+        except Exception as error:  # one bad batch must not end the worker
+            logger.exception("decoding a batch of %d lines failed", len(batch))
+            for job in {id(line.job): line.job for line in batch}.values():
+                job.future.get_loop().call_soon_threadsafe(job.fail, error)
+            return
+        finished = []
+        with self._condition:
+            self.counters.batches += 1
+            self.counters.lines += len(batch)
+            for line, best in zip(batch, hypotheses, strict=True):
+                line.job.results[line.index] = best[: line.job.nbest]
+                line.job.remaining -= 1
+                if line.job.remaining == 0 and not line.job.cancelled:
+                    finished.append(line.job)
+        for job in finished:
+            job.future.get_loop().call_soon_threadsafe(job.resolve)

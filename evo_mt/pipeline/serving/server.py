@@ -1,0 +1,72 @@
+"""Serving the app with uvicorn: bind, serve until SIGTERM/SIGINT, shut down gracefully."""
+
+import logging
+import signal
+import socket
+from typing import Callable
+
+from evo_mt.pipeline.errors import OptionError
+from evo_mt.pipeline.serving.app import create_app
+from evo_mt.pipeline.serving.limits import Limits
+from evo_mt.pipeline.translation import Translator
+
+logger = logging.getLogger("evo_mt")
+
+
+def serve(
+    translator: Translator,
+    limits: Limits,
+    listening: socket.socket,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve on `listening` (see `listen`) until SIGTERM or SIGINT: then stop accepting,
+    answer the requests in flight, close the socket and return.
+
+    `on_ready` gets the address ("http://host:port") once the server accepts requests.
+    """
+    import uvicorn
+
+    if translator.beam > limits.max_beam:
+        raise OptionError("beam", f"({translator.beam}) must not exceed max_beam ({limits.max_beam})")
+    host, port = listening.getsockname()[:2]
+    address = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets=None) -> None:
+            await super().startup(sockets)
+            if on_ready is not None and self.started:
+                on_ready(address)
+
+    server = Server(
+        uvicorn.Config(
+            create_app(translator, limits),
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=None,  # in-flight translations are finished, however long
+        )
+    )
+    # uvicorn catches the signal, shuts down, then raises it again to whatever handler was
+    # there before; these do nothing, so a signalled shutdown ends like a normal return.
+    previous = {sig: signal.signal(sig, _shutdown_done) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server.run(sockets=[listening])
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        listening.close()
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port (port 0: a free one), before the model is loaded, so that
+    a port already taken is told at once."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        return socket.create_server((host, port), family=family)
+    except socket.gaierror as error:
+        raise OptionError("host", f"{host!r} is not an address to listen on ({error})") from None
+    except (OSError, OverflowError) as error:
+        raise OptionError("port", f"{port} on {host}: cannot listen there ({error})") from None
+
+
+def _shutdown_done(_signal: int, _frame) -> None:
+    logger.info("serve: stopped")
