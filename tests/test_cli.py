@@ -30,7 +30,12 @@ MIN_BLEU = 50.0
 def test_help_lists_every_command_with_an_example(fairseq_env):
     done = evo_mt("--help", env=fairseq_env)
     assert done.returncode == 0
-    for command in ("prepare", "train", "average", "score", "translate", "bench", "attention"):
+    commands = [c.name or c.callback.__name__ for c in app.registered_commands]
+    assert sorted(commands) == sorted(
+        ["prepare", "train", "average", "score", "translate", "serve", "bench", "compare", "attention",
+         "plot", "runs"]
+    )  # fmt: skip
+    for command in commands:
         assert command in done.stdout
         sub = evo_mt(command, "--help", env=fairseq_env)
         assert sub.returncode == 0 and "Example: evo-mt " + command in sub.stdout.replace("\n", " ")
