@@ -180,9 +180,13 @@ def test_training_killed_mid_epoch_resumes_to_the_same_number_of_updates(toy_run
     shutil.copytree(toy_run.parent / "recipe", run / "recipe")
     child = subprocess.Popen(command, env=fairseq_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              start_new_session=True)  # fmt: skip
-    deadline = time.time() + 300
-    # Kill the whole process group (evo-mt and fairseq-train) once an update checkpoint exists.
-    while not list((run / "checkpoints").glob("checkpoint_*_10.pt")) and time.time() < deadline:
+    deadline = time.time() + 600
+    checkpoints = run / "checkpoints"
+    # Kill the whole process group (evo-mt and fairseq-train) once an update checkpoint and its
+    # copy to checkpoint_last.pt exist (the copy is written, synced and renamed after it).
+    while time.time() < deadline and not (
+        list(checkpoints.glob("checkpoint_*_10.pt")) and (checkpoints / "checkpoint_last.pt").is_file()
+    ):
         time.sleep(0.2)
     os.killpg(child.pid, signal.SIGKILL)
     child.wait()
