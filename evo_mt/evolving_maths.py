@@ -8,7 +8,7 @@ values in a map, so finite masking values (fairseq's -1e8 / -1e4) are recognised
 
 from __future__ import annotations
 
-from typing import Callable, Dict
+from typing import Callable, Dict, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -111,3 +111,38 @@ def probabilities(evolved: Tensor, masked: Tensor | None) -> Tensor:
 def handed_on(evolved: Tensor, masked: Tensor | None) -> Tensor:
     """What the next layer of the chain receives: A_l with every masked entry zero."""
     return evolved if masked is None else evolved.masked_fill(masked, 0.0)
+
+
+def evolve(
+    scores: Tensor,
+    previous: Tensor | None,
+    *,
+    alpha: float,
+    beta: float,
+    weight: Tensor | None,
+    bias: Tensor | None,
+    activation: str,
+    causal: bool,
+    chain_masked: Tensor | None,
+    rows_above: Tensor | None = None,
+) -> Tuple[Tensor, Tensor]:
+    """One layer of a chain: (M_l, A_l) from its scores S_l and the map A_{l-1} handed on.
+
+    `scores` has its masked keys zero already. With a convolution (`weight` not None), M_l
+    is zeroed wherever `chain_masked` says (padded queries too) before it is convolved, and
+    that masked M_l is what an incremental decoder caches as the next steps' `rows_above`.
+    """
+    mixed = mix(scores, previous, alpha)
+    if weight is None:
+        return mixed, mixed
+    mixed = handed_on(mixed, chain_masked)
+    evolved = convolve(
+        mixed, weight, bias, beta=beta, activation=activation, causal=causal, rows_above=rows_above
+    )
+    return mixed, evolved
+
+
+def rows_for_next_step(rows_above: Tensor, mixed: Tensor) -> Tensor:
+    """The k - 1 newest convolution input rows, the `rows_above` of the next decoding step."""
+    window = torch.cat([rows_above, mixed], dim=2)
+    return window[:, :, mixed.size(2) :]

@@ -13,8 +13,8 @@ from conftest import (
     target_inputs,
 )
 
-from evo_mt.models import ea_transformer
-from evo_mt.models.ea_transformer import EA_FORMAT_VERSION, ea_defaults
+from evo_mt import evolving_options
+from evo_mt.evolving_options import EA_FORMAT_VERSION, ea_defaults
 from evo_mt.models.factory import build_model
 
 
@@ -29,7 +29,8 @@ def outputs(model, seed):
 
 
 def test_a_version_1_namespace_takes_the_defaults_of_version_1(monkeypatch):
-    monkeypatch.setitem(ea_transformer.EA_DEFAULTS, 2, {**ea_transformer.EA_DEFAULTS[2], "ea_kernel_size": 5})
+    today = {**evolving_options.EA_DEFAULTS[2], "ea_kernel_size": 5}
+    monkeypatch.setitem(evolving_options.EA_DEFAULTS, 2, today)
     old = argparse.Namespace(ea_alpha=0.5)  # what a checkpoint written before versions holds
     ea_defaults(old)
     assert (old.ea_format_version, old.ea_kernel_size) == (1, 3)

@@ -9,9 +9,10 @@ from fairseq.data import data_utils
 from torch import nn
 
 from evo_mt.evolving_maths import masked_entries
+from evo_mt.evolving_options import EvolvingOptions
 from evo_mt.models import fairseq_fixes
 from evo_mt.models.ea_transformer import EAEncoderLayer, EATransformerConfig
-from evo_mt.models.evolving_attention import EvolvingAttention, EvolvingOptions
+from evo_mt.models.evolving_attention import EvolvingAttention
 
 
 def left_padded_targets(sentences):

@@ -12,7 +12,8 @@ from conftest import (
     target_inputs,
 )
 
-from evo_mt.models.evolving_attention import EvolvingAttention, EvolvingOptions, link_chain
+from evo_mt.evolving_options import EvolvingOptions
+from evo_mt.models.evolving_attention import EvolvingAttention, link_chain
 
 LENGTHS = [7, 3, 11, 5]
 

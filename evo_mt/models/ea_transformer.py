@@ -33,29 +33,10 @@ from omegaconf import OmegaConf
 from torch import Tensor, nn
 
 from evo_mt.evolving_maths import ACTIVATIONS
-from evo_mt.models.evolving_attention import (
-    CHAINS,
-    AttentionChain,
-    EvolvingAttention,
-    EvolvingOptions,
-    link_chain,
-)
+from evo_mt.evolving_options import CHAINS, EA_DEFAULTS, EA_FORMAT_VERSION, EvolvingOptions, ea_defaults
+from evo_mt.models.evolving_attention import AttentionChain, EvolvingAttention, link_chain
 
 logger = logging.getLogger(__name__)
-
-
-# Version 1: checkpoints written before the format was recorded (the namespace has no
-# ea_format_version). Version 2: every ea_* option and the version stored in cfg.model.
-EA_FORMAT_VERSION = 2
-
-# The defaults of each format version: an option missing from an older checkpoint takes the
-# default of the version that wrote it, not today's.
-EA_DEFAULTS: Dict[int, Dict[str, Any]] = {
-    1: {"ea_alpha": 0.5, "ea_beta": 0.5, "ea_kernel_size": 3, "ea_activation": "relu",
-        "ea_chains": "encoder,decoder,cross"},
-    2: {"ea_alpha": 0.5, "ea_beta": 0.5, "ea_kernel_size": 3, "ea_activation": "relu",
-        "ea_chains": "encoder,decoder,cross"},
-}  # fmt: skip
 
 
 @dataclass
@@ -352,19 +333,6 @@ def _layers(args: Any, side: str) -> int:
     nested = getattr(args, side, None)
     count = getattr(nested, "layers", None) if nested is not None else None
     return int(count if count is not None else getattr(args, f"{side}_layers"))
-
-
-def ea_defaults(args: Any) -> None:
-    """Fill in every `ea_*` option the namespace lacks with the defaults of its format version.
-
-    A namespace without `ea_format_version` comes from a version-1 checkpoint; it is marked
-    with its version, so the model knows which format its weights have.
-    """
-    version = getattr(args, "ea_format_version", None) or 1
-    for name, default in EA_DEFAULTS[version].items():
-        if getattr(args, name, None) is None:
-            setattr(args, name, default)
-    args.ea_format_version = version
 
 
 def _tiny(args: Any) -> None:

@@ -15,7 +15,6 @@ module connects it to fairseq's MultiheadAttention.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, Dict, Iterator
 
 import torch
@@ -23,81 +22,10 @@ import torch.nn.functional as F
 from fairseq.modules import MultiheadAttention
 from torch import Tensor, nn
 
-from evo_mt.evolving_maths import (
-    ACTIVATIONS,
-    convolve,
-    handed_on,
-    masked_entries,
-    mix,
-    probabilities,
-)
-
-CHAINS = ("encoder", "decoder", "cross")
+from evo_mt.evolving_maths import evolve, handed_on, masked_entries, probabilities, rows_for_next_step
+from evo_mt.evolving_options import EvolvingOptions
 
 IncrementalState = Dict[str, Dict[str, Tensor | None]]
-
-
-@dataclass(frozen=True)
-class EvolvingOptions:
-    """The `--ea-*` options, validated."""
-
-    alpha: float
-    beta: float
-    kernel_size: int
-    activation: str
-    chains: frozenset
-
-    @classmethod
-    def from_config(cls, cfg: Any) -> EvolvingOptions:
-        """Read and check the options from a fairseq namespace or TransformerConfig."""
-        chains = frozenset(c.strip() for c in str(cfg.ea_chains).split(",") if c.strip())
-        unknown = sorted(chains - set(CHAINS))
-        if unknown:
-            raise ValueError(
-                f"--ea-chains: unknown chain(s) {', '.join(unknown)}; choose from {', '.join(CHAINS)}"
-            )
-        for name in ("ea_alpha", "ea_beta"):
-            value = float(getattr(cfg, name))
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"--{name.replace('_', '-')} must lie in [0, 1], got {value}")
-        kernel = int(cfg.ea_kernel_size)
-        if kernel < 1 or kernel % 2 == 0:
-            raise ValueError(f"--ea-kernel-size must be a positive odd number, got {kernel}")
-        if str(cfg.ea_activation) not in ACTIVATIONS:
-            raise ValueError(
-                f"--ea-activation: unknown {cfg.ea_activation!r}; choose from {', '.join(ACTIVATIONS)}"
-            )
-        # The chain hands tensors from layer to layer inside one forward pass; recomputing a
-        # single layer in the backward pass (activation checkpointing) would read the wrong one.
-        if getattr(cfg, "checkpoint_activations", False) and chains:
-            raise ValueError("--checkpoint-activations cannot be combined with evolving attention")
-        if getattr(cfg, "cross_self_attention", False) and chains:
-            raise ValueError("--cross-self-attention cannot be combined with evolving attention")
-        if getattr(cfg, "base_layers", 0) and chains:
-            raise ValueError("--base-layers cannot be combined with evolving attention")
-        if "cross" in chains and getattr(cfg, "no_cross_attention", False):
-            raise ValueError("--ea-chains cross needs cross-attention, which --no-cross-attention removes")
-        # xformers computes the softmax itself and never returns the logits the chain needs.
-        for side in ("encoder", "decoder"):
-            if _xformers_config(cfg, side) and chains & _CHAINS_OF[side]:
-                raise ValueError(f"--{side}-xformers-att-config cannot be combined with evolving attention")
-        return cls(
-            alpha=float(cfg.ea_alpha),
-            beta=float(cfg.ea_beta),
-            kernel_size=kernel,
-            activation=str(cfg.ea_activation),
-            chains=chains,
-        )
-
-
-_CHAINS_OF = {"encoder": {"encoder"}, "decoder": {"decoder", "cross"}}
-
-
-def _xformers_config(cfg: Any, side: str) -> Any:
-    nested = getattr(cfg, side, None)
-    value = getattr(nested, "xformers_att_config", None) if nested is not None else None
-    return value or getattr(cfg, f"{side}_xformers_att_config", None)
-
 
 class AttentionChain:
     """Carries the evolved logits of one layer to the next layer of the same chain.
@@ -249,19 +177,23 @@ class EvolvingAttention(MultiheadAttention):
         convolution nor the next layer, but keep their own softmax as in fairseq's attention.
         """
         previous = self.chain.take() if self.receives else None
-        mixed = mix(scores, previous, self.alpha)
-        evolved = mixed
-        if self.conv is not None:
-            mixed = handed_on(mixed, chain_masked)
-            evolved = convolve(
-                mixed,
-                self.conv.weight,
-                self.conv.bias,
-                beta=self.beta,
-                activation=self.activation,
-                causal=self.causal,
-                rows_above=self._rows_above(mixed, incremental_state),
-            )
+        conv = self.conv
+        rows_above = self._rows_above(scores, incremental_state) if conv is not None else None
+        mixed, evolved = evolve(
+            scores,
+            previous,
+            alpha=self.alpha,
+            beta=self.beta,
+            weight=conv.weight if conv is not None else None,
+            bias=conv.bias if conv is not None else None,
+            activation=self.activation,
+            causal=self.causal,
+            chain_masked=chain_masked,
+            rows_above=rows_above,
+        )
+        if rows_above is not None:
+            kept = {"rows": rows_for_next_step(rows_above, mixed)}
+            self.set_incremental_state(incremental_state, "evolving_state", kept)
         if self.passes_on:
             self.chain.hand_over(handed_on(evolved, chain_masked))
         if self.keep_maps:
@@ -270,26 +202,20 @@ class EvolvingAttention(MultiheadAttention):
                 self.kept["added"] = (evolved - mixed).detach()
         return evolved
 
-    def _rows_above(self, mixed: Tensor, incremental_state: IncrementalState | None) -> Tensor | None:
+    def _rows_above(self, scores: Tensor, incremental_state: IncrementalState | None) -> Tensor | None:
         """During incremental decoding, the k-1 convolution input rows of earlier steps (zeros at first).
 
         Self-attention keys grow by one per step, so earlier rows are zero-padded to the new
-        key length. The cache is updated with this step's rows.
+        key length; `evolve` stores this step's window back.
         """
         if incremental_state is None:
             return None
         k = self.conv.kernel_size[0]
         state = self.get_incremental_state(incremental_state, "evolving_state")
-        src_len = mixed.size(-1)
+        src_len = scores.size(-1)
         if state is None:
-            rows = mixed.new_zeros(mixed.size(0), mixed.size(1), k - 1, src_len)
-        else:
-            rows = F.pad(state["rows"], (0, src_len - state["rows"].size(-1)))
-        window = torch.cat([rows, mixed], dim=2)
-        self.set_incremental_state(
-            incremental_state, "evolving_state", {"rows": window[:, :, window.size(2) - (k - 1) :]}
-        )
-        return rows
+            return scores.new_zeros(scores.size(0), scores.size(1), k - 1, src_len)
+        return F.pad(state["rows"], (0, src_len - state["rows"].size(-1)))
 
     def reorder_incremental_state(
         self, incremental_state: IncrementalState, new_order: Tensor
