@@ -15,7 +15,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 def test_picture_has_a_panel_per_chain_layer_and_kind(toy_run):
     sentence = Run(toy_run).text("test", "en").read_text().splitlines()[3]
-    translator = Translator.load(toy_run, "checkpoint_averaged.pt")
+    translator = Translator.load(toy_run, "checkpoint_averaged.pt", engine="fairseq")
     translation, chains = collect(translator, sentence)
     assert translation
     assert [c.title for c in chains] == [

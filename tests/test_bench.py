@@ -2,7 +2,8 @@
 
 import json
 
-from conftest import PROJECT_RECIPES, evo_mt
+import pytest
+from conftest import PROJECT_RECIPES, dictionary, evo_mt
 
 
 def test_bench_prints_the_table_and_writes_the_three_ratios(tmp_path, fairseq_env):
@@ -24,7 +25,7 @@ def test_bench_prints_the_table_and_writes_the_three_ratios(tmp_path, fairseq_en
 
 
 def test_translate_is_timed_against_fairseq_interactive(toy_run, tmp_path, fairseq_env):
-    lines = (toy_run / "raw" / "test.en").read_text().splitlines()[:100]
+    lines = (toy_run / "raw" / "test.en").read_text().splitlines()[:20]
     source = tmp_path / "input.txt"
     source.write_text("\n".join(lines) + "\n")
     output = tmp_path / "translate.json"
@@ -34,14 +35,54 @@ def test_translate_is_timed_against_fairseq_interactive(toy_run, tmp_path, fairs
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(output.read_text())
-    assert report["sentences"] == 100
-    assert set(report["sentences_per_s"]) == {
-        "evo_mt_translate",
-        "fairseq_interactive",
-        "fairseq_interactive_batched",
+    assert report["sentences"] == 20
+    rows = report["rows"]
+    assert list(rows) == [
+        "evo-mt translate", "evo-mt translate --quantize int8", "evo-mt translate --engine fairseq",
+        "fairseq-interactive",
+    ]  # fmt: skip
+    for name, row in rows.items():
+        assert row["seconds"] > row["one_line_seconds"] > 0, name
+        assert row["peak_mib"] > 50, name  # a Python process with torch loaded, at least
+    # Both engines and fairseq-interactive translate these lines alike.
+    assert rows["evo-mt translate --engine fairseq"]["same_as_lean"] == 20
+    assert rows["fairseq-interactive"]["same_as_lean"] == 20
+    assert set(report["ratios"]) == {
+        "speedup vs fairseq-interactive",
+        "memory vs fairseq-interactive",
+        "int8 speedup vs fairseq-interactive",
     }
-    assert all(rate > 0 for rate in report["sentences_per_s"].values())
-    assert "fairseq-interactive" in done.stdout
+    assert "| fairseq-interactive | ea |" in done.stdout
+
+
+def test_a_vanilla_checkpoint_becomes_fairseqs_transformer_and_an_ea_one_is_refused(toy_run, tmp_path):
+    import argparse
+
+    import torch
+    from fairseq.models import ARCH_CONFIG_REGISTRY
+
+    from evo_mt.evidence.vanilla_model import as_fairseq_transformer
+    from evo_mt.models.factory import build_model
+    from evo_mt.pipeline.errors import OptionError
+    from evo_mt.pipeline.run_folder import find_checkpoint
+
+    _, checkpoint = find_checkpoint(toy_run)
+    with pytest.raises(OptionError, match="evolves attention .encoder,decoder,cross.; give a run trained"):
+        as_fairseq_transformer(checkpoint, tmp_path / "refused.pt")
+    assert not (tmp_path / "refused.pt").exists()
+    vanilla = build_model("ea_transformer_tiny", dictionary(), ea_chains="", seed=1)
+    # As fairseq-train stores a legacy architecture's options: a Namespace, with the defaults.
+    options = argparse.Namespace(arch="ea_transformer_tiny", _name="ea_transformer", ea_chains="")
+    ARCH_CONFIG_REGISTRY["ea_transformer_tiny"](options)
+    torch.save({"model": vanilla.state_dict(), "cfg": {"model": options}}, tmp_path / "vanilla.pt")
+    written = as_fairseq_transformer(tmp_path / "vanilla.pt", tmp_path / "transformer.pt")
+    converted = torch.load(written, weights_only=True)
+    model_cfg = vars(converted["cfg"]["model"])
+    assert model_cfg["arch"] == model_cfg["_name"] == "transformer"
+    assert not [name for name in model_cfg if name.startswith("ea_")]
+    fairseq_transformer = build_model("ea_transformer_tiny", dictionary(), vanilla=True, seed=1)
+    assert set(converted["model"]) == set(fairseq_transformer.state_dict())  # it loads as fairseq's model
+    assert all(torch.equal(converted["model"][k], v) for k, v in vanilla.state_dict().items())
 
 
 def test_quality_comparison_trains_and_scores_every_variant_alike(tmp_path, fairseq_env):

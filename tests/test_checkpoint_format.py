@@ -66,3 +66,14 @@ def test_ea_weights_with_convolutions_load_unchanged():
     fresh = build_model("ea_transformer_tiny", dictionary(), seed=6, **NO_DROPOUT).eval()
     fresh.load_state_dict(trained.state_dict(), strict=True)
     torch.testing.assert_close(outputs(fresh, 7), outputs(trained, 7), atol=0, rtol=0)
+
+
+def test_a_run_started_from_the_command_line_is_stored_with_todays_version(tmp_path):
+    from fairseq import options
+
+    parser = options.get_training_parser()
+    argv = [str(tmp_path), "--user-dir", "evo_mt", "--arch", "ea_transformer_tiny", "--task", "translation"]
+    args = options.parse_args_and_arch(parser, argv)
+    assert args.ea_format_version == EA_FORMAT_VERSION
+    explicit = options.parse_args_and_arch(parser, [*argv, "--ea-format-version", "1"])
+    assert explicit.ea_format_version == 1

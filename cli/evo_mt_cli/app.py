@@ -31,6 +31,10 @@ SourceOpt = typer.Option(
 )
 
 
+EngineOpt = typer.Option(
+    "lean", help="lean: evo-mt's own inference engine (no fairseq import); fairseq: fairseq's generator."
+)
+QuantizeOpt = typer.Option("none", help="int8: 8-bit weights for the Linear layers (lean engine, CPU).")
 CheckpointOpt = typer.Option(
     None,
     help="A checkpoint file, or the name of one in RUN/checkpoints "
@@ -130,6 +134,8 @@ def score(
     beam: int | None = typer.Option(None, help="Beam size (default: the recipe's)."),
     lenpen: float | None = typer.Option(None, help="Length penalty (default: the recipe's)."),
     batch_size: int | None = typer.Option(None, help="Sentences per batch (default: the recipe's)."),
+    engine: str = EngineOpt,
+    quantize: str = QuantizeOpt,
 ) -> None:
     """Translate a split and score it with sacrebleu (BLEU with signature, chrF).
 
@@ -141,8 +147,9 @@ def score(
     from evo_mt.pipeline.scoring import score_run
 
     report = score_run(
-        Run(run.resolve()), checkpoint, split=split, beam=beam, lenpen=lenpen, batch_size=batch_size
-    )
+        Run(run.resolve()), checkpoint, split=split, beam=beam, lenpen=lenpen, batch_size=batch_size,
+        engine=engine, quantize=quantize,
+    )  # fmt: skip
     typer.echo(
         f"{split}: BLEU {report['bleu']:.2f}, chrF {report['chrf']:.2f} on "
         f"{report['hypotheses']}/{report['references']} sentences "
@@ -158,6 +165,8 @@ def translate(
     nbest: int = typer.Option(1, help="Hypotheses per line, tab-separated on that line."),
     lenpen: float = typer.Option(1.0, help="Length penalty."),
     device: str | None = typer.Option(None, help="cpu or cuda (default: cuda if present)."),
+    engine: str = EngineOpt,
+    quantize: str = QuantizeOpt,
 ) -> None:
     """Translate raw text from stdin to stdout: one output line per input line, in order.
 
@@ -165,7 +174,10 @@ def translate(
     """
     from evo_mt.pipeline.translation import Translator, read_lines_replacing_errors
 
-    translator = Translator.load(run_or_checkpoint, beam=beam, nbest=nbest, lenpen=lenpen, device=device)
+    translator = Translator.load(
+        run_or_checkpoint, beam=beam, nbest=nbest, lenpen=lenpen, device=device,
+        engine=engine, quantize=quantize,
+    )  # fmt: skip
     lines = read_lines_replacing_errors(sys.stdin.buffer)
     interactive = sys.stdin.isatty()
     chunk: List[str] = []
@@ -195,6 +207,8 @@ def serve(
     batch_size: int = typer.Option(64, help="Most lines in one batch."),
     max_tokens: int = typer.Option(6000, help="Most padded subword tokens in one batch."),
     max_wait_ms: float = typer.Option(10.0, help="How long a line may wait for others to fill its batch."),
+    engine: str = EngineOpt,
+    quantize: str = QuantizeOpt,
 ) -> None:
     """Serve translations over HTTP (JSON), batching lines of concurrent requests.
 
@@ -219,7 +233,9 @@ def serve(
         max_wait_ms=max_wait_ms,
     )
     listening = listen(host, port)
-    translator = Translator.load(run_or_checkpoint, beam=beam, lenpen=lenpen, device=device)
+    translator = Translator.load(
+        run_or_checkpoint, beam=beam, lenpen=lenpen, device=device, engine=engine, quantize=quantize
+    )
 
     def ready(address: str) -> None:
         typer.echo(f"evo-mt serve: {translator.checkpoint} (beam {beam}) on {address}", err=True)
@@ -241,6 +257,9 @@ def bench(
     translate_run: Path | None = typer.Option(
         None, "--translate", help="Instead: time evo-mt translate against fairseq-interactive on this run."
     ),
+    vanilla_run: Path | None = typer.Option(
+        None, "--vanilla", help="With --translate: a vanilla run of the same size (and CTranslate2 on it)."
+    ),
     input_file: Path | None = typer.Option(
         None, "--input", help="With --translate or --serve: the lines to translate."
     ),
@@ -249,7 +268,7 @@ def bench(
     ),
     clients: int = typer.Option(8, help="With --serve: concurrent clients."),
     request_lines: int = typer.Option(10, help="With --serve: lines per request."),
-    beam: int = typer.Option(5, help="With --serve: beam size."),
+    beam: int = typer.Option(5, help="With --serve or --translate: beam size."),
     quality: str | None = typer.Option(
         None, "--quality", help="Instead: train and score vanilla and EA variants of this recipe."
     ),
@@ -261,7 +280,8 @@ def bench(
     """Cost of evolving attention against fairseq's Transformer of the same size, in one process.
 
     Prints training tokens/s, peak memory and beam-5 sentences/s for both, and the ratios.
-    With --translate RUN: evo-mt translate against fairseq-interactive (whole processes).
+    With --translate RUN: evo-mt translate (lean fp32 and int8, fairseq's generator) against
+    fairseq-interactive, whole processes; with --vanilla also EA / vanilla and CTranslate2.
     With --serve RUN: a real `evo-mt serve` process under --clients concurrent clients.
     With --quality RECIPE: vanilla, EA and ablations trained alike and scored (extra options
     go to fairseq-train).
@@ -295,19 +315,12 @@ def bench(
         report = serve_load(serve_run, input_file, clients=clients, beam=beam, request_lines=request_lines)
         typer.echo(summary(report))
     elif translate_run is not None:
-        from evo_mt.evidence.translate_speed import translation_speed
+        from evo_mt.evidence.translate_speed import table, translation_speed
 
         if input_file is None:
             raise UserError("--translate needs --input FILE (the lines to translate)")
-        report = translation_speed(translate_run, input_file, repeats=repeats)
-        rates = report["sentences_per_s"]
-        typer.echo(
-            f"{report['sentences']} sentences, beam {report['beam']}: evo-mt translate "
-            f"{rates['evo_mt_translate']:.1f} sentences/s; fairseq-interactive "
-            f"{rates['fairseq_interactive']:.1f} sentences/s by default ({report['speedup']:.2f}x), "
-            f"{rates['fairseq_interactive_batched']:.1f} with --buffer-size 1024 --batch-size 64 "
-            f"({report['speedup_vs_batched']:.2f}x)"
-        )
+        report = translation_speed(translate_run, input_file, vanilla=vanilla_run, beam=beam, repeats=repeats)
+        typer.echo(table(report))
     else:
         from evo_mt.evidence import model_cost
 
@@ -389,7 +402,7 @@ def attention(
     from evo_mt.evidence.attention_maps import collect, draw, write_picture
     from evo_mt.pipeline.translation import Translator
 
-    translation, chains = collect(Translator.load(run, checkpoint), sentence)
+    translation, chains = collect(Translator.load(run, checkpoint, engine="fairseq"), sentence)
     write_picture(draw(chains, head=head, added=added), output)
     typer.echo(f"translation: {translation}")
     typer.echo(f"attention of {len(chains)} chains written to {output}", err=True)

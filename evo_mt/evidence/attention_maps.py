@@ -38,17 +38,19 @@ def collect(translator: Translator, sentence: str) -> tuple:
 
     if not sentence.strip():
         raise UserError("the sentence is empty: there is nothing to draw")
-    model = translator.models[0]
+    if translator.engine.name != "fairseq":
+        raise UserError("attention maps come from fairseq's model: load the translator with engine 'fairseq'")
+    model = translator.engine.models[0]
     if not isinstance(model, EATransformerModel) or not model.evolving_chains():
         raise UserError("this checkpoint has no evolving attention (a vanilla Transformer?): nothing evolves")
     translation = translator.translate([sentence])[0][0]
 
-    source = translator.encode(sentence)
+    source = torch.tensor(translator.encode(sentence))
     pieces = translator.spm.encode(translation, out_type=str)
-    dictionary = translator.task.target_dictionary
+    dictionary = translator.engine.task.target_dictionary
     target = dictionary.encode_line(" ".join(pieces), add_if_not_exist=False).long()
     previous = torch.cat([target.new_tensor([dictionary.eos()]), target[:-1]])
-    source_labels = [translator.task.source_dictionary[i] for i in source.tolist()]
+    source_labels = [translator.engine.task.source_dictionary[i] for i in source.tolist()]
     target_labels = ["<s>"] + [dictionary[i] for i in target[:-1].tolist()]
 
     device = translator.device

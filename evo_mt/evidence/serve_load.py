@@ -22,7 +22,7 @@ from typing import Dict, List, Sequence
 import httpx
 import torch
 
-from evo_mt.evidence.translate_speed import evo_mt_translate_command, process_seconds
+from evo_mt.evidence.translate_speed import evo_mt_translate, run_process
 from evo_mt.pipeline.errors import OptionError, UserError
 from evo_mt.pipeline.run_folder import find_checkpoint
 from evo_mt.pipeline.translation import Translator
@@ -182,8 +182,10 @@ def _idle_comparison(url: str, translator: Translator, lines: List[str], repeats
 
 def _translate_process(checkpoint: Path, lines_file: Path, beam: int) -> tuple:
     """Seconds of `evo-mt translate` on the file, and on no input (its start-up)."""
-    command = evo_mt_translate_command(checkpoint, beam)
-    return tuple(process_seconds("evo-mt translate", command, source) for source in (lines_file, os.devnull))
+    command = evo_mt_translate(checkpoint, beam)
+    return tuple(
+        run_process("evo-mt translate", command, source).seconds for source in (lines_file, os.devnull)
+    )
 
 
 def _percentile(ordered: List[float], q: int) -> float:

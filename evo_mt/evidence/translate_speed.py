@@ -1,61 +1,190 @@
-"""Translation speed of whole processes: `evo-mt translate` against fairseq-interactive.
+"""Translation speed and memory of whole processes, as a user runs them.
 
-Both run as separate processes on the same checkpoint, beam and input, start-up included, as
-a user would run them.
+Every command runs as its own process on the same input and beam, start-up included:
+`evo-mt translate` with the lean engine (fp32 and int8) and with fairseq's generator,
+fairseq-interactive in its buffered mode (its fastest), and, given a vanilla run of the same
+size, `evo-mt translate` on it and CTranslate2 on its conversion (when the optional
+`ctranslate2` package is installed). Each is timed on the whole input and on its first
+line alone (the start-up a one-sentence user waits for); the median over repeats is kept.
+Peak memory is the process's maximum resident set, as the kernel counts it (wait4).
 """
 
+from __future__ import annotations
+
+import importlib.util
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List
 
 from evo_mt.evidence.measures import BEAM
 from evo_mt.pipeline.errors import OptionError, UserError
 from evo_mt.pipeline.fairseq_commands import interactive_command
-from evo_mt.pipeline.run_folder import find_checkpoint
+from evo_mt.pipeline.files import read_lines
+from evo_mt.pipeline.run_folder import Run, find_checkpoint
+
+REFERENCE = "fairseq-interactive"  # what the speed-ups are measured against
 
 
-def evo_mt_translate_command(checkpoint: Path, beam: int) -> List[str]:
-    return [sys.executable, "-m", "evo_mt_cli.app", "translate", str(checkpoint), "--beam", str(beam)]
+@dataclass(frozen=True)
+class Finished:
+    seconds: float
+    peak_mib: float
+    stdout: str
 
 
-def process_seconds(name: str, command: List[str], stdin_path: str | Path) -> float:
-    """Wall-clock seconds of one run of `command` reading `stdin_path`, start-up included."""
-    with open(stdin_path, "rb") as stdin:
+def run_process(name: str, command: List[str], stdin_path: Path) -> Finished:
+    """Run `command` on `stdin_path` to its end; its wall time, peak memory and output."""
+    with open(stdin_path, "rb") as stdin, tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        done = subprocess.run(command, stdin=stdin, capture_output=True, text=True)
-        elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        raise UserError(f"{name} failed: {done.stderr.strip().splitlines()[-1:]}")
-    return elapsed
+        process = subprocess.Popen(command, stdin=stdin, stdout=out, stderr=err)
+        # wait4, not Popen.wait: it also gives the child's own resource usage.
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            err.seek(0)
+            last = err.read().decode("utf-8", "replace").strip().splitlines()[-1:] or ["(no message)"]
+            raise UserError(f"{name} failed (exit {process.returncode}): {last[0]}")
+        out.seek(0)
+        # ru_maxrss is in KiB on Linux.
+        return Finished(seconds, usage.ru_maxrss / 1024, out.read().decode("utf-8"))
 
 
-def translation_speed(run_or_checkpoint: Path, lines_file: Path, beam: int = BEAM, repeats: int = 2) -> Dict:
-    """Whole-process sentences/s of `evo-mt translate` and fairseq-interactive on one input.
+def evo_mt_translate(checkpoint: Path, beam: int, *options: str) -> List[str]:
+    command = [sys.executable, "-m", "evo_mt_cli.app", "translate", str(checkpoint), "--beam", str(beam)]
+    return [*command, *options]
 
-    fairseq-interactive translates one line at a time unless told to buffer; both ways are
-    timed, since the default is how it is usually run and the buffered one is its best.
-    """
+
+def interactive_translations(stdout: str) -> List[str]:
+    """The detokenized best translation of each input line, from fairseq-interactive's D- lines."""
+    found = {}
+    for line in stdout.splitlines():
+        if line.startswith("D-"):
+            ident, _, text = line.split("\t", 2)
+            found[int(ident[2:])] = text
+    return [found[i] for i in sorted(found)]
+
+
+def _commands(run: Run, checkpoint: Path, vanilla: Path | None, beam: int, work: Path) -> Dict[str, Dict]:
+    """name -> {command, model, how its output reads}, in the table's order."""
+    commands = {
+        "evo-mt translate": {"command": evo_mt_translate(checkpoint, beam), "model": "ea"},
+        "evo-mt translate --quantize int8": {
+            "command": evo_mt_translate(checkpoint, beam, "--quantize", "int8"),
+            "model": "ea",
+        },
+        "evo-mt translate --engine fairseq": {
+            "command": evo_mt_translate(checkpoint, beam, "--engine", "fairseq"),
+            "model": "ea",
+        },
+        REFERENCE: {
+            "command": interactive_command(run, checkpoint, beam=beam, buffered=True),
+            "model": "ea",
+            "interactive": True,
+        },
+    }
+    if vanilla is None:
+        return commands
+    vanilla_run, vanilla_checkpoint = find_checkpoint(vanilla)
+    commands["evo-mt translate (vanilla)"] = {
+        "command": evo_mt_translate(vanilla_checkpoint, beam),
+        "model": "vanilla",
+    }
+    if importlib.util.find_spec("ctranslate2") is not None:
+        from evo_mt.evidence.vanilla_model import convert_to_ctranslate2
+
+        model_dir = convert_to_ctranslate2(vanilla_run, vanilla_checkpoint, work / "ctranslate2")
+        commands["CTranslate2 (vanilla)"] = {
+            "command": [
+                sys.executable, "-m", "evo_mt.evidence.ct2_translate", str(model_dir),
+                str(vanilla_run.sentencepiece), "--beam", str(beam),
+            ],  # fmt: skip
+            "model": "vanilla",
+        }
+    return commands
+
+
+def translation_speed(
+    run_or_checkpoint: Path,
+    lines_file: Path,
+    *,
+    vanilla: Path | None = None,
+    beam: int = BEAM,
+    repeats: int = 3,
+) -> Dict:
+    """Each command's median wall time and peak memory on `lines_file` and on its first line,
+    how many of its translations equal the lean engine's, and the ratios."""
     run, checkpoint = find_checkpoint(run_or_checkpoint)
     try:
-        count = len(lines_file.read_text(encoding="utf-8").splitlines())
+        lines = read_lines(lines_file)
     except OSError as error:
         raise OptionError("input", f"{lines_file}: {error.strerror}") from error
-    commands = {
-        "evo_mt_translate": evo_mt_translate_command(checkpoint, beam),
-        "fairseq_interactive": interactive_command(run, checkpoint, beam=beam, buffered=False),
-        "fairseq_interactive_batched": interactive_command(run, checkpoint, beam=beam, buffered=True),
+    if not lines:
+        raise OptionError("input", f"{lines_file} has no lines to translate")
+    if repeats < 1:
+        raise OptionError("repeats", "must be at least 1")
+    rows: Dict[str, Dict] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(scratch)
+        first_line = work / "one-line.txt"
+        first_line.write_text(lines[0] + "\n", encoding="utf-8")
+        for name, spec in _commands(run, checkpoint, vanilla, beam, work).items():
+            whole = [run_process(name, spec["command"], lines_file) for _ in range(repeats)]
+            one = [run_process(name, spec["command"], first_line) for _ in range(repeats)]
+            out = whole[0].stdout
+            translations = interactive_translations(out) if spec.get("interactive") else out.splitlines()
+            rows[name] = {
+                "model": spec["model"],
+                "seconds": statistics.median(f.seconds for f in whole),
+                "peak_mib": statistics.median(f.peak_mib for f in whole),
+                "one_line_seconds": statistics.median(f.seconds for f in one),
+                "translations": translations,
+            }
+    outputs = {name: row.pop("translations") for name, row in rows.items()}
+    for name, row in rows.items():
+        # Each against the lean engine's translations of the same model.
+        same_model = "evo-mt translate" if row["model"] == "ea" else "evo-mt translate (vanilla)"
+        row["same_as_lean"] = sum(a == b for a, b in zip(outputs[name], outputs[same_model], strict=False))
+    return {"sentences": len(lines), "beam": beam, "repeats": repeats, "rows": rows, "ratios": _ratios(rows)}
+
+
+def _ratios(rows: Dict[str, Dict]) -> Dict[str, float]:
+    reference = rows[REFERENCE]
+    lean, int8 = rows["evo-mt translate"], rows["evo-mt translate --quantize int8"]
+    ratios = {
+        f"speedup vs {REFERENCE}": reference["seconds"] / lean["seconds"],
+        f"memory vs {REFERENCE}": lean["peak_mib"] / reference["peak_mib"],
+        f"int8 speedup vs {REFERENCE}": reference["seconds"] / int8["seconds"],
     }
-    rates = {}
-    for name, command in commands.items():
-        times = [process_seconds(name, command, lines_file) for _ in range(repeats)]
-        rates[name] = count / statistics.median(times)
-    return {
-        "sentences": count,
-        "beam": beam,
-        "sentences_per_s": rates,
-        "speedup": rates["evo_mt_translate"] / rates["fairseq_interactive"],
-        "speedup_vs_batched": rates["evo_mt_translate"] / rates["fairseq_interactive_batched"],
-    }
+    if "evo-mt translate (vanilla)" in rows:
+        ratios["EA / vanilla time"] = lean["seconds"] / rows["evo-mt translate (vanilla)"]["seconds"]
+    if "CTranslate2 (vanilla)" in rows:
+        ratios["evo-mt vanilla / CTranslate2 time"] = (
+            rows["evo-mt translate (vanilla)"]["seconds"] / rows["CTranslate2 (vanilla)"]["seconds"]
+        )
+    return ratios
+
+
+def table(report: Dict) -> str:
+    lines = [
+        f"{report['sentences']} sentences, beam {report['beam']}, whole processes "
+        f"(median of {report['repeats']}):",
+        "| command | model | wall s | one line s | peak MiB | time vs fairseq-interactive "
+        "| translations equal to evo-mt translate's (same model) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    reference = report["rows"][REFERENCE]["seconds"]
+    for name, row in report["rows"].items():
+        same = f"{row['same_as_lean']}/{report['sentences']}"
+        lines.append(
+            f"| {name} | {row['model']} | {row['seconds']:.2f} | {row['one_line_seconds']:.2f} | "
+            f"{row['peak_mib']:.0f} | {reference / row['seconds']:.2f}x | {same} |"
+        )
+    lines += [f"{name}: {value:.2f}x" for name, value in report["ratios"].items()]
+    return "\n".join(lines)

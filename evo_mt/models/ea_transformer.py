@@ -227,6 +227,9 @@ class EATransformerModel(TransformerModel):
     def add_args(cls, parser) -> None:
         # No defaults here, as in fairseq's legacy transformer: architectures fill them in.
         gen_parser_from_dataclass(parser, EATransformerConfig(), delete_default=True, with_prefix="")
+        # The version is not an architecture default but a fact about the code writing the
+        # checkpoint: without it a run started from the command line would be stored as version 1.
+        parser.set_defaults(ea_format_version=EA_FORMAT_VERSION)
 
     @classmethod
     def build_model(cls, args, task):

@@ -57,6 +57,8 @@ def score_run(
     beam: int | None = None,
     lenpen: float | None = None,
     batch_size: int | None = None,
+    engine: str = "lean",
+    quantize: str = "none",
 ) -> Dict[str, Any]:
     """Translate `split` with a checkpoint of the run (default: its default checkpoint) and
     score it; beam, length penalty and batch size default to the recipe's [score] values.
@@ -74,8 +76,9 @@ def score_run(
         raise UserError(f"{run.root}: no prepared {split!r} split (expected {source_file})")
     sources = read_lines(source_file)
     translator = Translator(
-        found, sentencepiece=run.sentencepiece, dictionaries=run.data_bin, beam=beam, lenpen=lenpen
-    )
+        found, sentencepiece=run.sentencepiece, dictionaries=run.data_bin, beam=beam, lenpen=lenpen,
+        engine=engine, quantize=quantize,
+    )  # fmt: skip
     hypotheses = []
     # disable=None: a bar on a terminal, nothing in a log file.
     bar = tqdm(total=len(sources), desc=f"translate {split}", unit=" sent", file=sys.stderr, disable=None)
@@ -90,6 +93,8 @@ def score_run(
         "split": split,
         "beam": beam,
         "lenpen": lenpen,
+        "engine": engine,
+        "quantize": quantize,
         **score_lines(hypotheses, read_lines(reference_file)),
         "hypotheses_file": str(hypotheses_file),
     }

@@ -1,4 +1,4 @@
-"""Translation: raw text in, raw text out (sentencepiece, fairseq's beam search, and back).
+"""Translation: raw text in, raw text out (sentencepiece, beam search, and back).
 
 Used by `evo-mt translate` and by scoring (which translates the raw test source, so every
 test sentence is translated exactly once, in order).
@@ -11,15 +11,15 @@ from typing import Any, Callable, Iterable, Iterator, List
 
 import torch
 
+from evo_mt.pipeline.engines import check_engine, load_engine
 from evo_mt.pipeline.errors import OptionError, UserError
-from evo_mt.pipeline.fairseq_commands import MAX_LEN_A, MAX_LEN_B
 from evo_mt.pipeline.run_folder import Run, find_checkpoint
 
 logger = logging.getLogger("evo_mt")
 
 
 def resolve_device(device: str | None) -> torch.device:
-    """"cpu" or "cuda"; None (or "auto") takes CUDA when there is one."""
+    """The device: "cpu" or "cuda"; None (or "auto") takes CUDA when there is one."""
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
@@ -44,6 +44,8 @@ class Translator:
 
     `dictionaries` is the folder of fairseq's dictionaries (a run's data-bin/). Most callers
     want `Translator.load(run_or_checkpoint)`, which finds all three in a run folder.
+    `engine` "lean" runs the fairseq-free inference engine (optionally `quantize` "int8"),
+    "fairseq" fairseq's own generator; both give the same translations.
     """
 
     def __init__(
@@ -56,53 +58,39 @@ class Translator:
         nbest: int = 1,
         lenpen: float = 1.0,
         device: str | None = None,
+        engine: str = "lean",
+        quantize: str = "none",
     ) -> None:
         import sentencepiece as spm
-        from fairseq import checkpoint_utils
-
-        import evo_mt.models  # noqa: F401  (registers the model and the checkpoint allowlist)
 
         check_search(beam, nbest)
         self.device = resolve_device(device)
+        check_engine(engine, quantize, self.device)
         for needed in (sentencepiece, dictionaries):
             if not Path(needed).exists():
                 raise UserError(f"{needed}: missing; prepare the run's data first (`evo-mt prepare`)")
-        models, self.config, task = checkpoint_utils.load_model_ensemble_and_task(
-            [str(checkpoint)], arg_overrides={"data": str(dictionaries)}
-        )
         self.checkpoint = Path(checkpoint)
-        self.models = [model.to(self.device).eval() for model in models]
-        self.task = task
+        self.engine = load_engine(
+            engine, self.checkpoint, Path(dictionaries), device=self.device, beam=beam, lenpen=lenpen,
+            quantize=quantize,
+        )  # fmt: skip
+        self.quantize = quantize
         self.spm = spm.SentencePieceProcessor(model_file=str(sentencepiece))
         self.nbest = nbest
         self.lenpen = lenpen
         # Room for </s>: longer inputs are cut to this many pieces.
-        self.max_source_pieces = min(m.max_positions()[0] for m in self.models) - 1
-        self.generator = self._generator(beam)
+        self.max_source_pieces = self.engine.max_source_positions - 1
         self._warned_truncation = False
-
-    def _generator(self, beam: int):
-        from fairseq.sequence_generator import SequenceGenerator
-
-        return SequenceGenerator(
-            self.models,
-            self.task.target_dictionary,
-            beam_size=beam,
-            len_penalty=self.lenpen,
-            max_len_a=MAX_LEN_A,
-            max_len_b=MAX_LEN_B,
-            max_len=min(m.max_decoder_positions() for m in self.models) - 1,
-        )
 
     @property
     def beam(self) -> int:
-        return self.generator.beam_size
+        return self.engine.beam
 
     def with_search(self, beam: int, nbest: int) -> "Translator":
         """This translator with another beam size and n-best, sharing its model (no reload)."""
         check_search(beam, nbest)
         other = copy.copy(self)
-        other.generator = self._generator(beam)
+        other.engine = self.engine.with_beam(beam)
         other.nbest = nbest
         return other
 
@@ -112,7 +100,7 @@ class Translator:
     ) -> "Translator":
         """The translator of a run folder (its default checkpoint, or `checkpoint`: a file or a
         name in its checkpoints/), or of a checkpoint file inside a run folder. `options` are
-        those of the constructor: beam, nbest, lenpen, device."""
+        those of the constructor: beam, nbest, lenpen, device, engine, quantize."""
         if checkpoint is None:
             run, found = find_checkpoint(run_or_checkpoint)
         else:
@@ -120,7 +108,8 @@ class Translator:
             found = run.checkpoint(checkpoint)
         return cls(found, sentencepiece=run.sentencepiece, dictionaries=run.data_bin, **options)
 
-    def encode(self, line: str) -> torch.Tensor:
+    def encode(self, line: str) -> List[int]:
+        """The source indices of a raw line (ending in </s>), cut to the model's positions."""
         pieces = self.spm.encode(line, out_type=str)
         if len(pieces) > self.max_source_pieces:
             if not self._warned_truncation:
@@ -132,7 +121,7 @@ class Translator:
                 )
                 self._warned_truncation = True
             pieces = pieces[: self.max_source_pieces]
-        return self.task.source_dictionary.encode_line(" ".join(pieces), add_if_not_exist=False).long()
+        return self.engine.source_indices(pieces)
 
     def translate(self, lines: List[str], batch_size: int = 64, max_tokens: int = 6000) -> List[List[str]]:
         """The n best translations of each line, in input order; empty lines give empty ones."""
@@ -141,34 +130,10 @@ class Translator:
         # Batches of similar length waste little on padding.
         encoded.sort(key=lambda item: len(item[1]))
         for batch in length_batches(encoded, batch_size, max_tokens):
-            for i, hypotheses in zip(
-                [i for i, _ in batch], self._generate([t for _, t in batch]), strict=True
-            ):
-                results[i] = hypotheses
+            found = self.engine.generate([indices for _, indices in batch], self.nbest)
+            for (i, _), best in zip(batch, found, strict=True):
+                results[i] = [self.spm.decode(pieces) for pieces in best]
         return results
-
-    def _generate(self, tokens: List[torch.Tensor]) -> List[List[str]]:
-        from fairseq.data import data_utils
-
-        dictionary = self.task.source_dictionary
-        sample = {
-            "net_input": {
-                "src_tokens": data_utils.collate_tokens(tokens, dictionary.pad(), left_pad=True).to(
-                    self.device
-                ),
-                "src_lengths": torch.tensor([len(t) for t in tokens], device=self.device),
-            }
-        }
-        with torch.no_grad():
-            output = self.generator.generate(self.models, sample)
-        target = self.task.target_dictionary
-        return [
-            [
-                self.spm.decode(target.string(hypothesis["tokens"].int().cpu()).split())
-                for hypothesis in best[: self.nbest]
-            ]
-            for best in output
-        ]
 
 
 def length_batches(

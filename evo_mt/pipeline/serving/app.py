@@ -28,19 +28,18 @@ RETRY_AFTER_S = 1
 
 def describe(translator: Translator, limits: Limits) -> Dict[str, Any]:
     """What /info tells: the model, its languages and options, and the server's limits."""
-    model = translator.config.model
-    task = translator.task.cfg
-    # fairseq keeps an argparse.Namespace for architectures registered the legacy way (ours),
-    # a DictConfig for the others.
-    options = dict(model.items()) if hasattr(model, "items") else vars(model)
+    options = translator.engine.model_options
+    source_language, target_language = translator.engine.languages
     return {
         "checkpoint": str(translator.checkpoint),
         "recipe": _recipe_name(translator),
-        "source_language": task.source_lang,
-        "target_language": task.target_lang,
+        "source_language": source_language,
+        "target_language": target_language,
         "architecture": options.get("arch") or options.get("_name"),
         "ea_options": {key: value for key, value in sorted(options.items()) if key.startswith("ea_")},
         "device": str(translator.device),
+        "engine": translator.engine.name,
+        "quantize": translator.quantize,
         "beam": translator.beam,
         "max_source_pieces": translator.max_source_pieces,
         "limits": limits.as_dict(),

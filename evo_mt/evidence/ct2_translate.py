@@ -1,0 +1,40 @@
+"""CTranslate2 translating standard input as `evo-mt translate` does, for `bench --translate`.
+
+Lines are cut into the run's sentencepiece pieces, translated in batches of 64 sentences
+with the same beam (CTranslate2's length penalty 1 and its own maximum length, 256), and
+joined back. Run as a process of its own: python -m evo_mt.evidence.ct2_translate MODEL SPM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import List
+
+
+def main(argv: List[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", help="CTranslate2's model folder")
+    parser.add_argument("sentencepiece", help="the run's sentencepiece model")
+    parser.add_argument("--beam", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=64)
+    args = parser.parse_args(argv)
+    import ctranslate2
+    import sentencepiece
+
+    pieces = sentencepiece.SentencePieceProcessor(model_file=args.sentencepiece)
+    translator = ctranslate2.Translator(args.model, device="cpu")
+    lines = sys.stdin.read().splitlines()
+    sources = [pieces.encode(line, out_type=str) for line in lines]
+    wanted = [i for i, source in enumerate(sources) if source]
+    results = translator.translate_batch(
+        [sources[i] for i in wanted], beam_size=args.beam, max_batch_size=args.batch_size
+    )
+    out = [""] * len(lines)
+    for i, result in zip(wanted, results, strict=True):
+        out[i] = pieces.decode(result.hypotheses[0])
+    sys.stdout.write("".join(f"{line}\n" for line in out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""A vanilla evo-mt checkpoint as fairseq's own Transformer, and converted for CTranslate2.
+
+With every chain off (`--ea-chains ''`) the EA-Transformer is fairseq's Transformer: the same
+modules and weight names. Only the architecture's name and the `ea_*` options say otherwise,
+and CTranslate2's fairseq converter accepts the models it knows by name. So the copy written
+here is renamed to `transformer` and stripped of `ea_*`; its weights are untouched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from evo_mt.checkpoints import read_checkpoint
+from evo_mt.evolving_options import EvolvingOptions, ea_defaults
+from evo_mt.pipeline.errors import OptionError, UserError
+from evo_mt.pipeline.fairseq_commands import USER_DIR
+from evo_mt.pipeline.files import atomic_file
+from evo_mt.pipeline.run_folder import Run
+
+
+def as_fairseq_transformer(checkpoint: Path, output: Path) -> Path:
+    """Write `checkpoint` (a vanilla EA-Transformer) as a fairseq `transformer` checkpoint."""
+    state = read_checkpoint(checkpoint)
+    model_cfg = state["cfg"]["model"]
+    # fairseq stores an argparse.Namespace for legacy architectures, plain containers otherwise.
+    fields = model_cfg if isinstance(model_cfg, dict) else vars(model_cfg)
+    options = argparse.Namespace(**fields)
+    ea_defaults(options)
+    if EvolvingOptions.from_config(options).chains:
+        raise OptionError(
+            "vanilla",
+            f"{checkpoint} evolves attention ({options.ea_chains}); give a run trained with --ea-chains ''",
+        )
+    for name in [name for name in fields if name.startswith("ea_")]:
+        del fields[name]
+    fields["arch"] = fields["_name"] = "transformer"
+    with atomic_file(output) as scratch:
+        torch.save(state, scratch)
+    return output
+
+
+def convert_to_ctranslate2(run: Run, checkpoint: Path, output: Path) -> Path:
+    """CTranslate2's model folder of a vanilla checkpoint (fp32), by its fairseq converter."""
+    output.mkdir(parents=True, exist_ok=True)
+    transformer = as_fairseq_transformer(checkpoint, output / "transformer.pt")
+    recipe = run.recipe()
+    converted = output / "model"
+    # The user dir only registers evo-mt's checkpoint allowlist: the converter loads with
+    # weights_only=True, and the stored configuration holds an argparse.Namespace.
+    command = [
+        sys.executable, "-m", "ctranslate2.converters.fairseq", "--model_path", str(transformer),
+        "--data_dir", str(run.data_bin), "--source_lang", recipe.source_lang,
+        "--target_lang", recipe.target_lang, "--user_dir", USER_DIR,
+        "--output_dir", str(converted), "--force",
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        last = done.stderr.strip().splitlines()[-1:] or ["(no message)"]
+        raise UserError(f"CTranslate2's converter failed on {transformer}: {last[0]}")
+    return converted

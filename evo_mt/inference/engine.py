@@ -1,0 +1,146 @@
+"""The lean inference engine: a checkpoint in, hypotheses out, without importing fairseq.
+
+`Engine.load` reads the checkpoint with `weights_only=True` (evo_mt.checkpoints), builds the
+plain-PyTorch model of evo_mt.inference.transformer from its stored configuration and
+loads its weights by their fairseq names. `generate` runs fairseq's beam search
+(evo_mt.inference.beam_search) on batches of source token indices.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any, Dict, List, Sequence, Tuple
+
+import torch
+from torch import Tensor, nn
+
+from evo_mt.checkpoints import CheckpointError, read_checkpoint
+from evo_mt.inference.architecture import Architecture, flat_options
+from evo_mt.inference.beam_search import Hypothesis, beam_search
+from evo_mt.inference.transformer import DecoderState, Transformer
+from evo_mt.inference.vocabulary import PAD, Vocabulary
+
+# Weights fairseq keeps in its state dict that inference does not use: format markers and
+# the sinusoidal table's placeholder.
+_IGNORED_SUFFIXES = (".version", "embed_positions._float_tensor")
+QUANTIZATIONS = ("none", "int8")
+
+
+class _Decoding:
+    """The beam search's view of the decoder: one step at a time over a DecoderState."""
+
+    def __init__(self, model: Transformer, state: DecoderState) -> None:
+        self.model, self.state = model, state
+
+    def step(self, last_tokens: Tensor) -> Tensor:
+        return self.model.decoder.step(last_tokens, self.state)
+
+    def select(self, hypotheses: Tensor, sentences: Tensor | None) -> None:
+        self.state.select(hypotheses, sentences)
+
+
+class Engine:
+    """A loaded model with its dictionaries, translating token indices to token indices."""
+
+    def __init__(
+        self,
+        model: Transformer,
+        source: Vocabulary,
+        target: Vocabulary,
+        *,
+        options: Dict[str, Any],
+        languages: Tuple[str, str],
+    ) -> None:
+        self.model = model.eval()
+        self.source, self.target = source, target
+        self.options = options  # the model's stored options, by their flat fairseq names
+        self.languages = languages
+        self.device = torch.device("cpu")
+
+    def to(self, device: torch.device) -> Engine:
+        self.model.to(device)
+        self.device = torch.device(device)
+        return self
+
+    @classmethod
+    def load(cls, checkpoint: Path, dictionaries: Path, quantize: str = "none") -> Engine:
+        """The model of `checkpoint`, with the dict.SRC.txt / dict.TGT.txt of folder `dictionaries`.
+
+        `quantize` "int8": the Linear layers' weights as 8-bit integers (torch's dynamic
+        quantization for CPUs: activations are quantized on the fly, per batch).
+        """
+        if quantize not in QUANTIZATIONS:
+            raise ValueError(f"quantize must be one of {', '.join(QUANTIZATIONS)}, not {quantize!r}")
+        state = read_checkpoint(checkpoint)
+        cfg = state.get("cfg") or {}
+        model_cfg = cfg.get("model") if isinstance(cfg, dict) else None
+        if model_cfg is None:
+            model_cfg = state.get("args")
+        arch = Architecture.from_config(model_cfg, str(checkpoint))
+        task = cfg.get("task") or {}
+        languages = [_option(task, "source_lang"), _option(task, "target_lang")]
+        if None in languages:
+            languages = [_option(model_cfg, "source_lang"), _option(model_cfg, "target_lang")]
+        source, target = (Vocabulary.load(Path(dictionaries) / f"dict.{lang}.txt") for lang in languages)
+        weights = {k: v for k, v in state["model"].items() if not k.endswith(_IGNORED_SUFFIXES)}
+        shared = _option(model_cfg, "share_all_embeddings") or False
+        model = Transformer(arch, len(source), len(target), shared=bool(shared))
+        try:
+            model.load_state_dict(weights, strict=True)
+        except RuntimeError as error:
+            first = str(error).splitlines()[1].strip() if "\n" in str(error) else str(error)
+            raise CheckpointError(f"{checkpoint}: weights do not fit its configuration ({first})") from error
+        if _option(model_cfg, "share_decoder_input_output_embed") or shared:
+            model.decoder.output_projection.weight = model.decoder.embed_tokens.weight
+        if quantize == "int8":
+            with warnings.catch_warnings():
+                # torch announces that eager-mode quantization moves to torchao; until then it
+                # is torch's maintained int8 path for CPUs, and the notice is not the user's.
+                warnings.filterwarnings("ignore", message=".*(deprecated|quantize_per_tensor).*")
+                model = torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
+        return cls(model, source, target, options=vars(flat_options(model_cfg)), languages=tuple(languages))
+
+    @property
+    def max_source_positions(self) -> int:
+        return self.model.arch.encoder.max_positions
+
+    @property
+    def max_target_positions(self) -> int:
+        return self.model.arch.decoder.max_positions
+
+    @torch.inference_mode()
+    def generate(
+        self,
+        sources: Sequence[Sequence[int]],
+        *,
+        beam: int,
+        lenpen: float,
+        max_len_a: float,
+        max_len_b: int,
+    ) -> List[List[Hypothesis]]:
+        """The finished hypotheses of each source (indices ending in </s>), best first."""
+        lengths = [len(s) for s in sources]
+        longest = max(lengths)
+        # Left padding, as fairseq batches sources for generation.
+        tokens = torch.full((len(sources), longest), PAD, dtype=torch.long)
+        for row, source in enumerate(sources):
+            tokens[row, longest - len(source) :] = torch.tensor(source, dtype=torch.long)
+        tokens = tokens.to(self.device)
+        # fairseq's limit: a x source length + b, and 2 positions short of the decoder's table.
+        cap = self.max_target_positions - 2
+        max_lengths = torch.tensor(
+            [min(int(max_len_a * n + max_len_b), cap) for n in lengths], device=self.device
+        )
+        encoder_out, padding = self.model.encoder(tokens)
+        state = self.model.decoder.start(encoder_out, padding)
+        # Each sentence's state is shared by its `beam` hypotheses until the first step
+        # chooses; the hypotheses' own rows are made here, the cross keys stay per sentence.
+        state.select(torch.arange(len(sources), device=self.device).repeat_interleave(beam), None)
+        return beam_search(_Decoding(self.model, state), max_lengths, beam=beam, lenpen=lenpen)
+
+
+def _option(cfg, name: str):
+    if cfg is None:
+        return None
+    return cfg.get(name) if isinstance(cfg, dict) else getattr(cfg, name, None)

@@ -1,0 +1,438 @@
+"""The (evolving-attention) Transformer for inference only, in plain PyTorch.
+
+Modules and parameters carry fairseq's names, so a fairseq checkpoint's state dict loads
+as it is. Activations are batch first: (B, T, C) for hidden states, (B, H, T_q, T_k) for
+attention maps. A chain's map is handed from layer to layer as a return value; the maths
+of each layer of a chain is `evolving_maths.evolve`, the function the fairseq plugin calls.
+
+The decoder runs one target position at a time over a `DecoderState`: keys and values of
+the self-attention grow by a step, the cross-attention's keys and values are computed once
+per sentence (not per hypothesis), and each convolving decoder layer keeps the k - 1
+previous rows of its map as the convolution's context.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Dict, List, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from evo_mt.evolving_maths import evolve, handed_on, masked_entries, probabilities, rows_for_next_step
+from evo_mt.evolving_options import EvolvingOptions
+from evo_mt.inference.architecture import Architecture, Side
+from evo_mt.inference.vocabulary import PAD
+
+_ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu, "gelu_accurate": F.gelu, "tanh": torch.tanh}
+
+
+@dataclass(frozen=True)
+class Evolution:
+    """How one attention module evolves its map: its place in a chain, from the chain's options."""
+
+    alpha: float
+    beta: float
+    activation: str
+    causal: bool
+    receives: bool
+    passes_on: bool
+
+    @classmethod
+    def at(cls, options: EvolvingOptions, position: int, layers: int, causal: bool) -> Evolution:
+        later = position > 0
+        carries = options.alpha != 0.0
+        return cls(
+            alpha=options.alpha if later else 0.0,
+            beta=options.beta if later else 0.0,
+            activation=options.activation,
+            causal=causal,
+            receives=carries and later,
+            passes_on=carries and position < layers - 1,
+        )
+
+
+class Attention(nn.Module):
+    """fairseq's MultiheadAttention weights; with `evolution`, its logits evolve along a chain."""
+
+    def __init__(
+        self, dim: int, heads: int, kernel_size: int, evolution: Evolution | None, fused: bool = False
+    ) -> None:
+        super().__init__()
+        self.heads, self.head_dim = heads, dim // heads
+        # fairseq's own encoder attention runs torch's fused attention (its fast path); a
+        # decoding step, and evolving attention, run the explicit product and softmax.
+        self.fused = fused and evolution is None
+        self.scaling = self.head_dim**-0.5
+        self.q_proj, self.k_proj, self.v_proj, self.out_proj = (nn.Linear(dim, dim) for _ in range(4))
+        self.evolution = evolution
+        convolves = evolution is not None and evolution.beta != 0.0
+        self.conv = nn.Conv2d(heads, heads, (kernel_size, kernel_size)) if convolves else None
+
+    def split(self, x: Tensor) -> Tensor:
+        # (B, T, C) -> (B, H, T, d)
+        return x.view(x.size(0), x.size(1), self.heads, self.head_dim).transpose(1, 2)
+
+    def keys_values(self, x: Tensor) -> Tuple[Tensor, Tensor]:
+        return self.split(self.k_proj(x)), self.split(self.v_proj(x))
+
+    def forward(
+        self,
+        query: Tensor,
+        keys: Tensor,
+        values: Tensor,
+        *,
+        masked: Tensor | None,
+        chain_masked: Tensor | None,
+        previous: Tensor | None,
+        rows_above: Tensor | None = None,
+    ) -> Tuple[Tensor, Tensor | None, Tensor | None]:
+        """(output (B, T_q, C), map handed on or None, convolution rows for the next step or None).
+
+        `keys`/`values` are (B_kv, H, T_k, d) with B a multiple of B_kv: hypotheses of one
+        sentence share the cross-attention's keys. `masked` is where the softmax may not look
+        (None: nowhere); `chain_masked` adds padded queries, which feed nothing onward.
+        """
+        batch, length, _ = query.shape
+        if self.fused:
+            return self._fused(query, keys, values, masked), None, None
+        q = self.split(self.q_proj(query) * self.scaling)  # (B, H, T_q, d)
+        share = batch // keys.size(0)
+        if share > 1:  # (B_kv, share, H, T_q, d) against (B_kv, 1, H, T_k, d)
+            q = q.reshape(keys.size(0), share, *q.shape[1:])
+            keys, values = keys.unsqueeze(1), values.unsqueeze(1)
+        scores = (q @ keys.transpose(-1, -2)).view(batch, self.heads, length, -1)  # (B, H, T_q, T_k)
+        evolution = self.evolution
+        handed, next_rows = None, None
+        if evolution is None:
+            evolved = scores
+        else:
+            conv = self.conv
+            mixed, evolved = evolve(
+                handed_on(scores, masked),
+                previous if evolution.receives else None,
+                alpha=evolution.alpha,
+                beta=evolution.beta,
+                weight=None if conv is None else conv.weight,
+                bias=None if conv is None else conv.bias,
+                activation=evolution.activation,
+                causal=evolution.causal,
+                chain_masked=chain_masked,
+                rows_above=rows_above,
+            )
+            if rows_above is not None:
+                next_rows = rows_for_next_step(rows_above, mixed)
+            if evolution.passes_on:
+                handed = handed_on(evolved, chain_masked)
+        probs = probabilities(evolved, masked).type_as(query)
+        if share > 1:
+            probs = probs.view(keys.size(0), share, *probs.shape[1:])
+        return self._merged(probs @ values, batch, length), handed, next_rows
+
+    def _merged(self, heads_out: Tensor, batch: int, length: int) -> Tensor:
+        # (B, H, T_q, d) (or (B_kv, share, H, T_q, d)) -> (B, T_q, C), projected
+        out = heads_out.reshape(batch, self.heads, length, self.head_dim).transpose(1, 2)
+        return self.out_proj(out.reshape(batch, length, self.heads * self.head_dim))
+
+    def _fused(self, query: Tensor, keys: Tensor, values: Tensor, masked: Tensor | None) -> Tensor:
+        q = self.split(self.q_proj(query))
+        mask = (
+            None
+            if masked is None
+            else torch.zeros(masked.shape, dtype=q.dtype).masked_fill(masked, float("-inf"))
+        )
+        out = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
+        return self._merged(out, query.size(0), query.size(1))
+
+
+class _Layer(nn.Module):
+    """What encoder and decoder layers share: fairseq's feed-forward block and residual norms."""
+
+    def __init__(self, side: Side, activation: str) -> None:
+        super().__init__()
+        self.pre_norm = side.normalize_before
+        self.fc1, self.fc2 = nn.Linear(side.embed_dim, side.ffn_dim), nn.Linear(side.ffn_dim, side.embed_dim)
+        self.activation = _ACTIVATIONS[activation]
+        self.final_layer_norm = nn.LayerNorm(side.embed_dim)
+
+    def normed(self, norm: nn.LayerNorm, x: Tensor) -> Tensor:
+        """A sublayer's input: normalised first (pre-norm), or as it is (post-norm)."""
+        return norm(x) if self.pre_norm else x
+
+    def added(self, norm: nn.LayerNorm, x: Tensor, out: Tensor) -> Tensor:
+        """The residual sum, normalised after (post-norm) or not (pre-norm)."""
+        return x + out if self.pre_norm else norm(x + out)
+
+    def feed_forward(self, x: Tensor) -> Tensor:
+        out = self.fc2(self.activation(self.fc1(self.normed(self.final_layer_norm, x))))
+        return self.added(self.final_layer_norm, x, out)
+
+
+class EncoderLayer(_Layer):
+    def __init__(self, side: Side, activation: str, kernel_size: int, evolution: Evolution | None) -> None:
+        super().__init__(side, activation)
+        self.self_attn = Attention(side.embed_dim, side.heads, kernel_size, evolution, fused=True)
+        self.self_attn_layer_norm = nn.LayerNorm(side.embed_dim)
+
+    def forward(
+        self, x: Tensor, masked: Tensor | None, chain_masked: Tensor | None, previous: Tensor | None
+    ) -> Tuple[Tensor, Tensor | None]:
+        h = self.normed(self.self_attn_layer_norm, x)
+        k, v = self.self_attn.keys_values(h)
+        out, handed, _ = self.self_attn(h, k, v, masked=masked, chain_masked=chain_masked, previous=previous)
+        return self.feed_forward(self.added(self.self_attn_layer_norm, x, out)), handed
+
+
+class DecoderLayer(_Layer):
+    def __init__(
+        self,
+        side: Side,
+        encoder_dim: int,
+        activation: str,
+        kernel_size: int,
+        evolutions: Dict[str, Evolution | None],
+    ) -> None:
+        super().__init__(side, activation)
+        self.self_attn = Attention(side.embed_dim, side.heads, kernel_size, evolutions["decoder"])
+        self.self_attn_layer_norm = nn.LayerNorm(side.embed_dim)
+        self.encoder_attn = Attention(side.embed_dim, side.heads, kernel_size, evolutions["cross"])
+        if encoder_dim != side.embed_dim:
+            self.encoder_attn.k_proj = nn.Linear(encoder_dim, side.embed_dim)
+            self.encoder_attn.v_proj = nn.Linear(encoder_dim, side.embed_dim)
+        self.encoder_attn_layer_norm = nn.LayerNorm(side.embed_dim)
+
+    def step(self, x: Tensor, memory: LayerState, source_masked: Tensor | None, handed: Dict) -> Tensor:
+        """One target position (N, 1, C) of N hypotheses through the layer; `handed` holds each
+        chain's map from the layer below and receives this layer's."""
+        h = self.normed(self.self_attn_layer_norm, x)
+        k, v = self.self_attn.keys_values(h)
+        memory.keys = torch.cat([memory.keys, k], dim=2)
+        memory.values = torch.cat([memory.values, v], dim=2)
+        out = _attend(self.self_attn, "decoder", h, memory.keys, memory.values, None, memory, handed)
+        x = self.added(self.self_attn_layer_norm, x, out)
+
+        h = self.normed(self.encoder_attn_layer_norm, x)
+        if source_masked is not None and source_masked.size(0) != h.size(0):
+            source_masked = source_masked.repeat_interleave(h.size(0) // source_masked.size(0), dim=0)
+        out = _attend(
+            self.encoder_attn,
+            "cross",
+            h,
+            memory.cross_keys,
+            memory.cross_values,
+            source_masked,
+            memory,
+            handed,
+        )
+        return self.feed_forward(self.added(self.encoder_attn_layer_norm, x, out))
+
+
+def _attend(
+    attention: Attention, chain: str, h: Tensor, keys: Tensor, values: Tensor,
+    masked: Tensor | None, memory: LayerState, handed: Dict,
+) -> Tensor:  # fmt: skip
+    """A decoding step's attention; a convolving one reads and renews its k - 1 cached rows."""
+    rows = None
+    if attention.conv is not None:
+        rows = memory.rows.get(chain)
+        if rows is None:  # the first step: zeros, as the causal convolution pads
+            k = attention.conv.kernel_size[0]
+            rows = h.new_zeros(h.size(0), attention.heads, k - 1, keys.size(2))
+        elif rows.size(-1) < keys.size(2):  # self-attention keys grew by one since the last step
+            rows = F.pad(rows, (0, keys.size(2) - rows.size(-1)))
+    out, handed[chain], next_rows = attention(
+        h, keys, values, masked=masked, chain_masked=masked, previous=handed[chain], rows_above=rows
+    )
+    if next_rows is not None:
+        memory.rows[chain] = next_rows
+    return out
+
+
+@dataclass
+class LayerState:
+    """One decoder layer's memory of earlier steps, for every live hypothesis."""
+
+    keys: Tensor  # (N, H, t, d): the self-attention's keys so far
+    values: Tensor
+    cross_keys: Tensor  # (S_batch, H, T_src, d): per sentence, shared by its hypotheses
+    cross_values: Tensor
+    # The k - 1 previous rows of each convolving attention's map (N, H, k - 1, T_k).
+    rows: Dict[str, Tensor] = field(default_factory=dict)
+
+
+@dataclass
+class DecoderState:
+    """What the decoder needs from earlier steps: the source and each layer's memory."""
+
+    source_masked: Tensor | None  # (S_batch, 1, 1, T_src) where the source is padding, or None
+    layers: List[LayerState]
+    steps: int = 0
+
+    def select(self, hypotheses: Tensor, sentences: Tensor | None) -> None:
+        """Keep hypotheses `hypotheses` (indices into the current ones), in that order, and of
+        the source only `sentences` (None: all of them, the batch did not shrink)."""
+        for layer in self.layers:
+            layer.keys, layer.values = layer.keys[hypotheses], layer.values[hypotheses]
+            layer.rows = {name: rows[hypotheses] for name, rows in layer.rows.items()}
+            if sentences is not None:
+                layer.cross_keys, layer.cross_values = (
+                    layer.cross_keys[sentences],
+                    layer.cross_values[sentences],
+                )
+        if sentences is not None and self.source_masked is not None:
+            self.source_masked = self.source_masked[sentences]
+
+
+def _embedding_scale(arch: Architecture, side: Side) -> float:
+    return math.sqrt(side.embed_dim) if arch.scale_embedding else 1.0
+
+
+class SinusoidalPositions(nn.Module):
+    """fairseq's sinusoidal positions: position p of a sentence has index PAD + 1 + p."""
+
+    def __init__(self, dim: int, max_positions: int) -> None:
+        super().__init__()
+        half = dim // 2
+        rates = torch.exp(torch.arange(half, dtype=torch.float) * -(math.log(10000) / (half - 1)))
+        angles = torch.arange(max_positions + PAD + 1, dtype=torch.float).unsqueeze(1) * rates.unsqueeze(0)
+        table = torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
+        if dim % 2:
+            table = F.pad(table, (0, 1))
+        table[PAD] = 0
+        self.register_buffer("table", table, persistent=False)
+
+    def forward(self, indices: Tensor) -> Tensor:
+        return self.table[indices]
+
+
+class LearnedPositions(nn.Embedding):
+    """fairseq's learned positions (the same indices as the sinusoidal ones)."""
+
+    def __init__(self, dim: int, max_positions: int) -> None:
+        super().__init__(max_positions + PAD + 1, dim, padding_idx=PAD)
+
+
+def _positions(side: Side, arch: Architecture) -> nn.Module | None:
+    if not arch.positions:
+        return None
+    kind = LearnedPositions if side.learned_positions else SinusoidalPositions
+    return kind(side.embed_dim, side.max_positions)
+
+
+def position_indices(tokens: Tensor) -> Tensor:
+    """PAD + 1 + the position among the non-padding tokens; PAD at padding (left or right)."""
+    real = tokens.ne(PAD).int()
+    return (torch.cumsum(real, dim=1) * real).long() + PAD
+
+
+class Encoder(nn.Module):
+    def __init__(self, arch: Architecture, embed_tokens: nn.Embedding) -> None:
+        super().__init__()
+        side = arch.encoder
+        self.embed_tokens = embed_tokens
+        self.embed_scale = _embedding_scale(arch, side)
+        self.embed_positions = _positions(side, arch)
+        self.layernorm_embedding = nn.LayerNorm(side.embed_dim) if arch.layernorm_embedding else None
+        options = arch.evolving if arch.evolving and "encoder" in arch.evolving.chains else None
+        kernel = arch.evolving.kernel_size if arch.evolving else 1
+        self.layers = nn.ModuleList(
+            EncoderLayer(
+                side,
+                arch.activation,
+                kernel,
+                Evolution.at(options, i, side.layers, causal=False) if options else None,
+            )
+            for i in range(side.layers)
+        )
+        self.layer_norm = nn.LayerNorm(side.embed_dim) if side.normalize_before else None
+
+    def forward(self, tokens: Tensor) -> Tuple[Tensor, Tensor | None]:
+        """Source tokens (B, T) -> states (B, T, C) and where the source is padding (B, T) or None."""
+        padding = tokens.eq(PAD)
+        padding = padding if bool(padding.any()) else None
+        x = self.embed_scale * self.embed_tokens(tokens)
+        if self.embed_positions is not None:
+            x = x + self.embed_positions(position_indices(tokens))
+        if self.layernorm_embedding is not None:
+            x = self.layernorm_embedding(x)
+        if padding is not None:
+            x = x * (1 - padding.unsqueeze(-1).type_as(x))
+        length = tokens.size(1)
+        masked = masked_entries(length, key_padding_mask=padding)
+        chain_masked = masked_entries(length, key_padding_mask=padding, query_padding=padding)
+        handed = None
+        for layer in self.layers:
+            x, handed = layer(x, masked, chain_masked, handed)
+        if self.layer_norm is not None:
+            x = self.layer_norm(x)
+        return x, padding
+
+
+class Decoder(nn.Module):
+    def __init__(self, arch: Architecture, embed_tokens: nn.Embedding) -> None:
+        super().__init__()
+        side = arch.decoder
+        self.embed_tokens = embed_tokens
+        self.embed_scale = _embedding_scale(arch, side)
+        self.embed_positions = _positions(side, arch)
+        self.layernorm_embedding = nn.LayerNorm(side.embed_dim) if arch.layernorm_embedding else None
+        options = arch.evolving
+        kernel = options.kernel_size if options else 1
+        self.layers = nn.ModuleList(
+            DecoderLayer(
+                side,
+                arch.encoder.embed_dim,
+                arch.activation,
+                kernel,
+                {
+                    chain: Evolution.at(options, i, side.layers, causal=True)
+                    if options and chain in options.chains
+                    else None
+                    for chain in ("decoder", "cross")
+                },
+            )
+            for i in range(side.layers)
+        )
+        self.layer_norm = nn.LayerNorm(side.embed_dim) if arch.decoder_final_norm else None
+        self.output_projection = nn.Linear(side.embed_dim, embed_tokens.num_embeddings, bias=False)
+
+    def start(self, encoder_out: Tensor, source_padding: Tensor | None) -> DecoderState:
+        """The state before the first step, for a batch of sentences (each hypothesis added later)."""
+        masked = masked_entries(encoder_out.size(1), key_padding_mask=source_padding)
+        layers = []
+        for layer in self.layers:
+            cross_keys, cross_values = layer.encoder_attn.keys_values(encoder_out)
+            empty = cross_keys.new_zeros(cross_keys.size(0), cross_keys.size(1), 0, cross_keys.size(-1))
+            layers.append(LayerState(empty, empty, cross_keys, cross_values))
+        return DecoderState(masked, layers)
+
+    def step(self, last_tokens: Tensor, state: DecoderState) -> Tensor:
+        """Log-probabilities (N, V) of the next token of N hypotheses ending in `last_tokens` (N,)."""
+        x = self.embed_scale * self.embed_tokens(last_tokens).unsqueeze(1)  # (N, 1, C)
+        if self.embed_positions is not None:
+            x = x + self.embed_positions(last_tokens.new_full((1, 1), PAD + 1 + state.steps))
+        if self.layernorm_embedding is not None:
+            x = self.layernorm_embedding(x)
+        handed: Dict[str, Tensor | None] = {"decoder": None, "cross": None}
+        for layer, memory in zip(self.layers, state.layers, strict=True):
+            x = layer.step(x, memory, state.source_masked, handed)
+        if self.layer_norm is not None:
+            x = self.layer_norm(x)
+        state.steps += 1
+        return F.log_softmax(self.output_projection(x[:, 0]).float(), dim=-1)
+
+
+class Transformer(nn.Module):
+    """Encoder and decoder sharing one embedding table when the checkpoint shares them."""
+
+    def __init__(self, arch: Architecture, source_vocab: int, target_vocab: int, shared: bool) -> None:
+        super().__init__()
+        self.arch = arch
+        source_embed = nn.Embedding(source_vocab, arch.encoder.embed_dim, padding_idx=PAD)
+        target_embed = (
+            source_embed if shared else nn.Embedding(target_vocab, arch.decoder.embed_dim, padding_idx=PAD)
+        )
+        self.encoder = Encoder(arch, source_embed)
+        self.decoder = Decoder(arch, target_embed)

@@ -1,0 +1,53 @@
+"""fairseq's dictionary files (dict.txt) read without fairseq, for encoding and decoding.
+
+A dictionary is `<s> <pad> </s> <unk>` (indices 0-3) followed by one "symbol count" line per
+symbol in file order; fairseq-preprocess pads it with "madeupword" symbols, which are
+ordinary entries here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, Iterable, List
+
+from evo_mt.checkpoints import CheckpointError
+
+SPECIALS = ("<s>", "<pad>", "</s>", "<unk>")
+PAD, EOS, UNK = 1, 2, 3
+# A flag fairseq writes after the count of a symbol that may repeat an earlier one.
+OVERWRITE = "#fairseq:overwrite"
+
+
+class Vocabulary:
+    """Subword pieces to indices and back, as fairseq's Dictionary maps them."""
+
+    def __init__(self, symbols: List[str]) -> None:
+        self.symbols = symbols
+        self.indices: Dict[str, int] = {}
+        for index, symbol in enumerate(symbols):
+            self.indices[symbol] = index
+
+    @classmethod
+    def load(cls, path: Path) -> Vocabulary:
+        symbols = list(SPECIALS)
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except OSError as error:
+            raise CheckpointError(f"{path}: cannot read the dictionary: {error.strerror}") from error
+        for number, line in enumerate(lines, 1):
+            fields = line.rstrip().rsplit(" ", 2 if line.rstrip().endswith(OVERWRITE) else 1)
+            if len(fields) < 2 or not fields[1].lstrip("-").isdigit():
+                raise CheckpointError(f"{path}:{number}: not a 'symbol count' line of a fairseq dictionary")
+            symbols.append(fields[0])
+        return cls(symbols)
+
+    def __len__(self) -> int:
+        return len(self.symbols)
+
+    def encode(self, pieces: Iterable[str]) -> List[int]:
+        """Indices of `pieces` (unknown ones as <unk>) followed by </s>, as fairseq encodes a line."""
+        return [self.indices.get(piece, UNK) for piece in pieces] + [EOS]
+
+    def decode(self, indices: Iterable[int]) -> List[str]:
+        """Pieces of a hypothesis, without </s> and padding; <unk> stays visible as "<unk>"."""
+        return [self.symbols[i] for i in indices if i not in (EOS, PAD)]

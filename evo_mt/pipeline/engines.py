@@ -1,0 +1,141 @@
+"""The two ways `Translator` runs a checkpoint's beam search, behind one small interface.
+
+"lean" (the default) is evo_mt.inference: plain PyTorch, no fairseq import, optionally
+int8. "fairseq" is fairseq's own SequenceGenerator on the model fairseq builds through the
+plugin, kept to compare against and for what needs fairseq's model objects (attention
+pictures). Both take subword pieces and give the n best hypotheses as pieces.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Dict, List
+
+import torch
+
+from evo_mt.inference.engine import QUANTIZATIONS
+from evo_mt.pipeline.errors import OptionError
+from evo_mt.pipeline.fairseq_commands import MAX_LEN_A, MAX_LEN_B
+
+ENGINES = ("lean", "fairseq")
+
+
+def check_engine(engine: str, quantize: str, device: torch.device) -> None:
+    """Refuse an engine, quantization or pairing of them that does not exist."""
+    if engine not in ENGINES:
+        raise OptionError("engine", f"must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if quantize not in QUANTIZATIONS:
+        raise OptionError("quantize", f"must be one of {', '.join(QUANTIZATIONS)}, not {quantize!r}")
+    if quantize != "none" and engine != "lean":
+        raise OptionError("quantize", f"{quantize} needs the lean engine (--engine lean)")
+    if quantize == "int8" and device.type != "cpu":
+        raise OptionError("quantize", "int8 is dynamic quantization for CPUs; use --device cpu")
+
+
+class LeanEngine:
+    """evo_mt.inference's Engine with this run's search options."""
+
+    name = "lean"
+
+    def __init__(
+        self, checkpoint: Path, dictionaries: Path, *, device: torch.device, beam: int, lenpen: float,
+        quantize: str,
+    ) -> None:  # fmt: skip
+        from evo_mt.inference.engine import Engine
+
+        self.engine = Engine.load(checkpoint, dictionaries, quantize=quantize).to(device)
+        self.beam, self.lenpen = beam, lenpen
+        self.max_source_positions = self.engine.max_source_positions
+        self.model_options = self.engine.options
+        self.languages = self.engine.languages
+
+    def with_beam(self, beam: int) -> LeanEngine:
+        other = copy.copy(self)
+        other.beam = beam
+        return other
+
+    def source_indices(self, pieces: List[str]) -> List[int]:
+        return self.engine.source.encode(pieces)
+
+    def generate(self, sources: List[List[int]], nbest: int) -> List[List[List[str]]]:
+        found = self.engine.generate(
+            sources, beam=self.beam, lenpen=self.lenpen, max_len_a=MAX_LEN_A, max_len_b=MAX_LEN_B
+        )
+        target = self.engine.target
+        return [[target.decode(h.tokens) for h in best[:nbest]] for best in found]
+
+
+class FairseqEngine:
+    """fairseq's model (built through the plugin) and its SequenceGenerator."""
+
+    name = "fairseq"
+
+    def __init__(
+        self, checkpoint: Path, dictionaries: Path, *, device: torch.device, beam: int, lenpen: float,
+        quantize: str,
+    ) -> None:  # fmt: skip
+        from fairseq import checkpoint_utils
+
+        import evo_mt.models  # noqa: F401  (registers the model and the checkpoint allowlist)
+
+        models, config, self.task = checkpoint_utils.load_model_ensemble_and_task(
+            [str(checkpoint)], arg_overrides={"data": str(dictionaries)}
+        )
+        self.device = device
+        self.models = [model.to(device).eval() for model in models]
+        self.lenpen = lenpen
+        self.max_source_positions = min(m.max_positions()[0] for m in self.models)
+        model = config.model
+        # fairseq keeps an argparse.Namespace for architectures registered the legacy way, a
+        # DictConfig for the others.
+        self.model_options: Dict[str, Any] = dict(model.items()) if hasattr(model, "items") else vars(model)
+        self.languages = (self.task.cfg.source_lang, self.task.cfg.target_lang)
+        self.generator = self._generator(beam)
+
+    def _generator(self, beam: int):
+        from fairseq.sequence_generator import SequenceGenerator
+
+        return SequenceGenerator(
+            self.models,
+            self.task.target_dictionary,
+            beam_size=beam,
+            len_penalty=self.lenpen,
+            max_len_a=MAX_LEN_A,
+            max_len_b=MAX_LEN_B,
+            max_len=min(m.max_decoder_positions() for m in self.models) - 1,
+        )
+
+    @property
+    def beam(self) -> int:
+        return self.generator.beam_size
+
+    def with_beam(self, beam: int) -> FairseqEngine:
+        other = copy.copy(self)
+        other.generator = self._generator(beam)
+        return other
+
+    def source_indices(self, pieces: List[str]) -> List[int]:
+        line = " ".join(pieces)
+        return self.task.source_dictionary.encode_line(line, add_if_not_exist=False).long().tolist()
+
+    def generate(self, sources: List[List[int]], nbest: int) -> List[List[List[str]]]:
+        from fairseq.data import data_utils
+
+        dictionary = self.task.source_dictionary
+        tokens = [torch.tensor(s, dtype=torch.long) for s in sources]
+        batch = data_utils.collate_tokens(tokens, dictionary.pad(), left_pad=True)
+        lengths = torch.tensor([len(t) for t in tokens])
+        sample = {"net_input": {"src_tokens": batch.to(self.device), "src_lengths": lengths.to(self.device)}}
+        with torch.no_grad():
+            output = self.generator.generate(self.models, sample)
+        target = self.task.target_dictionary
+        return [[target.string(h["tokens"].int().cpu()).split() for h in best[:nbest]] for best in output]
+
+
+def load_engine(
+    engine: str, checkpoint: Path, dictionaries: Path, *, device: torch.device, beam: int, lenpen: float,
+    quantize: str,
+) -> LeanEngine | FairseqEngine:  # fmt: skip
+    kind = LeanEngine if engine == "lean" else FairseqEngine
+    return kind(checkpoint, dictionaries, device=device, beam=beam, lenpen=lenpen, quantize=quantize)
