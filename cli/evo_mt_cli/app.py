@@ -161,7 +161,7 @@ def score(
 def translate(
     run_or_checkpoint: Path = typer.Argument(..., help="A run folder, or a checkpoint inside one."),
     beam: int = typer.Option(5, help="Beam size."),
-    batch_size: int = typer.Option(64, help="Sentences per batch when reading a pipe."),
+    batch_size: int = typer.Option(128, help="Sentences per batch when reading a pipe."),
     nbest: int = typer.Option(1, help="Hypotheses per line, tab-separated on that line."),
     lenpen: float = typer.Option(1.0, help="Length penalty."),
     device: str | None = typer.Option(None, help="cpu or cuda (default: cuda if present)."),

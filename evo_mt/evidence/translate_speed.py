@@ -5,7 +5,8 @@ Every command runs as its own process on the same input and beam, start-up inclu
 fairseq-interactive in its buffered mode (its fastest), and, given a vanilla run of the same
 size, `evo-mt translate` on it and CTranslate2 on its conversion (when the optional
 `ctranslate2` package is installed). Each is timed on the whole input and on its first
-line alone (the start-up a one-sentence user waits for); the median over repeats is kept.
+line alone (the start-up a one-sentence user waits for), the commands taking turns; the
+median over repeats is kept.
 Peak memory is the process's maximum resident set, as the kernel counts it (wait4).
 """
 
@@ -134,9 +135,15 @@ def translation_speed(
         work = Path(scratch)
         first_line = work / "one-line.txt"
         first_line.write_text(lines[0] + "\n", encoding="utf-8")
-        for name, spec in _commands(run, checkpoint, vanilla, beam, work).items():
-            whole = [run_process(name, spec["command"], lines_file) for _ in range(repeats)]
-            one = [run_process(name, spec["command"], first_line) for _ in range(repeats)]
+        commands = _commands(run, checkpoint, vanilla, beam, work)
+        runs: Dict[str, Dict[str, List[Finished]]] = {name: {"whole": [], "one": []} for name in commands}
+        # Round-robin, so that a machine getting slower or faster meanwhile touches every command alike.
+        for _ in range(repeats):
+            for name, spec in commands.items():
+                runs[name]["whole"].append(run_process(name, spec["command"], lines_file))
+                runs[name]["one"].append(run_process(name, spec["command"], first_line))
+        for name, spec in commands.items():
+            whole, one = runs[name]["whole"], runs[name]["one"]
             out = whole[0].stdout
             translations = interactive_translations(out) if spec.get("interactive") else out.splitlines()
             rows[name] = {

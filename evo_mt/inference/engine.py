@@ -93,6 +93,7 @@ class Engine:
             raise CheckpointError(f"{checkpoint}: weights do not fit its configuration ({first})") from error
         if _option(model_cfg, "share_decoder_input_output_embed") or shared:
             model.decoder.output_projection.weight = model.decoder.embed_tokens.weight
+        model.fuse_self_attention()
         if quantize == "int8":
             with warnings.catch_warnings():
                 # torch announces that eager-mode quantization moves to torchao; until then it

@@ -67,6 +67,7 @@ class Attention(nn.Module):
         self.fused = fused and evolution is None
         self.scaling = self.head_dim**-0.5
         self.q_proj, self.k_proj, self.v_proj, self.out_proj = (nn.Linear(dim, dim) for _ in range(4))
+        self.in_proj: nn.Linear | None = None  # fuse_projections()
         self.evolution = evolution
         convolves = evolution is not None and evolution.beta != 0.0
         self.conv = nn.Conv2d(heads, heads, (kernel_size, kernel_size)) if convolves else None
@@ -78,6 +79,22 @@ class Attention(nn.Module):
     def keys_values(self, x: Tensor) -> Tuple[Tensor, Tensor]:
         return self.split(self.k_proj(x)), self.split(self.v_proj(x))
 
+    def fuse_projections(self) -> None:
+        """One product for query, keys and values (self-attention): the three weights stacked."""
+        layers = (self.q_proj, self.k_proj, self.v_proj)
+        fused = nn.Linear(self.q_proj.in_features, 3 * self.q_proj.out_features)
+        with torch.no_grad():
+            fused.weight.copy_(torch.cat([layer.weight for layer in layers]))
+            fused.bias.copy_(torch.cat([layer.bias for layer in layers]))
+        self.in_proj = fused
+
+    def self_projections(self, x: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """Self-attention's query (B, T, C), keys and values (B, H, T, d) of the same input."""
+        if self.in_proj is None:
+            return self.q_proj(x), *self.keys_values(x)
+        q, k, v = self.in_proj(x).chunk(3, dim=-1)
+        return q, self.split(k), self.split(v)
+
     def forward(
         self,
         query: Tensor,
@@ -88,27 +105,35 @@ class Attention(nn.Module):
         chain_masked: Tensor | None,
         previous: Tensor | None,
         rows_above: Tensor | None = None,
+        projected: Tensor | None = None,
     ) -> Tuple[Tensor, Tensor | None, Tensor | None]:
         """(output (B, T_q, C), map handed on or None, convolution rows for the next step or None).
 
-        `keys`/`values` are (B_kv, H, T_k, d) with B a multiple of B_kv: hypotheses of one
+        `keys`/`values` are (B_kv, H, T_k, d) with B a multiple of B_kv: the hypotheses of one
         sentence share the cross-attention's keys. `masked` is where the softmax may not look
-        (None: nowhere); `chain_masked` adds padded queries, which feed nothing onward.
+        (None: nowhere), per row of `keys`; `chain_masked` adds padded queries, which feed
+        nothing onward. `projected`: the query's projection, when `self_projections` made it.
         """
         batch, length, _ = query.shape
+        projected = self.q_proj(query) if projected is None else projected
         if self.fused:
-            return self._fused(query, keys, values, masked), None, None
-        q = self.split(self.q_proj(query) * self.scaling)  # (B, H, T_q, d)
+            return self._fused(projected, keys, values, masked), None, None
+        q = self.split(projected * self.scaling)  # (B, H, T_q, d)
         share = batch // keys.size(0)
-        if share > 1:  # (B_kv, share, H, T_q, d) against (B_kv, 1, H, T_k, d)
-            q = q.reshape(keys.size(0), share, *q.shape[1:])
-            keys, values = keys.unsqueeze(1), values.unsqueeze(1)
-        scores = (q @ keys.transpose(-1, -2)).view(batch, self.heads, length, -1)  # (B, H, T_q, T_k)
+        if share > 1:
+            # A decoding step (T_q = 1): a sentence's hypotheses are the query rows of one
+            # product with its keys, (B_kv, H, share, d) @ (B_kv, H, d, T_k).
+            q = q.view(keys.size(0), share, self.heads, self.head_dim).transpose(1, 2)
+        scores = q @ keys.transpose(-1, -2)  # (B, H, T_q, T_k), or (B_kv, H, share, T_k)
         evolution = self.evolution
         handed, next_rows = None, None
         if evolution is None:
-            evolved = scores
+            probs = probabilities(scores, masked).type_as(query)
         else:
+            if share > 1:  # the chain's maps are per hypothesis: (B, H, 1, T_k)
+                scores = scores.transpose(1, 2).reshape(batch, self.heads, 1, -1)
+                masked = None if masked is None else masked.repeat_interleave(share, dim=0)
+                chain_masked = masked
             conv = self.conv
             mixed, evolved = evolve(
                 handed_on(scores, masked),
@@ -126,25 +151,22 @@ class Attention(nn.Module):
                 next_rows = rows_for_next_step(rows_above, mixed)
             if evolution.passes_on:
                 handed = handed_on(evolved, chain_masked)
-        probs = probabilities(evolved, masked).type_as(query)
-        if share > 1:
-            probs = probs.view(keys.size(0), share, *probs.shape[1:])
-        return self._merged(probs @ values, batch, length), handed, next_rows
+            probs = probabilities(evolved, masked).type_as(query)
+            if share > 1:
+                probs = probs.view(keys.size(0), share, self.heads, -1).transpose(1, 2)
+        # (B, H, T_q, d) or (B_kv, H, share, d) -> (B, T_q, C), projected
+        out = (probs @ values).transpose(1, 2).reshape(batch, length, self.heads * self.head_dim)
+        return self.out_proj(out), handed, next_rows
 
-    def _merged(self, heads_out: Tensor, batch: int, length: int) -> Tensor:
-        # (B, H, T_q, d) (or (B_kv, share, H, T_q, d)) -> (B, T_q, C), projected
-        out = heads_out.reshape(batch, self.heads, length, self.head_dim).transpose(1, 2)
-        return self.out_proj(out.reshape(batch, length, self.heads * self.head_dim))
-
-    def _fused(self, query: Tensor, keys: Tensor, values: Tensor, masked: Tensor | None) -> Tensor:
-        q = self.split(self.q_proj(query))
+    def _fused(self, projected: Tensor, keys: Tensor, values: Tensor, masked: Tensor | None) -> Tensor:
+        q = self.split(projected)
         mask = (
             None
             if masked is None
             else torch.zeros(masked.shape, dtype=q.dtype).masked_fill(masked, float("-inf"))
         )
         out = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
-        return self._merged(out, query.size(0), query.size(1))
+        return self.out_proj(out.transpose(1, 2).reshape(projected.size(0), projected.size(1), -1))
 
 
 class _Layer(nn.Module):
@@ -180,8 +202,10 @@ class EncoderLayer(_Layer):
         self, x: Tensor, masked: Tensor | None, chain_masked: Tensor | None, previous: Tensor | None
     ) -> Tuple[Tensor, Tensor | None]:
         h = self.normed(self.self_attn_layer_norm, x)
-        k, v = self.self_attn.keys_values(h)
-        out, handed, _ = self.self_attn(h, k, v, masked=masked, chain_masked=chain_masked, previous=previous)
+        q, k, v = self.self_attn.self_projections(h)
+        out, handed, _ = self.self_attn(
+            h, k, v, masked=masked, chain_masked=chain_masked, previous=previous, projected=q
+        )
         return self.feed_forward(self.added(self.self_attn_layer_norm, x, out)), handed
 
 
@@ -207,15 +231,13 @@ class DecoderLayer(_Layer):
         """One target position (N, 1, C) of N hypotheses through the layer; `handed` holds each
         chain's map from the layer below and receives this layer's."""
         h = self.normed(self.self_attn_layer_norm, x)
-        k, v = self.self_attn.keys_values(h)
+        q, k, v = self.self_attn.self_projections(h)
         memory.keys = torch.cat([memory.keys, k], dim=2)
         memory.values = torch.cat([memory.values, v], dim=2)
-        out = _attend(self.self_attn, "decoder", h, memory.keys, memory.values, None, memory, handed)
+        out = _attend(self.self_attn, "decoder", h, memory.keys, memory.values, None, memory, handed, q)
         x = self.added(self.self_attn_layer_norm, x, out)
 
         h = self.normed(self.encoder_attn_layer_norm, x)
-        if source_masked is not None and source_masked.size(0) != h.size(0):
-            source_masked = source_masked.repeat_interleave(h.size(0) // source_masked.size(0), dim=0)
         out = _attend(
             self.encoder_attn,
             "cross",
@@ -231,7 +253,7 @@ class DecoderLayer(_Layer):
 
 def _attend(
     attention: Attention, chain: str, h: Tensor, keys: Tensor, values: Tensor,
-    masked: Tensor | None, memory: LayerState, handed: Dict,
+    masked: Tensor | None, memory: LayerState, handed: Dict, projected: Tensor | None = None,
 ) -> Tensor:  # fmt: skip
     """A decoding step's attention; a convolving one reads and renews its k - 1 cached rows."""
     rows = None
@@ -243,8 +265,9 @@ def _attend(
         elif rows.size(-1) < keys.size(2):  # self-attention keys grew by one since the last step
             rows = F.pad(rows, (0, keys.size(2) - rows.size(-1)))
     out, handed[chain], next_rows = attention(
-        h, keys, values, masked=masked, chain_masked=masked, previous=handed[chain], rows_above=rows
-    )
+        h, keys, values, masked=masked, chain_masked=masked, previous=handed[chain], rows_above=rows,
+        projected=projected,
+    )  # fmt: skip
     if next_rows is not None:
         memory.rows[chain] = next_rows
     return out
@@ -274,8 +297,9 @@ class DecoderState:
         """Keep hypotheses `hypotheses` (indices into the current ones), in that order, and of
         the source only `sentences` (None: all of them, the batch did not shrink)."""
         for layer in self.layers:
-            layer.keys, layer.values = layer.keys[hypotheses], layer.values[hypotheses]
-            layer.rows = {name: rows[hypotheses] for name, rows in layer.rows.items()}
+            layer.keys = layer.keys.index_select(0, hypotheses)
+            layer.values = layer.values.index_select(0, hypotheses)
+            layer.rows = {name: rows.index_select(0, hypotheses) for name, rows in layer.rows.items()}
             if sentences is not None:
                 layer.cross_keys, layer.cross_values = (
                     layer.cross_keys[sentences],
@@ -436,3 +460,8 @@ class Transformer(nn.Module):
         )
         self.encoder = Encoder(arch, source_embed)
         self.decoder = Decoder(arch, target_embed)
+
+    def fuse_self_attention(self) -> None:
+        """After the weights are loaded: each self-attention projects in one product."""
+        for layer in [*self.encoder.layers, *self.decoder.layers]:
+            layer.self_attn.fuse_projections()
