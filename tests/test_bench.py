@@ -55,31 +55,42 @@ def test_translate_is_timed_against_fairseq_interactive(toy_run, tmp_path, fairs
     assert "| fairseq-interactive | ea |" in done.stdout
 
 
-def test_a_vanilla_checkpoint_becomes_fairseqs_transformer_and_an_ea_one_is_refused(toy_run, tmp_path):
+def saved_model(path, **overrides):
+    """A tiny model saved with its options as fairseq-train stores them (plain containers)."""
     import argparse
 
     import torch
     from fairseq.models import ARCH_CONFIG_REGISTRY
 
+    from evo_mt.models.factory import build_model
+
+    model = build_model("ea_transformer_tiny", dictionary(), seed=1, **overrides)
+    options = argparse.Namespace(arch="ea_transformer_tiny", _name="ea_transformer", **overrides)
+    ARCH_CONFIG_REGISTRY["ea_transformer_tiny"](options)
+    task = {"_name": "translation", "source_lang": "en", "target_lang": "de"}
+    torch.save({"model": model.state_dict(), "cfg": {"model": vars(options), "task": task}}, path)
+    return model
+
+
+def test_a_vanilla_checkpoint_becomes_fairseqs_transformer_and_an_ea_one_is_refused(tmp_path):
+    import torch
+
     from evo_mt.evidence.vanilla_model import as_fairseq_transformer
     from evo_mt.models.factory import build_model
     from evo_mt.pipeline.errors import OptionError
-    from evo_mt.pipeline.run_folder import find_checkpoint
 
-    _, checkpoint = find_checkpoint(toy_run)
+    saved_model(tmp_path / "ea.pt")
     with pytest.raises(OptionError, match="evolves attention .encoder,decoder,cross.; give a run trained"):
-        as_fairseq_transformer(checkpoint, tmp_path / "refused.pt")
+        as_fairseq_transformer(tmp_path / "ea.pt", tmp_path / "refused.pt")
     assert not (tmp_path / "refused.pt").exists()
-    vanilla = build_model("ea_transformer_tiny", dictionary(), ea_chains="", seed=1)
-    # As fairseq-train stores a legacy architecture's options: a Namespace, with the defaults.
-    options = argparse.Namespace(arch="ea_transformer_tiny", _name="ea_transformer", ea_chains="")
-    ARCH_CONFIG_REGISTRY["ea_transformer_tiny"](options)
-    torch.save({"model": vanilla.state_dict(), "cfg": {"model": options}}, tmp_path / "vanilla.pt")
+    vanilla = saved_model(tmp_path / "vanilla.pt", ea_chains="")
     written = as_fairseq_transformer(tmp_path / "vanilla.pt", tmp_path / "transformer.pt")
     converted = torch.load(written, weights_only=True)
-    model_cfg = vars(converted["cfg"]["model"])
-    assert model_cfg["arch"] == model_cfg["_name"] == "transformer"
-    assert not [name for name in model_cfg if name.startswith("ea_")]
+    args = vars(converted["args"])  # what CTranslate2's converter reads
+    assert (args["arch"], args["_name"], args["task"]) == ("transformer", "transformer", "translation")
+    assert (args["source_lang"], args["target_lang"]) == ("en", "de")
+    assert not [name for name in args if name.startswith("ea_")]
+    assert args["encoder_normalize_before"] is False and args["decoder_layers"] == 3
     fairseq_transformer = build_model("ea_transformer_tiny", dictionary(), vanilla=True, seed=1)
     assert set(converted["model"]) == set(fairseq_transformer.state_dict())  # it loads as fairseq's model
     assert all(torch.equal(converted["model"][k], v) for k, v in vanilla.state_dict().items())

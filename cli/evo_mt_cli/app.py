@@ -246,7 +246,7 @@ def serve(
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def bench(
     ctx: typer.Context,
-    size: str = typer.Option("iwslt_de_en", help="tiny, iwslt_de_en, wmt_en_de or big."),
+    size: str = typer.Option("iwslt_de_en", help="tiny, small (128 wide), iwslt_de_en, wmt_en_de, big."),
     device: str | None = typer.Option(None, help="cpu or cuda (default: cuda if present)."),
     dtype: str = typer.Option("fp32", help="fp32, bf16, or fp16 (CUDA only)."),
     corpus: Path | None = typer.Option(None, help="A text file whose sentence lengths shape the batches."),

@@ -23,11 +23,16 @@ from evo_mt.models.factory import build_model
 from evo_mt.pipeline.errors import OptionError
 from evo_mt.pipeline.translation import resolve_device
 
-SIZES = {
-    "tiny": "ea_transformer_tiny",
-    "iwslt_de_en": "ea_transformer_iwslt_de_en",
-    "wmt_en_de": "ea_transformer_wmt_en_de",
-    "big": "ea_transformer_vaswani_wmt_en_de_big",
+# name -> (architecture, options over it). "small" is the model of the toy and gettext_en_de
+# recipes: the tiny architecture at width 128.
+_SMALL = {"encoder_embed_dim": 128, "decoder_embed_dim": 128, "encoder_ffn_embed_dim": 256,
+          "decoder_ffn_embed_dim": 256}  # fmt: skip
+SIZES: Dict[str, Tuple[str, Dict[str, int]]] = {
+    "tiny": ("ea_transformer_tiny", {}),
+    "small": ("ea_transformer_tiny", _SMALL),
+    "iwslt_de_en": ("ea_transformer_iwslt_de_en", {}),
+    "wmt_en_de": ("ea_transformer_wmt_en_de", {}),
+    "big": ("ea_transformer_vaswani_wmt_en_de_big", {}),
 }
 @dataclass
 class Figures:
@@ -65,7 +70,8 @@ def bench(
 
     figures: Dict[str, Figures] = {}
     for name, vanilla in (("vanilla", True), ("ea", False)):
-        model = build_model(SIZES[size], d, vanilla=vanilla, seed=seed).to(target)
+        arch, options = SIZES[size]
+        model = build_model(arch, d, vanilla=vanilla, seed=seed, **options).to(target)
         figures[name] = Figures(
             train_tokens_per_s=train_tokens_per_second(model, train, d.pad(), target, dtype, 2, repeats),
             peak_memory_mb=peak_training_memory(model, largest, d.pad(), target, dtype) / 2**20,

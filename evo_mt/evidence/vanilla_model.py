@@ -3,7 +3,8 @@
 With every chain off (`--ea-chains ''`) the EA-Transformer is fairseq's Transformer: the same
 modules and weight names. Only the architecture's name and the `ea_*` options say otherwise,
 and CTranslate2's fairseq converter accepts the models it knows by name. So the copy written
-here is renamed to `transformer` and stripped of `ea_*`; its weights are untouched.
+here carries, in the legacy "args" the converter reads, the options of a `transformer`
+without `ea_*`; its weights are untouched.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 
 from evo_mt.checkpoints import read_checkpoint
 from evo_mt.evolving_options import EvolvingOptions, ea_defaults
+from evo_mt.inference.architecture import flat_options
 from evo_mt.pipeline.errors import OptionError, UserError
 from evo_mt.pipeline.fairseq_commands import USER_DIR
 from evo_mt.pipeline.files import atomic_file
@@ -26,19 +28,21 @@ from evo_mt.pipeline.run_folder import Run
 def as_fairseq_transformer(checkpoint: Path, output: Path) -> Path:
     """Write `checkpoint` (a vanilla EA-Transformer) as a fairseq `transformer` checkpoint."""
     state = read_checkpoint(checkpoint)
-    model_cfg = state["cfg"]["model"]
-    # fairseq stores an argparse.Namespace for legacy architectures, plain containers otherwise.
-    fields = model_cfg if isinstance(model_cfg, dict) else vars(model_cfg)
-    options = argparse.Namespace(**fields)
-    ea_defaults(options)
-    if EvolvingOptions.from_config(options).chains:
+    fields = vars(flat_options(state["cfg"]["model"]))
+    checked = argparse.Namespace(**fields)
+    ea_defaults(checked)
+    if EvolvingOptions.from_config(checked).chains:
         raise OptionError(
             "vanilla",
-            f"{checkpoint} evolves attention ({options.ea_chains}); give a run trained with --ea-chains ''",
+            f"{checkpoint} evolves attention ({checked.ea_chains}); give a run trained with --ea-chains ''",
         )
-    for name in [name for name in fields if name.startswith("ea_")]:
-        del fields[name]
-    fields["arch"] = fields["_name"] = "transformer"
+    # The converter reads the options the legacy way: one argparse.Namespace in "args" with
+    # the task's options and the model's under their flat names.
+    task = state["cfg"].get("task") or {}
+    merged = {**(task if isinstance(task, dict) else vars(task)), **fields}
+    options = {name: value for name, value in merged.items() if not name.startswith("ea_")}
+    options.update(arch="transformer", _name="transformer", task="translation")
+    state["args"] = argparse.Namespace(**options)
     with atomic_file(output) as scratch:
         torch.save(state, scratch)
     return output
