@@ -156,6 +156,8 @@ def test_int8_translates_and_keeps_the_score_within_bound(toy_run):
     full = score_run(Run(toy_run), split="test")
     int8 = score_run(Run(toy_run), split="test", quantize="int8")
     assert int8["quantize"] == "int8" and full["quantize"] == "none"
+    # Each keeps its own files: scoring int8 does not overwrite the fp32 score.
+    assert int8["report_file"].endswith(".int8.json") and not full["report_file"].endswith(".int8.json")
     assert abs(int8["bleu"] - full["bleu"]) <= 0.3
 
 

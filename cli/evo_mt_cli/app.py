@@ -153,8 +153,14 @@ def score(
     typer.echo(
         f"{split}: BLEU {report['bleu']:.2f}, chrF {report['chrf']:.2f} on "
         f"{report['hypotheses']}/{report['references']} sentences "
-        f"({Path(report['checkpoint']).name}, beam {report['beam']}) -> {report['report_file']}"
+        f"({Path(report['checkpoint']).name}, beam {report['beam']}{_decoding(engine, quantize)}) "
+        f"-> {report['report_file']}"
     )
+
+
+def _decoding(engine: str, quantize: str) -> str:
+    """How a score was decoded, when it was not the default way."""
+    return "".join(f", {name}" for name in (engine, quantize) if name not in ("lean", "none"))
 
 
 @app.command()

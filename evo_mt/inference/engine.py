@@ -99,7 +99,7 @@ class Engine:
                 # torch announces that eager-mode quantization moves to torchao; until then it
                 # is torch's maintained int8 path for CPUs, and the notice is not the user's.
                 warnings.filterwarnings("ignore", message=".*(deprecated|quantize_per_tensor).*")
-                model = torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
+                torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8, inplace=True)
         return cls(model, source, target, options=vars(flat_options(model_cfg)), languages=tuple(languages))
 
     @property

@@ -108,9 +108,10 @@ class Run:
         """The raw text of one side of a split."""
         return self.raw / f"{split}.{language}"
 
-    def score_files(self, split: str, checkpoint: Path) -> Tuple[Path, Path]:
-        """(hypotheses, JSON report) of `checkpoint` on `split`."""
-        stem = f"{split}.{Path(checkpoint).stem}"
+    def score_files(self, split: str, checkpoint: Path, variant: str = "") -> Tuple[Path, Path]:
+        """(hypotheses, JSON report) of `checkpoint` on `split`; a `variant` ("int8", "fairseq")
+        of the decoding has files of its own, beside the default's."""
+        stem = f"{split}.{Path(checkpoint).stem}" + (f".{variant}" if variant else "")
         return self.scores / f"{stem}.hyp", self.scores / f"{stem}.json"
 
     def unfinished_checkpoints(self) -> List[Path]:

@@ -63,7 +63,8 @@ def score_run(
     """Translate `split` with a checkpoint of the run (default: its default checkpoint) and
     score it; beam, length penalty and batch size default to the recipe's [score] values.
 
-    Writes scores/<split>.<checkpoint>.hyp and .json; returns the report.
+    Writes scores/<split>.<checkpoint>.hyp and .json (<checkpoint>.int8 or <checkpoint>.fairseq
+    with another quantization or engine); returns the report.
     """
     recipe = run.recipe()
     found = run.checkpoint(checkpoint)
@@ -87,7 +88,8 @@ def score_run(
             chunk = sources[start : start + CHUNK]
             hypotheses += [best[0] for best in translator.translate(chunk, batch_size=batch_size)]
             progress.update(len(chunk))
-    hypotheses_file, report_file = run.score_files(split, found)
+    variant = quantize if quantize != "none" else ("" if engine == "lean" else engine)
+    hypotheses_file, report_file = run.score_files(split, found, variant)
     report = {
         "checkpoint": str(found),
         "split": split,
