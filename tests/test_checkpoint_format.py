@@ -75,5 +75,5 @@ def test_a_run_started_from_the_command_line_is_stored_with_todays_version(tmp_p
     argv = [str(tmp_path), "--user-dir", "evo_mt", "--arch", "ea_transformer_tiny", "--task", "translation"]
     args = options.parse_args_and_arch(parser, argv)
     assert args.ea_format_version == EA_FORMAT_VERSION
-    explicit = options.parse_args_and_arch(parser, [*argv, "--ea-format-version", "1"])
+    explicit = options.parse_args_and_arch(options.get_training_parser(), [*argv, "--ea-format-version", "1"])
     assert explicit.ea_format_version == 1
