@@ -158,7 +158,10 @@ def translation_speed(
         # Each against the lean engine's translations of the same model.
         same_model = "evo-mt translate" if row["model"] == "ea" else "evo-mt translate (vanilla)"
         row["same_as_lean"] = sum(a == b for a, b in zip(outputs[name], outputs[same_model], strict=False))
-    return {"sentences": len(lines), "beam": beam, "repeats": repeats, "rows": rows, "ratios": _ratios(rows)}
+    return {
+        "sentences": len(lines), "beam": beam, "repeats": repeats, "rows": rows, "ratios": _ratios(rows),
+        "ctranslate2_installed": importlib.util.find_spec("ctranslate2") is not None,
+    }  # fmt: skip
 
 
 def _ratios(rows: Dict[str, Dict]) -> Dict[str, float]:
@@ -194,4 +197,6 @@ def table(report: Dict) -> str:
             f"{row['peak_mib']:.0f} | {reference / row['seconds']:.2f}x | {same} |"
         )
     lines += [f"{name}: {value:.2f}x" for name, value in report["ratios"].items()]
+    if "evo-mt translate (vanilla)" in report["rows"] and not report["ctranslate2_installed"]:
+        lines.append("CTranslate2: not installed (pip install -e '.[ctranslate2]' to compare with it)")
     return "\n".join(lines)
