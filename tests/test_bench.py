@@ -1,6 +1,7 @@
 """`evo-mt bench`: the cost figures, the translate comparison, and the quality comparison."""
 
 import json
+import shutil
 
 import pytest
 from conftest import PROJECT_RECIPES, dictionary, evo_mt
@@ -102,14 +103,15 @@ def test_quality_comparison_trains_and_scores_every_variant_alike(tmp_path, fair
     text = text.replace("sentences = 12000", "sentences = 1000").replace("beam = 5", "beam = 1")
     (tmp_path / "recipe").mkdir()
     (tmp_path / "recipe" / "recipe.toml").write_text(text)
-    done = evo_mt(
+    kept = tmp_path / "kept"
+    command = [
         "bench", "--quality", str(tmp_path / "recipe"), "--variants", "vanilla,conv_only,vanilla*1.5",
-        "--seeds", "1", "--workdir", str(tmp_path / "q"),
+        "--seeds", "1", "--workdir", str(tmp_path / "q"), "--results", str(kept),
         "--max-update", "4", "--max-epoch", "0", "--save-interval-updates", "2",
-        env=fairseq_env,
-    )  # fmt: skip
+    ]  # fmt: skip
+    done = evo_mt(*command, env=fairseq_env)
     assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads((tmp_path / "q" / "quality.json").read_text())
+    report = json.loads((kept / "quality.json").read_text())
     assert list(report["variants"]) == ["vanilla", "conv_only", "vanilla*1.5"]
     # vanilla*1.5: 1.5 times the 4 updates vanilla had with the same seed, in its own folder.
     for variant, updates in (("vanilla", 4), ("conv_only", 4), ("vanilla*1.5", 6)):
@@ -141,3 +143,24 @@ def test_quality_comparison_trains_and_scores_every_variant_alike(tmp_path, fair
     # The vanilla variant really has no evolving attention; conv_only has convolutions.
     vanilla_log = (tmp_path / "q" / "vanilla-seed1" / "train.log").read_text()
     assert "'ea_chains': ''" in vanilla_log or "ea_chains=''" in vanilla_log
+    # Kept runs: each run's hypotheses and figures beside the tables, named like its folder.
+    stems = ["vanilla-seed1", "conv_only-seed1", "vanilla-x1.5-seed1"]
+    assert sorted(p.name for p in kept.iterdir()) == sorted(
+        ["quality.json", "quality.md", *(stem + suffix for stem in stems for suffix in (".hyp", ".json"))]
+    )
+    scored = tmp_path / "q" / "conv_only-seed1" / "scores" / "test.checkpoint_averaged.hyp"
+    assert (kept / "conv_only-seed1.hyp").read_text() == scored.read_text()
+    assert report["variants"]["conv_only"]["runs"]["1"]["hypotheses_file"] == "conv_only-seed1.hyp"
+    assert all(report["variants"][v]["runs"]["1"]["train_seconds"] > 0 for v in report["variants"])
+    # A later sitting without the run folders trains nothing and gives the same comparison.
+    for stem in stems:
+        shutil.rmtree(tmp_path / "q" / stem)
+    again = evo_mt(*command, env=fairseq_env)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert json.loads((kept / "quality.json").read_text()) == report
+    assert not any((tmp_path / "q" / stem).exists() for stem in stems)
+    # Kept runs made with other options are refused, in one line, before anything trains.
+    other = evo_mt(*command, "--dropout", "0.3", env=fairseq_env)
+    assert other.returncode != 0 and "Traceback" not in other.stderr
+    assert "vanilla-seed1.json: kept from recipe" in other.stderr and "--dropout 0.3" in other.stderr
+    assert not (tmp_path / "q" / "vanilla-seed1").exists()

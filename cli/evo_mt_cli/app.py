@@ -282,6 +282,11 @@ def bench(
     seeds: str = typer.Option("1,2,3", help="With --quality: seeds, comma-separated."),
     source: str | None = SourceOpt,
     workdir: Path | None = typer.Option(None, help="With --quality: where the runs go."),
+    results: Path | None = typer.Option(
+        None,
+        help="With --quality: keep each finished run's test hypotheses and figures here (small text, to "
+        "commit); a run kept here is not trained again; the tables go here too.",
+    ),
 ) -> None:
     """Cost of evolving attention against fairseq's Transformer of the same size, in one process.
 
@@ -308,11 +313,13 @@ def bench(
             seed_list = [int(s) for s in seeds.split(",") if s.strip()]
         except ValueError:
             raise UserError(f"--seeds must be integers separated by commas, not {seeds!r}") from None
+        kept = results.resolve() if results is not None else None
         report = compare_variants(
-            recipe, root, source=source, seeds=seed_list, variants=variants.split(","), overrides=ctx.args
-        )
+            recipe, root, source=source, seeds=seed_list, variants=variants.split(","), overrides=ctx.args,
+            results=kept,
+        )  # fmt: skip
         typer.echo(table(report))
-        typer.echo(f"quality comparison written to {root / 'quality.json'}", err=True)
+        typer.echo(f"quality comparison written to {(kept or root) / 'quality.json'}", err=True)
     elif serve_run is not None:
         from evo_mt.evidence.serve_load import serve_load, summary
 

@@ -15,19 +15,22 @@ variant's run of seed i with sacreBLEU's paired tests (`significance`).
 
 import json
 import math
+import os
+import shlex
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 from evo_mt.evidence.significance import METRICS, paired_tests, significant
 from evo_mt.pipeline.averaging import average_run
-from evo_mt.pipeline.errors import OptionError
-from evo_mt.pipeline.files import atomic_file, read_lines
+from evo_mt.pipeline.errors import OptionError, UserError
+from evo_mt.pipeline.files import atomic_file, read_lines, write_lines
 from evo_mt.pipeline.prepare import prepare
 from evo_mt.pipeline.recipes import Recipe
 from evo_mt.pipeline.run_folder import Run
 from evo_mt.pipeline.scoring import score_run
+from evo_mt.pipeline.train_log import history
 from evo_mt.pipeline.training import train
 
 VARIANTS: Dict[str, List[str]] = {
@@ -107,11 +110,19 @@ def compare_variants(
     seeds: List[int],
     variants: List[str],
     overrides: List[str],
+    results: Path | None = None,
 ) -> Dict:
     """Train, average and score every variant (`parse_variant`) with every seed under `root`
-    (runs resume), test each against the first variant seed by seed; writes root/quality.json
-    and root/quality.md and returns what quality.json holds. `overrides` are fairseq-train
-    options given to every run."""
+    (runs resume), test each against the first variant seed by seed; writes quality.json and
+    quality.md and returns what quality.json holds. `overrides` are fairseq-train options
+    given to every run.
+
+    With `results`, each finished run's test hypotheses and figures are kept there
+    (<folder>-seed<N>.hyp and .json: small text, made to be kept in version control), a run
+    kept there is not trained again (its options must match), and quality.json and quality.md
+    go there instead of `root`: the comparison outlives the run folders and can be completed
+    over several sittings on machines that do not keep them.
+    """
     specs = [parse_variant(v) for v in variants]
     if specs[0].budget is not None:
         raise OptionError(
@@ -124,37 +135,97 @@ def compare_variants(
     runs: Dict[str, Dict[int, Dict]] = {}
     for spec in specs:
         for seed in seeds:
-            run = _variant_run(data, root / f"{spec.folder}-seed{seed}")
-            budget = spec.budget_options(runs.get(specs[0].name, {}).get(seed, {}).get("updates"))
-            updates = train(recipe, run, [*VARIANTS[spec.variant], "--seed", str(seed), *overrides, *budget])
-            _, averaged = average_run(run)
-            report = score_run(run, averaged)
-            runs.setdefault(spec.name, {})[seed] = {
-                "bleu": report["bleu"],
-                "chrf": report["chrf"],
-                "updates": updates,
-                "sentences": report["hypotheses"],
-                "hypotheses_file": report["hypotheses_file"],
-            }
+            first_updates = runs.get(specs[0].name, {}).get(seed, {}).get("updates")
+            budget = spec.budget_options(first_updates)
+            options = [*VARIANTS[spec.variant], "--seed", str(seed), *overrides, *budget]
+            name = f"{spec.folder}-seed{seed}"
+            kept = None if results is None else _kept(results, name, recipe, options)
+            if kept is None:
+                kept = _train_and_score(recipe, _variant_run(data, root / name), options)
+                if results is not None:
+                    kept = _keep(results, name, recipe, options, kept)
+            runs.setdefault(spec.name, {})[seed] = kept
     signatures = _test_against_first(runs, read_lines(data.text("test", recipe.target_lang)), seeds)
+    destination = results if results is not None else root
+    for by_seed in runs.values():
+        for run in by_seed.values():
+            run["hypotheses_file"] = os.path.relpath(run["hypotheses_file"], destination)
     result = {
         "recipe": recipe.name,
         "seeds": seeds,
         "overrides": overrides,
-        "bleu_signature": report["bleu_signature"],
+        "bleu_signature": kept["bleu_signature"],
         "significance_signatures": signatures,
         "variants": {v: summarize(by_seed) for v, by_seed in runs.items()},
     }
-    with atomic_file(root / "quality.json") as scratch:
+    with atomic_file(destination / "quality.json") as scratch:
         scratch.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    with atomic_file(root / "quality.md") as scratch:
+    with atomic_file(destination / "quality.md") as scratch:
         scratch.write_text(table(result) + "\n", encoding="utf-8")
     return result
 
 
+def _train_and_score(recipe: Recipe, run: Run, options: List[str]) -> Dict:
+    updates = train(recipe, run, options)
+    _, averaged = average_run(run)
+    report = score_run(run, averaged)
+    # Time spent training, without validation and checkpoints: fairseq's per-epoch train_wall
+    # summed over the epochs the checkpoints hold (a resumed epoch counts once).
+    epochs = [record for record in history(run.train_log) if record.tag == "train"]
+    seconds = sum(record.get("train_wall") or 0.0 for record in epochs)
+    return {
+        "bleu": report["bleu"],
+        "chrf": report["chrf"],
+        "updates": updates,
+        "train_seconds": seconds,
+        "sentences": report["hypotheses"],
+        "bleu_signature": report["bleu_signature"],
+        "hypotheses_file": report["hypotheses_file"],
+    }
+
+
+def _kept_files(results: Path, name: str) -> Tuple[Path, Path]:
+    """A kept run's hypotheses and figures (names like `vanilla-x1.14-seed1` hold dots)."""
+    return results / f"{name}.hyp", results / f"{name}.json"
+
+
+def _kept(results: Path, name: str, recipe: Recipe, options: List[str]) -> Dict | None:
+    """A run kept in the results folder (None when there is none); refused when it was
+    trained with other options than `options`."""
+    hypotheses_file, figures_file = _kept_files(results, name)
+    if not figures_file.is_file():
+        return None
+    try:
+        kept = json.loads(figures_file.read_text(encoding="utf-8"))
+        made_with = (kept["recipe"], kept["options"])
+    except (ValueError, KeyError, TypeError):
+        raise UserError(f"{figures_file}: not a kept run of `evo-mt bench --quality`") from None
+    if made_with != (recipe.name, options):
+        raise UserError(
+            f"{figures_file}: kept from recipe {made_with[0]} with options {shlex.join(made_with[1])}, "
+            f"not {recipe.name} with {shlex.join(options)}; give another --results folder"
+        )
+    if not hypotheses_file.is_file():
+        raise UserError(f"{figures_file}: its hypotheses ({hypotheses_file.name}) are missing")
+    return {**kept["figures"], "hypotheses_file": str(hypotheses_file)}
+
+
+def _keep(results: Path, name: str, recipe: Recipe, options: List[str], figures: Dict) -> Dict:
+    """Copies a run's hypotheses and figures into the results folder; returns the figures
+    pointing at the copy. The figures are written last: they mark the run as kept."""
+    hypotheses_file, figures_file = _kept_files(results, name)
+    write_lines(hypotheses_file, read_lines(Path(figures["hypotheses_file"])))
+    figures = {key: value for key, value in figures.items() if key != "hypotheses_file"}
+    kept = {"recipe": recipe.name, "options": options, "figures": figures}
+    with atomic_file(figures_file) as scratch:
+        scratch.write_text(json.dumps(kept, indent=2) + "\n", encoding="utf-8")
+    return {**figures, "hypotheses_file": str(hypotheses_file)}
+
+
 def _test_against_first(runs: Dict[str, Dict[int, Dict]], references: List[str], seeds: List[int]) -> Dict:
-    """Adds `against_first` (each metric's difference and p-values) to every run of a variant
-    other than the first: its seed i against the first variant's seed i. Returns the signatures."""
+    """Adds `ci95` (each metric's 95% bootstrap confidence interval) to every run and
+    `against_first` (each metric's difference and p-values) to every run of a variant other
+    than the first: its seed i against the first variant's seed i. Returns the signatures."""
     if len(runs) < 2:
         return {}
     for seed in seeds:
@@ -163,6 +234,8 @@ def _test_against_first(runs: Dict[str, Dict[int, Dict]], references: List[str],
             for name, by_seed in runs.items()
         ]
         tested = paired_tests(systems, references)
+        for by_seed, entry in zip(runs.values(), tested["systems"], strict=True):
+            by_seed[seed]["ci95"] = {metric: entry[metric]["ci95"] for metric in METRICS}
         for by_seed, entry in list(zip(runs.values(), tested["systems"], strict=True))[1:]:
             by_seed[seed]["against_first"] = {
                 metric: {key: entry[metric][key] for key in ("difference", "p_bootstrap", "p_randomization")}
@@ -181,6 +254,7 @@ def summarize(by_seed: Dict[int, Dict]) -> Dict:
         "bleu_stdev": statistics.stdev(bleu) if len(bleu) > 1 else 0.0,
         "chrf_mean": statistics.mean(chrf),
         "chrf_stdev": statistics.stdev(chrf) if len(chrf) > 1 else 0.0,
+        "train_seconds_mean": statistics.mean(r["train_seconds"] for r in by_seed.values()),
         "runs": by_seed,
     }
     tested = [r["against_first"] for r in by_seed.values() if "against_first" in r]
@@ -192,23 +266,31 @@ def summarize(by_seed: Dict[int, Dict]) -> Dict:
 
 def table(result: Dict) -> str:
     seeds = ", ".join(map(str, result["seeds"]))
-    first = next(iter(result["variants"]))
+    first_name, first = next(iter(result["variants"].items()))
     lines = [
-        f"| variant ({result['recipe']}, seeds {seeds}) | BLEU mean ± sd | chrF mean ± sd | BLEU per seed "
-        f"| ΔBLEU vs {first} per seed (p bs, p AR) | pairs with p < 0.05 (BLEU, chrF) |",
-        "|---|---|---|---|---|---|",
+        f"| variant ({result['recipe']}, seeds {seeds}) | BLEU mean ± sd | chrF mean ± sd "
+        f"| BLEU per seed (± 95% CI) | ΔBLEU vs {first_name} per seed (p bs, p AR) "
+        f"| pairs with p < 0.05 (BLEU, chrF) | training min (× {first_name}) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for variant, s in result["variants"].items():
-        per_seed = ", ".join(f"{r['bleu']:.2f}" for r in s["runs"].values())
+        per_seed = ", ".join(_score_cell(r) for r in s["runs"].values())
         paired, counted = "–", "–"
         if "pairs" in s:
             paired = ", ".join(_paired_cell(r["against_first"]["bleu"]) for r in s["runs"].values())
             counted = ", ".join(f"{s['significant_pairs'][m]}/{s['pairs']}" for m in METRICS)
+        seconds, first_seconds = s["train_seconds_mean"], first["train_seconds_mean"]
+        minutes, ratio = seconds / 60, (seconds / first_seconds if first_seconds else math.nan)
         lines.append(
             f"| {variant} | {s['bleu_mean']:.2f} ± {s['bleu_stdev']:.2f} | "
-            f"{s['chrf_mean']:.2f} ± {s['chrf_stdev']:.2f} | {per_seed} | {paired} | {counted} |"
+            f"{s['chrf_mean']:.2f} ± {s['chrf_stdev']:.2f} | {per_seed} | {paired} | {counted} "
+            f"| {minutes:.1f} ({ratio:.2f}×) |"
         )
     return "\n".join(lines)
+
+
+def _score_cell(run: Dict) -> str:
+    return f"{run['bleu']:.2f}" + (f" ± {run['ci95']['bleu']:.2f}" if "ci95" in run else "")
 
 
 def _paired_cell(figures: Dict) -> str:
