@@ -159,8 +159,10 @@ def score(
 
 
 def _decoding(engine: str, quantize: str) -> str:
-    """How a score was decoded, when it was not the default way."""
-    return "".join(f", {name}" for name in (engine, quantize) if name not in ("lean", "none"))
+    from evo_mt.pipeline.engines import decoding_variant
+
+    variant = decoding_variant(engine, quantize)
+    return f", {variant}" if variant else ""
 
 
 @app.command()

@@ -33,6 +33,12 @@ def check_engine(engine: str, quantize: str, device: torch.device) -> None:
         raise OptionError("quantize", "int8 is dynamic quantization for CPUs; use --device cpu")
 
 
+def decoding_variant(engine: str, quantize: str) -> str:
+    """How a translation was decoded, when not the default way (lean, unquantized): "int8" or
+    "fairseq", else "". Names score files and labels score lines."""
+    return quantize if quantize != "none" else ("" if engine == "lean" else engine)
+
+
 class LeanEngine:
     """evo_mt.inference's Engine with this run's search options."""
 

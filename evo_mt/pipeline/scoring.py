@@ -12,6 +12,7 @@ from typing import Any, Dict, List
 from sacrebleu.metrics import BLEU, CHRF
 from tqdm import tqdm
 
+from evo_mt.pipeline.engines import decoding_variant
 from evo_mt.pipeline.errors import UserError
 from evo_mt.pipeline.files import atomic_file, read_lines, write_lines
 from evo_mt.pipeline.run_folder import Run
@@ -88,8 +89,7 @@ def score_run(
             chunk = sources[start : start + CHUNK]
             hypotheses += [best[0] for best in translator.translate(chunk, batch_size=batch_size)]
             progress.update(len(chunk))
-    variant = quantize if quantize != "none" else ("" if engine == "lean" else engine)
-    hypotheses_file, report_file = run.score_files(split, found, variant)
+    hypotheses_file, report_file = run.score_files(split, found, decoding_variant(engine, quantize))
     report = {
         "checkpoint": str(found),
         "split": split,

@@ -77,7 +77,6 @@ class Translator:
         self.quantize = quantize
         self.spm = spm.SentencePieceProcessor(model_file=str(sentencepiece))
         self.nbest = nbest
-        self.lenpen = lenpen
         # Room for </s>: longer inputs are cut to this many pieces.
         self.max_source_pieces = self.engine.max_source_positions - 1
         self._warned_truncation = False
