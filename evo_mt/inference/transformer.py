@@ -309,10 +309,6 @@ class DecoderState:
             self.source_masked = self.source_masked[sentences]
 
 
-def _embedding_scale(arch: Architecture, side: Side) -> float:
-    return math.sqrt(side.embed_dim) if arch.scale_embedding else 1.0
-
-
 class SinusoidalPositions(nn.Module):
     """fairseq's sinusoidal positions: position p of a sentence has index PAD + 1 + p."""
 
@@ -351,14 +347,31 @@ def position_indices(tokens: Tensor) -> Tensor:
     return (torch.cumsum(real, dim=1) * real).long() + PAD
 
 
-class Encoder(nn.Module):
-    def __init__(self, arch: Architecture, embed_tokens: nn.Embedding) -> None:
+class _Stack(nn.Module):
+    """What encoder and decoder share: the scaled token embedding, positions and the optional
+    embedding norm, under fairseq's parameter names."""
+
+    def __init__(self, arch: Architecture, side: Side, embed_tokens: nn.Embedding) -> None:
         super().__init__()
-        side = arch.encoder
         self.embed_tokens = embed_tokens
-        self.embed_scale = _embedding_scale(arch, side)
+        self.embed_scale = math.sqrt(side.embed_dim) if arch.scale_embedding else 1.0
         self.embed_positions = _positions(side, arch)
         self.layernorm_embedding = nn.LayerNorm(side.embed_dim) if arch.layernorm_embedding else None
+
+    def embed(self, tokens: Tensor, positions: Tensor) -> Tensor:
+        """Tokens (B, T) at position indices (B or 1, T) -> embeddings (B, T, C)."""
+        x = self.embed_scale * self.embed_tokens(tokens)
+        if self.embed_positions is not None:
+            x = x + self.embed_positions(positions)
+        if self.layernorm_embedding is not None:
+            x = self.layernorm_embedding(x)
+        return x
+
+
+class Encoder(_Stack):
+    def __init__(self, arch: Architecture, embed_tokens: nn.Embedding) -> None:
+        side = arch.encoder
+        super().__init__(arch, side, embed_tokens)
         options = arch.evolving if arch.evolving and "encoder" in arch.evolving.chains else None
         kernel = arch.evolving.kernel_size if arch.evolving else 1
         self.layers = nn.ModuleList(
@@ -376,11 +389,7 @@ class Encoder(nn.Module):
         """Source tokens (B, T) -> states (B, T, C) and where the source is padding (B, T) or None."""
         padding = tokens.eq(PAD)
         padding = padding if bool(padding.any()) else None
-        x = self.embed_scale * self.embed_tokens(tokens)
-        if self.embed_positions is not None:
-            x = x + self.embed_positions(position_indices(tokens))
-        if self.layernorm_embedding is not None:
-            x = self.layernorm_embedding(x)
+        x = self.embed(tokens, position_indices(tokens))
         if padding is not None:
             x = x * (1 - padding.unsqueeze(-1).type_as(x))
         length = tokens.size(1)
@@ -394,14 +403,10 @@ class Encoder(nn.Module):
         return x, padding
 
 
-class Decoder(nn.Module):
+class Decoder(_Stack):
     def __init__(self, arch: Architecture, embed_tokens: nn.Embedding) -> None:
-        super().__init__()
         side = arch.decoder
-        self.embed_tokens = embed_tokens
-        self.embed_scale = _embedding_scale(arch, side)
-        self.embed_positions = _positions(side, arch)
-        self.layernorm_embedding = nn.LayerNorm(side.embed_dim) if arch.layernorm_embedding else None
+        super().__init__(arch, side, embed_tokens)
         options = arch.evolving
         kernel = options.kernel_size if options else 1
         self.layers = nn.ModuleList(
@@ -434,11 +439,8 @@ class Decoder(nn.Module):
 
     def step(self, last_tokens: Tensor, state: DecoderState) -> Tensor:
         """Log-probabilities (N, V) of the next token of N hypotheses ending in `last_tokens` (N,)."""
-        x = self.embed_scale * self.embed_tokens(last_tokens).unsqueeze(1)  # (N, 1, C)
-        if self.embed_positions is not None:
-            x = x + self.embed_positions(last_tokens.new_full((1, 1), PAD + 1 + state.steps))
-        if self.layernorm_embedding is not None:
-            x = self.layernorm_embedding(x)
+        position = last_tokens.new_full((1, 1), PAD + 1 + state.steps)
+        x = self.embed(last_tokens.unsqueeze(1), position)  # (N, 1, C)
         handed: Dict[str, Tensor | None] = {"decoder": None, "cross": None}
         for layer, memory in zip(self.layers, state.layers, strict=True):
             x = layer.step(x, memory, state.source_masked, handed)
