@@ -164,3 +164,8 @@ def test_quality_comparison_trains_and_scores_every_variant_alike(tmp_path, fair
     assert other.returncode != 0 and "Traceback" not in other.stderr
     assert "vanilla-seed1.json: kept from recipe" in other.stderr and "--dropout 0.3" in other.stderr
     assert not (tmp_path / "q" / "vanilla-seed1").exists()
+    # So are runs kept before the recipe itself changed.
+    (tmp_path / "recipe" / "recipe.toml").write_text(text.replace("beam = 1", "beam = 2"))
+    changed = evo_mt(*command, env=fairseq_env)
+    assert changed.returncode != 0 and "Traceback" not in changed.stderr
+    assert "vanilla-seed1.json: kept from recipe toy as it was before its score changed" in changed.stderr

@@ -13,6 +13,7 @@ Against the first variant, each other variant's run of seed i is tested against 
 variant's run of seed i with sacreBLEU's paired tests (`significance`).
 """
 
+import dataclasses
 import json
 import math
 import os
@@ -197,17 +198,33 @@ def _kept(results: Path, name: str, recipe: Recipe, options: List[str]) -> Dict 
         return None
     try:
         kept = json.loads(figures_file.read_text(encoding="utf-8"))
-        made_with = (kept["recipe"], kept["options"])
+        name_made, settings_made, options_made = kept["recipe"], dict(kept["settings"]), kept["options"]
+        figures = dict(kept["figures"])
+        described = shlex.join(options_made)
     except (ValueError, KeyError, TypeError):
         raise UserError(f"{figures_file}: not a kept run of `evo-mt bench --quality`") from None
-    if made_with != (recipe.name, options):
+    if (name_made, options_made) != (recipe.name, options):
         raise UserError(
-            f"{figures_file}: kept from recipe {made_with[0]} with options {shlex.join(made_with[1])}, "
+            f"{figures_file}: kept from recipe {name_made} with options {described}, "
             f"not {recipe.name} with {shlex.join(options)}; give another --results folder"
+        )
+    now = _settings(recipe)
+    changed = sorted(k for k in now.keys() | settings_made.keys() if settings_made.get(k) != now.get(k))
+    if changed:
+        raise UserError(
+            f"{figures_file}: kept from recipe {name_made} as it was before its {', '.join(changed)} "
+            "changed; give another --results folder"
         )
     if not hypotheses_file.is_file():
         raise UserError(f"{figures_file}: its hypotheses ({hypotheses_file.name}) are missing")
-    return {**kept["figures"], "hypotheses_file": str(hypotheses_file)}
+    return {**figures, "hypotheses_file": str(hypotheses_file)}
+
+
+def _settings(recipe: Recipe) -> Dict:
+    """The recipe's settings as JSON keeps them, without where its folder lies."""
+    settings = dataclasses.asdict(recipe)
+    del settings["folder"]
+    return json.loads(json.dumps(settings))
 
 
 def _keep(results: Path, name: str, recipe: Recipe, options: List[str], figures: Dict) -> Dict:
@@ -216,7 +233,7 @@ def _keep(results: Path, name: str, recipe: Recipe, options: List[str], figures:
     hypotheses_file, figures_file = _kept_files(results, name)
     write_lines(hypotheses_file, read_lines(Path(figures["hypotheses_file"])))
     figures = {key: value for key, value in figures.items() if key != "hypotheses_file"}
-    kept = {"recipe": recipe.name, "options": options, "figures": figures}
+    kept = {"recipe": recipe.name, "settings": _settings(recipe), "options": options, "figures": figures}
     with atomic_file(figures_file) as scratch:
         scratch.write_text(json.dumps(kept, indent=2) + "\n", encoding="utf-8")
     return {**figures, "hypotheses_file": str(hypotheses_file)}
