@@ -120,9 +120,9 @@ def compare_variants(
 
     With `results`, each finished run's test hypotheses and figures are kept there
     (<folder>-seed<N>.hyp and .json: small text, made to be kept in version control), a run
-    kept there is not trained again (its options must match), and quality.json and quality.md
-    go there instead of `root`: the comparison outlives the run folders and can be completed
-    over several sittings on machines that do not keep them.
+    kept there is not trained again (its options and the recipe's settings must match), and
+    quality.json and quality.md go there instead of `root`: the comparison outlives the run
+    folders and can be completed over several sittings on machines that do not keep them.
     """
     specs = [parse_variant(v) for v in variants]
     if specs[0].budget is not None:
@@ -192,7 +192,7 @@ def _kept_files(results: Path, name: str) -> Tuple[Path, Path]:
 
 def _kept(results: Path, name: str, recipe: Recipe, options: List[str]) -> Dict | None:
     """A run kept in the results folder (None when there is none); refused when it was
-    trained with other options than `options`."""
+    trained with other options than `options` or before the recipe's settings changed."""
     hypotheses_file, figures_file = _kept_files(results, name)
     if not figures_file.is_file():
         return None
