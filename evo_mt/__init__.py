@@ -27,8 +27,8 @@ from typing import Any, List
 __version__ = "0.1.0"
 
 _API = {
-    "UserError": "evo_mt.pipeline.errors",
-    "OptionError": "evo_mt.pipeline.errors",
+    "UserError": "evo_mt.runtime.errors",
+    "OptionError": "evo_mt.runtime.errors",
     "CheckpointError": "evo_mt.checkpoints",
     "Recipe": "evo_mt.pipeline.recipes",
     "load_recipe": "evo_mt.pipeline.recipes",

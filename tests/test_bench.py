@@ -79,7 +79,7 @@ def test_a_vanilla_checkpoint_becomes_fairseqs_transformer_and_an_ea_one_is_refu
 
     from evo_mt.evidence.vanilla_model import as_fairseq_transformer
     from evo_mt.models.factory import build_model
-    from evo_mt.pipeline.errors import OptionError
+    from evo_mt.runtime.errors import OptionError
 
     saved_model(tmp_path / "ea.pt")
     with pytest.raises(OptionError, match="evolves attention .encoder,decoder,cross.; give a run trained"):

@@ -17,8 +17,8 @@ from test_corpora import iwslt_archive
 from typer.testing import CliRunner
 
 from evo_mt.checkpoints import read_checkpoint
-from evo_mt.pipeline.errors import UserError
 from evo_mt.pipeline.recipes import PROJECT_RECIPES, load_recipe
+from evo_mt.runtime.errors import UserError
 from evo_mt_cli.app import app
 
 # An untrained model scores ~0 BLEU on the toy test set. toy_run's budget gave 80.2 when

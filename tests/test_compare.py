@@ -10,8 +10,8 @@ from conftest import PROJECT_RECIPES, evo_mt
 from evo_mt.evidence.length_buckets import EDGES, bucket_labels, draw, length_buckets, table
 from evo_mt.evidence.quality import compare_variants, parse_variant
 from evo_mt.evidence.significance import METRICS, paired_tests, significant
-from evo_mt.pipeline.errors import OptionError
 from evo_mt.pipeline.recipes import load_recipe
+from evo_mt.runtime.errors import OptionError
 
 WORDS = [f"wort{i}" for i in range(300)]
 

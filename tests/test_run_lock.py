@@ -8,9 +8,9 @@ import sys
 import pytest
 from conftest import evo_mt
 
-from evo_mt.pipeline.errors import UserError
 from evo_mt.pipeline.run_folder import Run
 from evo_mt.pipeline.run_lock import holding
+from evo_mt.runtime.errors import UserError
 
 HOLDER = """
 import sys, time

@@ -12,7 +12,7 @@ from typing import List
 
 import typer
 
-from evo_mt.pipeline.errors import OptionError, UserError
+from evo_mt.runtime.errors import OptionError, UserError
 
 app = typer.Typer(
     name="evo-mt",

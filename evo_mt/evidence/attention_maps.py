@@ -12,9 +12,9 @@ from typing import List
 
 import torch
 
-from evo_mt.pipeline.errors import OptionError, UserError
 from evo_mt.pipeline.files import atomic_file
 from evo_mt.pipeline.translation import Translator
+from evo_mt.runtime.errors import OptionError, UserError
 
 TITLES = {
     "encoder": "encoder self-attention",

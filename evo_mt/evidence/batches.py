@@ -12,7 +12,7 @@ from typing import List
 
 import torch
 
-from evo_mt.pipeline.errors import OptionError
+from evo_mt.runtime.errors import OptionError
 
 VOCAB = 10_000  # joint subword vocabulary, as in the IWSLT'14 recipe
 MAX_TOKENS = 4096  # per batch, padding included

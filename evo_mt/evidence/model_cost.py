@@ -20,8 +20,8 @@ from evo_mt.evidence.measures import (
     train_tokens_per_second,
 )
 from evo_mt.models.factory import build_model
-from evo_mt.pipeline.errors import OptionError
 from evo_mt.pipeline.translation import resolve_device
+from evo_mt.runtime.errors import OptionError
 
 # name -> (architecture, options over it). "small" is the model of the toy and gettext_en_de
 # recipes: the tiny architecture at width 128.

@@ -25,7 +25,6 @@ from typing import Dict, List, Tuple
 
 from evo_mt.evidence.significance import METRICS, paired_tests, significant
 from evo_mt.pipeline.averaging import average_run
-from evo_mt.pipeline.errors import OptionError, UserError
 from evo_mt.pipeline.files import atomic_file, read_lines, write_lines
 from evo_mt.pipeline.prepare import prepare
 from evo_mt.pipeline.recipes import Recipe
@@ -33,6 +32,7 @@ from evo_mt.pipeline.run_folder import Run
 from evo_mt.pipeline.scoring import score_run
 from evo_mt.pipeline.train_log import history
 from evo_mt.pipeline.training import train
+from evo_mt.runtime.errors import OptionError, UserError
 
 VARIANTS: Dict[str, List[str]] = {
     "vanilla": ["--ea-chains", ""],

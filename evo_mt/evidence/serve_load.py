@@ -23,9 +23,9 @@ import httpx
 import torch
 
 from evo_mt.evidence.translate_speed import evo_mt_translate, run_process
-from evo_mt.pipeline.errors import OptionError, UserError
 from evo_mt.pipeline.run_folder import find_checkpoint
 from evo_mt.pipeline.translation import Translator
+from evo_mt.runtime.errors import OptionError, UserError
 
 START_TIMEOUT_S = 300
 READY_MARK = " on http://"

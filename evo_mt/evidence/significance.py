@@ -16,8 +16,8 @@ from typing import Any, Dict, List, Sequence, Tuple
 from sacrebleu.metrics import CHRF
 from sacrebleu.significance import PairedTest
 
-from evo_mt.pipeline.errors import UserError
 from evo_mt.pipeline.scoring import bleu_metric
+from evo_mt.runtime.errors import UserError
 
 BOOTSTRAP_SAMPLES = 1000
 RANDOMIZATION_TRIALS = 10000

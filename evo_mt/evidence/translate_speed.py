@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Dict, List
 
 from evo_mt.evidence.measures import BEAM
-from evo_mt.pipeline.errors import OptionError, UserError
 from evo_mt.pipeline.fairseq_commands import interactive_command
 from evo_mt.pipeline.files import read_lines
 from evo_mt.pipeline.run_folder import Run, find_checkpoint
+from evo_mt.runtime.errors import OptionError, UserError
 
 REFERENCE = "fairseq-interactive"  # what the speed-ups are measured against
 

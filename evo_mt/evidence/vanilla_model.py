@@ -19,10 +19,10 @@ import torch
 from evo_mt.checkpoints import read_checkpoint
 from evo_mt.evolving_options import EvolvingOptions, ea_defaults
 from evo_mt.inference.architecture import flat_options
-from evo_mt.pipeline.errors import OptionError, UserError
 from evo_mt.pipeline.fairseq_commands import USER_DIR
 from evo_mt.pipeline.files import atomic_file
 from evo_mt.pipeline.run_folder import Run
+from evo_mt.runtime.errors import OptionError, UserError
 
 
 def as_fairseq_transformer(checkpoint: Path, output: Path) -> Path:

@@ -11,9 +11,9 @@ from typing import Dict, List, Tuple
 import torch
 
 from evo_mt.checkpoints import read_checkpoint
-from evo_mt.pipeline.errors import OptionError, UserError
 from evo_mt.pipeline.files import atomic_file
 from evo_mt.pipeline.run_folder import Run
+from evo_mt.runtime.errors import OptionError, UserError
 
 _EPOCH = re.compile(r"checkpoint(\d+)\.pt$")
 _UPDATE = re.compile(r"checkpoint_\d+_(\d+)\.pt$")

@@ -15,8 +15,8 @@ from typing import Any, Dict, List
 import torch
 
 from evo_mt.inference.engine import QUANTIZATIONS
-from evo_mt.pipeline.errors import OptionError
 from evo_mt.pipeline.fairseq_commands import MAX_LEN_A, MAX_LEN_B
+from evo_mt.runtime.errors import OptionError
 
 ENGINES = ("lean", "fairseq")
 

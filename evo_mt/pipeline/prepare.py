@@ -16,11 +16,11 @@ from tqdm import tqdm
 
 from evo_mt.pipeline import fairseq_commands
 from evo_mt.pipeline.corpora import reader_for
-from evo_mt.pipeline.errors import UserError
 from evo_mt.pipeline.files import atomic_dir, atomic_file, read_lines, write_lines
 from evo_mt.pipeline.recipes import RECIPE_FILE, Recipe
 from evo_mt.pipeline.run_folder import SPLITS, Run
 from evo_mt.pipeline.run_lock import holding
+from evo_mt.runtime.errors import UserError
 
 logger = logging.getLogger("evo_mt")
 

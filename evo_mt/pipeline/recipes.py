@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Tuple, Union
 
 import tomllib
 
-from evo_mt.pipeline.errors import UserError
+from evo_mt.runtime.errors import UserError
 
 RECIPE_FILE = "recipe.toml"
 PROJECT_RECIPES = Path(__file__).resolve().parents[2] / "recipes"

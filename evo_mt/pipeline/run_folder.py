@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Tuple
 
-from evo_mt.pipeline.errors import UserError
 from evo_mt.pipeline.recipes import RECIPE_FILE, Recipe, load_recipe
+from evo_mt.runtime.errors import UserError
 
 SPLITS = ("train", "valid", "test")
 AVERAGED = "checkpoint_averaged.pt"

@@ -12,8 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Dict, Iterator
 
-from evo_mt.pipeline.errors import UserError
 from evo_mt.pipeline.run_folder import Run
+from evo_mt.runtime.errors import UserError
 
 # Folders this process holds, with how many nested holds: `train` prepares under its own lock.
 _held: Dict[Path, int] = {}

@@ -9,10 +9,10 @@ import shlex
 from pathlib import Path
 from typing import Dict, List
 
-from evo_mt.pipeline.errors import UserError
 from evo_mt.pipeline.recipes import RECIPE_FILE
 from evo_mt.pipeline.run_folder import Run
 from evo_mt.pipeline.train_log import history, last_command
+from evo_mt.runtime.errors import UserError
 
 COLUMNS = ("run", "recipe", "arch", "ea options", "updates", "epochs", "best valid loss", "best valid BLEU",
            "latest score")  # fmt: skip

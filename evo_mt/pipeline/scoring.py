@@ -13,10 +13,10 @@ from sacrebleu.metrics import BLEU, CHRF
 from tqdm import tqdm
 
 from evo_mt.pipeline.engines import decoding_variant
-from evo_mt.pipeline.errors import UserError
 from evo_mt.pipeline.files import atomic_file, read_lines, write_lines
 from evo_mt.pipeline.run_folder import Run
 from evo_mt.pipeline.translation import Translator
+from evo_mt.runtime.errors import UserError
 
 CHUNK = 512  # lines per progress step
 

@@ -16,12 +16,12 @@ import sys
 from typing import List
 
 from evo_mt.pipeline import fairseq_commands
-from evo_mt.pipeline.errors import UserError
 from evo_mt.pipeline.recipes import Recipe
 from evo_mt.pipeline.run_folder import Run
 from evo_mt.pipeline.run_lock import holding
 from evo_mt.pipeline.train_display import TrainDisplay
 from evo_mt.pipeline.train_log import COMMAND_LINE
+from evo_mt.runtime.errors import UserError
 
 logger = logging.getLogger("evo_mt")
 # Lines of fairseq's output shown when it fails (its error, or the end of its traceback).

@@ -12,8 +12,8 @@ from typing import Any, Callable, Iterable, Iterator, List
 import torch
 
 from evo_mt.pipeline.engines import check_engine, load_engine
-from evo_mt.pipeline.errors import OptionError, UserError
 from evo_mt.pipeline.run_folder import Run, find_checkpoint
+from evo_mt.runtime.errors import OptionError, UserError
 
 logger = logging.getLogger("evo_mt")
 

@@ -14,8 +14,8 @@ from urllib.parse import urlparse
 
 from tqdm import tqdm
 
-from evo_mt.pipeline.errors import OptionError, UserError
 from evo_mt.pipeline.files import atomic_dir, discard
+from evo_mt.runtime.errors import OptionError, UserError
 
 URL_SCHEMES = ("http", "https", "ftp")
 CHUNK = 1 << 20

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Iterable, Iterator, List, Tuple
 
-from evo_mt.pipeline.errors import UserError
+from evo_mt.runtime.errors import UserError
 
 Pair = Tuple[str, str]
 

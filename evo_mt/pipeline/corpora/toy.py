@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 from evo_mt.pipeline.corpora.splits import write_split
-from evo_mt.pipeline.errors import OptionError, UserError
 from evo_mt.pipeline.recipes import Recipe
+from evo_mt.runtime.errors import OptionError, UserError
 
 VALID_SENTENCES = 500
 TEST_SENTENCES = 500

@@ -3,7 +3,7 @@
 from dataclasses import asdict, dataclass
 from typing import Dict
 
-from evo_mt.pipeline.errors import OptionError
+from evo_mt.runtime.errors import OptionError
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,10 @@ import signal
 import socket
 from typing import Callable
 
-from evo_mt.pipeline.errors import OptionError
 from evo_mt.pipeline.serving.app import create_app
 from evo_mt.pipeline.serving.limits import Limits
 from evo_mt.pipeline.translation import Translator
+from evo_mt.runtime.errors import OptionError
 
 logger = logging.getLogger("evo_mt")
 
