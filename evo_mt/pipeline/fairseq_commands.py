@@ -11,12 +11,13 @@ from typing import List, Mapping
 
 from evo_mt.pipeline.recipes import Recipe
 from evo_mt.pipeline.run_folder import Run
+from evo_mt.runtime.decoding import DecodingSettings
 
 # `--user-dir evo_mt`: fairseq imports the package and its models/ folder (the plugin).
 USER_DIR = str(Path(__file__).resolve().parents[1])
-# Hypotheses may be up to 1.2 x the source length + 10 pieces (fairseq's --max-len-a/-b).
-MAX_LEN_A = 1.2
-MAX_LEN_B = 10
+# Hypotheses may be up to a x the source length + b pieces (fairseq's --max-len-a/-b).
+MAX_LEN_A = DecodingSettings.max_len_a
+MAX_LEN_B = DecodingSettings.max_len_b
 # fairseq-train's log: one JSON record per --log-interval updates and per epoch, which
 # evo_mt.pipeline.train_log reads (for the progress display, `evo-mt plot` and `evo-mt runs`).
 LOG_FORMAT = "json"

@@ -1,0 +1,42 @@
+"""Decoding settings, and the rule for how long a translation may grow: one definition for
+every engine (the lean engine, fairseq's generator, the exported model) and every command
+(score, translate, serve, export).
+
+The longest translation of a source of n tokens (its </s> included) has a x n + b tokens
+before its </s>, as fairseq's `--max-len-a`/`--max-len-b`, and never more than the decoder's
+positions allow. The limit is each sentence's own, so that a translation does not depend on
+the sentences it was batched with.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from evo_mt.runtime.errors import OptionError
+
+
+@dataclass(frozen=True)
+class DecodingSettings:
+    """How beam search runs: beam size, length penalty, and the length limit a x n + b."""
+
+    beam: int = 5
+    lenpen: float = 1.0
+    max_len_a: float = 1.2
+    max_len_b: int = 10
+
+    def __post_init__(self) -> None:
+        if self.beam < 1:
+            raise OptionError("beam", f"must be at least 1, not {self.beam}")
+        if not math.isfinite(self.lenpen):
+            raise OptionError("lenpen", f"must be a finite number, not {self.lenpen}")
+        if not (math.isfinite(self.max_len_a) and self.max_len_a >= 0):
+            raise OptionError("max_len_a", f"must be a finite number >= 0, not {self.max_len_a}")
+        if self.max_len_b < 1:
+            raise OptionError("max_len_b", f"must be at least 1, not {self.max_len_b}")
+
+    def max_length(self, source_length: int, max_target_positions: int) -> int:
+        """Most target tokens before </s> for a source of `source_length` tokens (</s> included).
+
+        fairseq keeps 2 of the decoder's positions back (the start symbol and </s>)."""
+        return min(int(self.max_len_a * source_length + self.max_len_b), max_target_positions - 2)
