@@ -8,24 +8,13 @@ values in a map, so finite masking values (fairseq's -1e8 / -1e4) are recognised
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Tuple
+from typing import Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-
-def _identity(x: Tensor) -> Tensor:
-    return x
-
-
-ACTIVATIONS: Dict[str, Callable[[Tensor], Tensor]] = {
-    "relu": F.relu,
-    "leaky_relu": F.leaky_relu,
-    "gelu": F.gelu,
-    "tanh": torch.tanh,
-    "linear": _identity,
-}
+from evo_mt.activations import CONVOLUTION
 
 
 def _widened(mask: Tensor, src_len: int) -> Tensor:
@@ -90,7 +79,7 @@ def convolve(
     else:
         top, bottom = (k - 1, 0) if causal else (half, half)
         padded = F.pad(mixed, (half, half, top, bottom))
-    convolved = ACTIVATIONS[activation](F.conv2d(padded, weight, bias))
+    convolved = CONVOLUTION[activation](F.conv2d(padded, weight, bias))
     return beta * convolved + (1.0 - beta) * mixed
 
 

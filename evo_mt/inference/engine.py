@@ -15,8 +15,8 @@ from typing import Any, Dict, List, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
+from evo_mt.architecture.config import Architecture, flat_options
 from evo_mt.checkpoints import CheckpointError, read_checkpoint
-from evo_mt.inference.architecture import Architecture, flat_options
 from evo_mt.inference.beam_search import Hypothesis, beam_search
 from evo_mt.inference.transformer import DecoderState, Transformer
 from evo_mt.inference.vocabulary import PAD, Vocabulary
