@@ -180,13 +180,14 @@ def translate(
 
     Example: evo-mt translate runs/toy < sentences.txt > translations.txt
     """
-    from evo_mt.pipeline.translation import Translator, read_lines_replacing_errors
+    from evo_mt.pipeline.translation import Translator
+    from evo_mt.runtime.lines import stream_lines
 
     translator = Translator.load(
         run_or_checkpoint, beam=beam, nbest=nbest, lenpen=lenpen, device=device,
         engine=engine, quantize=quantize,
     )  # fmt: skip
-    lines = read_lines_replacing_errors(sys.stdin.buffer)
+    lines = stream_lines(sys.stdin.buffer)
     interactive = sys.stdin.isatty()
     chunk: List[str] = []
     for line in lines:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List
 
 from evo_mt.checkpoints import CheckpointError
+from evo_mt.runtime.lines import split_lines
 
 SPECIALS = ("<s>", "<pad>", "</s>", "<unk>")
 PAD, EOS, UNK = 1, 2, 3
@@ -31,7 +32,7 @@ class Vocabulary:
     def load(cls, path: Path) -> Vocabulary:
         symbols = list(SPECIALS)
         try:
-            lines = Path(path).read_text(encoding="utf-8").splitlines()
+            lines = split_lines(Path(path).read_text(encoding="utf-8"))
         except OSError as error:
             raise CheckpointError(f"{path}: cannot read the dictionary: {error.strerror}") from error
         for number, line in enumerate(lines, 1):

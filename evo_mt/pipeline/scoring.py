@@ -100,8 +100,8 @@ def score_run(
         **score_lines(hypotheses, read_lines(reference_file)),
         "hypotheses_file": str(hypotheses_file),
     }
-    write_lines(hypotheses_file, hypotheses)
-    with atomic_file(report_file) as scratch:
+    write_lines(hypotheses_file, hypotheses, own_folder=True)
+    with atomic_file(report_file, own_folder=True) as scratch:
         scratch.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     report["report_file"] = str(report_file)
     return report

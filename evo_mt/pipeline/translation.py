@@ -7,7 +7,7 @@ test sentence is translated exactly once, in order).
 import copy
 import logging
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, List
+from typing import Any, Callable, Iterator, List
 
 import torch
 
@@ -151,8 +151,3 @@ def length_batches(
     if batch:
         yield batch
 
-
-def read_lines_replacing_errors(stream) -> Iterable[str]:
-    """Lines of a binary stream as text; invalid UTF-8 is replaced, never fatal."""
-    for raw in stream:
-        yield raw.decode("utf-8", errors="replace").rstrip("\r\n")
