@@ -8,7 +8,7 @@ ordinary entries here.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, Iterable, List
+from typing import Dict, Iterable, List, Sequence
 
 from evo_mt.checkpoints import CheckpointError
 from evo_mt.runtime.lines import split_lines
@@ -52,3 +52,18 @@ class Vocabulary:
     def decode(self, indices: Iterable[int]) -> List[str]:
         """Pieces of a hypothesis, without </s> and padding; <unk> stays visible as "<unk>"."""
         return [self.symbols[i] for i in indices if i not in (EOS, PAD)]
+
+
+def dictionary_files(folder: Path, languages: Sequence[str | None], checkpoint: Path) -> List[Path]:
+    """The dict.<language>.txt of `folder` for a checkpoint's (source, target) languages; a
+    CheckpointError saying whose they are when the folder lacks them (another run's checkpoint)."""
+    if None in languages:
+        raise CheckpointError(f"{checkpoint}: it does not name its languages; not a translation checkpoint?")
+    paths = [Path(folder) / f"dict.{language}.txt" for language in languages]
+    if not all(path.is_file() for path in paths):
+        held = sorted(path.name[len("dict.") : -len(".txt")] for path in Path(folder).glob("dict.*.txt"))
+        raise CheckpointError(
+            f"{checkpoint}: a {'-'.join(map(str, languages))} model, but {folder} holds dictionaries of "
+            f"{', '.join(held) or 'no language'}: a checkpoint of another run?"
+        )
+    return paths

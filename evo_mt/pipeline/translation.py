@@ -31,6 +31,12 @@ def resolve_device(device: str | None) -> torch.device:
     return torch.device(device)
 
 
+def check_batch_size(batch_size: int) -> int:
+    if batch_size < 1:
+        raise OptionError("batch_size", f"must be at least 1, not {batch_size}")
+    return batch_size
+
+
 def check_search(beam: int, nbest: int) -> None:
     """Refuse a beam size or n-best that beam search cannot use."""
     if beam < 1:
@@ -124,6 +130,9 @@ class Translator:
 
     def translate(self, lines: List[str], batch_size: int = 64, max_tokens: int = 6000) -> List[List[str]]:
         """The n best translations of each line, in input order; empty lines give empty ones."""
+        check_batch_size(batch_size)
+        if max_tokens < 1:
+            raise OptionError("max_tokens", f"must be at least 1, not {max_tokens}")
         results: List[List[str]] = [[""] * self.nbest for _ in lines]
         encoded = [(i, self.encode(line)) for i, line in enumerate(lines) if line.strip()]
         # Batches of similar length waste little on padding.
