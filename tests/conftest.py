@@ -13,11 +13,19 @@ import torch
 from fairseq.data import Dictionary, data_utils
 from fairseq.models import ARCH_CONFIG_REGISTRY
 from fairseq.models.transformer import TransformerModel
+from hypothesis import HealthCheck, settings
 
 import evo_mt
 from evo_mt.models.ea_transformer import EATransformerModel
 from evo_mt.models.factory import build_model
 from evo_mt.pipeline.recipes import PROJECT_RECIPES
+
+# Property-based tests: the same examples on every run and machine, few enough to stay fast.
+settings.register_profile(
+    "evo-mt", derandomize=True, max_examples=60, deadline=None, database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)  # fmt: skip
+settings.load_profile("evo-mt")
 
 VOCAB = 40
 VENV_BIN = Path(sys.executable).parent

@@ -14,6 +14,7 @@ from typing import Any, Dict, List
 
 import torch
 
+from evo_mt.checkpoints import CheckpointError
 from evo_mt.inference.engine import QUANTIZATIONS
 from evo_mt.pipeline.fairseq_commands import MAX_LEN_A, MAX_LEN_B
 from evo_mt.runtime.errors import OptionError
@@ -82,12 +83,26 @@ class FairseqEngine:
         quantize: str,
     ) -> None:  # fmt: skip
         from fairseq import checkpoint_utils
+        from omegaconf.errors import OmegaConfBaseException
 
         import evo_mt.models  # noqa: F401  (registers the model and the checkpoint allowlist)
 
-        models, config, self.task = checkpoint_utils.load_model_ensemble_and_task(
-            [str(checkpoint)], arg_overrides={"data": str(dictionaries)}
-        )
+        try:
+            models, config, self.task = checkpoint_utils.load_model_ensemble_and_task(
+                [str(checkpoint)], arg_overrides={"data": str(dictionaries)}
+            )
+        except FileNotFoundError as error:
+            if not str(error.filename).startswith(str(dictionaries)):
+                raise
+            raise CheckpointError(
+                f"{checkpoint}: needs {error.filename}, which is not there: a checkpoint of another run?"
+            ) from None
+        except (RuntimeError, OmegaConfBaseException) as error:
+            # A checkpoint of another architecture: fairseq cannot build it, or its weights do not fit.
+            if not isinstance(error, OmegaConfBaseException) and "state_dict" not in str(error):
+                raise
+            first = " ".join(line.strip() for line in str(error).strip().splitlines()[:2])[:300]
+            raise CheckpointError(f"{checkpoint}: fairseq cannot build its model ({first})") from None
         self.device = device
         self.models = [model.to(device).eval() for model in models]
         self.lenpen = lenpen
