@@ -108,6 +108,8 @@ def fairseq_env() -> dict:
     env.pop("TORCH_FORCE_WEIGHTS_ONLY_LOAD", None)
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     env["OMP_NUM_THREADS"] = "1"
+    # fairseq 0.12's own commands load checkpoints only with evo-mt's fixes (torch >= 2.6).
+    env["EVO_MT_FAIRSEQ_FIXES"] = "1"
     return env
 
 

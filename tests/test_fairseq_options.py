@@ -11,7 +11,6 @@ from torch import nn
 from evo_mt.architecture import chains
 from evo_mt.architecture.options import EvolvingOptions
 from evo_mt.evolving_maths import masked_entries
-from evo_mt.models import fairseq_fixes
 from evo_mt.models.ea_transformer import EAEncoderLayer, EATransformerConfig
 from evo_mt.models.evolving_attention import EvolvingAttention
 
@@ -165,9 +164,3 @@ def test_convolutions_belong_to_their_layer_when_it_is_built():
         "self_attn.conv.weight",
         "self_attn.conv.bias",
     }
-
-
-def test_the_fixes_refuse_a_fairseq_they_were_not_written_for():
-    fairseq_fixes.check_version(fairseq_fixes.FAIRSEQ_VERSION)
-    with pytest.raises(fairseq_fixes.UnsupportedFairseq, match=r"0\.12\.3\.1, not fairseq 0\.13"):
-        fairseq_fixes.check_version("0.13.0")

@@ -520,9 +520,7 @@ def main() -> None:
     try:
         app()
     except Exception as error:
-        from evo_mt.checkpoints import CheckpointError
-
-        if not isinstance(error, (UserError, CheckpointError)):
+        if not isinstance(error, UserError):  # CheckpointError is one
             raise
         print(f"evo-mt: error: {one_line(error)}", file=sys.stderr)
         sys.exit(1)

@@ -41,6 +41,7 @@ from evo_mt.architecture.options import (
     EvolvingOptions,
     ea_defaults,
 )
+from evo_mt.models import fairseq_fixes
 from evo_mt.models.evolving_attention import AttentionChain, EvolvingAttention, link_chain
 
 logger = logging.getLogger(__name__)
@@ -223,6 +224,10 @@ class EATransformerDecoder(TransformerDecoderBase):
             return super().extract_features_scriptable(
                 prev_output_tokens, encoder_out, incremental_state, *args, **kwargs
             )
+
+
+# Without it fairseq cannot build this dataclass from flat command-line options (fairseq_fixes, fix 4).
+fairseq_fixes.install_config_fix(EATransformerConfig)
 
 
 @register_model("ea_transformer", dataclass=EATransformerConfig)

@@ -85,7 +85,9 @@ class FairseqEngine:
         from fairseq import checkpoint_utils
         from omegaconf.errors import OmegaConfBaseException
 
-        import evo_mt.models  # noqa: F401  (registers the model and the checkpoint allowlist)
+        from evo_mt.models import fairseq_fixes  # registers the model
+
+        fairseq_fixes.apply()  # the checkpoint allowlist, fairseq's last batch kept
 
         try:
             models, config, self.task = checkpoint_utils.load_model_ensemble_and_task(
