@@ -14,6 +14,7 @@ from typing import List
 import typer
 
 from evo_mt.runtime.errors import OptionError, UserError
+from evo_mt_cli.bench import bench_app
 from evo_mt_cli.help import PlainHelp
 
 app = typer.Typer(
@@ -287,108 +288,7 @@ def serve(
     run_server(translator, limits, listening, on_ready=ready)
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def bench(
-    ctx: typer.Context,
-    size: str = typer.Option("iwslt_de_en", help="tiny, small (128 wide), iwslt_de_en, wmt_en_de, big."),
-    device: str | None = typer.Option(None, help="cpu or cuda (default: cuda if present)."),
-    dtype: str = typer.Option("fp32", help="fp32, bf16, or fp16 (CUDA only)."),
-    corpus: Path | None = typer.Option(None, help="A text file whose sentence lengths shape the batches."),
-    repeats: int = typer.Option(3, help="Timed repetitions; the median is reported."),
-    train_batches: int = typer.Option(6, help="Batches per timed training repetition."),
-    generate_batches: int = typer.Option(4, help="Batches per timed generation repetition."),
-    json_path: Path | None = typer.Option(None, "--json", help="Also write the figures as JSON here."),
-    translate_run: Path | None = typer.Option(
-        None, "--translate", help="Instead: time evo-mt translate against fairseq-interactive on this run."
-    ),
-    vanilla_run: Path | None = typer.Option(
-        None, "--vanilla", help="With --translate: a vanilla run of the same size (and CTranslate2 on it)."
-    ),
-    input_file: Path | None = typer.Option(
-        None, "--input", help="With --translate or --serve: the lines to translate."
-    ),
-    serve_run: Path | None = typer.Option(
-        None, "--serve", help="Instead: load-test `evo-mt serve` on this run (and evo-mt translate)."
-    ),
-    clients: int = typer.Option(8, help="With --serve: concurrent clients."),
-    request_lines: int = typer.Option(10, help="With --serve: lines per request."),
-    beam: int = typer.Option(5, help="With --serve or --translate: beam size."),
-    quality: str | None = typer.Option(
-        None, "--quality", help="Instead: train and score vanilla and EA variants of this recipe."
-    ),
-    variants: str = typer.Option("vanilla,ea", help="With --quality: variants, comma-separated."),
-    seeds: str = typer.Option("1,2,3", help="With --quality: seeds, comma-separated."),
-    source: str | None = SourceOpt,
-    workdir: Path | None = typer.Option(None, help="With --quality: where the runs go."),
-    results: Path | None = typer.Option(
-        None,
-        help="With --quality: keep each finished run's test hypotheses and figures here (small text, to "
-        "commit); a run kept here is not trained again; the tables go here too.",
-    ),
-) -> None:
-    """Cost of evolving attention against fairseq's Transformer of the same size, in one process.
-
-    Prints training tokens/s, peak memory and beam-5 sentences/s for both, and the ratios.
-    With --translate RUN: evo-mt translate (lean fp32 and int8, fairseq's generator) against
-    fairseq-interactive, whole processes; with --vanilla also EA / vanilla and CTranslate2.
-    With --serve RUN: a real `evo-mt serve` process under --clients concurrent clients.
-    With --quality RECIPE: vanilla, EA and ablations trained alike and scored (extra options
-    go to fairseq-train).
-
-    Example: evo-mt bench --size iwslt_de_en --json bench.json
-    """
-    import json
-
-    from evo_mt.pipeline.files import atomic_file
-
-    if quality is not None:
-        from evo_mt.evidence.quality import compare_variants, default_workdir, table
-        from evo_mt.pipeline.recipes import load_recipe
-
-        recipe = load_recipe(quality)
-        root = workdir.resolve() if workdir is not None else default_workdir(recipe)
-        try:
-            seed_list = [int(s) for s in seeds.split(",") if s.strip()]
-        except ValueError:
-            raise UserError(f"--seeds must be integers separated by commas, not {seeds!r}") from None
-        kept = results.resolve() if results is not None else None
-        report = compare_variants(
-            recipe, root, source=source, seeds=seed_list, variants=variants.split(","), overrides=ctx.args,
-            results=kept,
-        )  # fmt: skip
-        typer.echo(table(report))
-        typer.echo(f"quality comparison written to {(kept or root) / 'quality.json'}", err=True)
-    elif serve_run is not None:
-        from evo_mt.evidence.serve_load import serve_load, summary
-
-        if input_file is None:
-            raise UserError("--serve needs --input FILE (the lines to translate)")
-        report = serve_load(serve_run, input_file, clients=clients, beam=beam, request_lines=request_lines)
-        typer.echo(summary(report))
-    elif translate_run is not None:
-        from evo_mt.evidence.translate_speed import table, translation_speed
-
-        if input_file is None:
-            raise UserError("--translate needs --input FILE (the lines to translate)")
-        report = translation_speed(translate_run, input_file, vanilla=vanilla_run, beam=beam, repeats=repeats)
-        typer.echo(table(report))
-    else:
-        from evo_mt.evidence import model_cost
-
-        report = model_cost.bench(
-            size,
-            device=device,
-            dtype=dtype,
-            corpus=corpus,
-            train_batches=train_batches,
-            generate_batches=generate_batches,
-            repeats=repeats,
-        )
-        typer.echo(model_cost.table(report))
-    if json_path is not None:
-        with atomic_file(json_path) as scratch:
-            scratch.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        typer.echo(f"figures written to {json_path}", err=True)
+app.add_typer(bench_app)
 
 
 @app.command()

@@ -143,6 +143,19 @@ class FairseqEngine:
         return self.task.source_dictionary.encode_line(line, add_if_not_exist=False).long().tolist()
 
     def generate(self, sources: List[List[int]], nbest: int) -> List[List[List[str]]]:
+        # fairseq limits every hypothesis of a batch by the batch's longest source; evo-mt's
+        # rule (evo_mt.runtime.decoding) is each sentence's own. Sentences of one length share
+        # their limit, so each length is generated as a batch of its own.
+        found: List[List[List[str]] | None] = [None] * len(sources)
+        by_length: Dict[int, List[int]] = {}
+        for i, source in enumerate(sources):
+            by_length.setdefault(len(source), []).append(i)
+        for rows in by_length.values():
+            for i, best in zip(rows, self._generate([sources[i] for i in rows], nbest), strict=True):
+                found[i] = best
+        return found
+
+    def _generate(self, sources: List[List[int]], nbest: int) -> List[List[List[str]]]:
         from fairseq.data import data_utils
 
         dictionary = self.task.source_dictionary
