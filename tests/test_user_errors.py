@@ -25,6 +25,7 @@ from evo_mt.runtime.decoding import DecodingSettings
 from evo_mt.runtime.errors import OptionError, UserError
 from evo_mt.runtime.lines import read_lines
 from evo_mt_cli.app import app, main
+from evo_mt_cli.bench import bench_app
 
 runner = CliRunner()
 
@@ -103,14 +104,29 @@ def test_mistakes_with_paths_are_named(monkeypatch, capsys, tmp_path):
     assert not (tmp_path / "typo").exists()
 
 
+def test_usage_mistakes_are_one_line_errors_with_status_2(monkeypatch, capsys, tmp_path):
+    cases = [
+        (["translate", str(tmp_path), "--batch-size", "0"], "Invalid value for '--batch-size'", "translate"),
+        (["translate"], "Missing argument 'RUN_OR_CHECKPOINT'", "translate"),
+        (["bench", "model", "--sise", "3"], "No such option: --sise", "bench model"),
+        (["nonsense"], "No such command 'nonsense'", ""),
+    ]
+    for args, expected, command in cases:
+        status, out, err = cli(monkeypatch, capsys, *args)
+        assert status == 2 and out == "", (args, err)
+        assert err.count("\n") == 1 and err.startswith(f"evo-mt: error: {expected}"), err
+        assert err.rstrip().endswith(f"(see: {' '.join(['evo-mt', command]).strip()} --help)"), err
+
+
 def test_version_and_plain_help(monkeypatch, capsys):
     assert cli(monkeypatch, capsys, "--version")[:2] == (0, f"evo-mt {__version__}\n")
     commands = [c.name or c.callback.__name__ for c in app.registered_commands]
-    for command in ["", *commands]:
-        result = runner.invoke(app, [command, "--help"] if command else ["--help"], terminal_width=100)
+    measurements = [f"bench {c.callback.__name__}" for c in bench_app.registered_commands]
+    for command in ["", "bench", *commands, *measurements]:
+        result = runner.invoke(app, [*command.split(), "--help"], terminal_width=100)
         assert result.exit_code == 0
         assert not re.search(r"<(bool|str|int|float|path|list)|\{[a-z_]+\}", result.output), result.output
-    for info in app.registered_commands:  # each summary: one sentence on one line
+    for info in [*app.registered_commands, *bench_app.registered_commands]:  # one sentence on one line
         summary = info.callback.__doc__.strip().split("\n\n")[0]
         assert "\n" not in summary and summary.endswith("."), summary
 

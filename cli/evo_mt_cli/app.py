@@ -418,12 +418,20 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="evo-mt: %(message)s", stream=sys.stderr)
     logging.getLogger("evo_mt").setLevel(logging.INFO)
     try:
-        app()
-    except Exception as error:
-        if not isinstance(error, UserError):  # CheckpointError is one
-            raise
+        # Not standalone: the parser's usage errors come here, to be stated in one line like ours.
+        status = app(standalone_mode=False, prog_name="evo-mt")
+    except typer.Abort:  # Ctrl-C while the parser was reading input
+        print("evo-mt: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except typer.TyperException as error:  # a bad option value, a missing argument: status 2
+        context = getattr(error, "ctx", None)
+        usage = f" (see: {context.command_path} --help)" if context is not None else ""
+        print(f"evo-mt: error: {error.format_message()}{usage}", file=sys.stderr)
+        sys.exit(getattr(error, "exit_code", 2))
+    except UserError as error:  # CheckpointError is one
         print(f"evo-mt: error: {one_line(error)}", file=sys.stderr)
         sys.exit(1)
+    sys.exit(status if isinstance(status, int) else 0)
 
 
 if __name__ == "__main__":
