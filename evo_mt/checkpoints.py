@@ -16,15 +16,13 @@ from typing import Any, Dict, List, Union
 import numpy as np
 import torch
 
+from evo_mt.runtime.errors import CheckpointError
+
 # numpy's array rebuilding only restores shape, dtype and raw bytes; an array of Python
 # objects would need further globals, which stay refused.
 SAFE_GLOBALS: List[Any] = [
     argparse.Namespace, np.ndarray, np.dtype, np._core.multiarray._reconstruct, type(np.dtype(np.int64)),
 ]
-
-
-class CheckpointError(Exception):
-    """A checkpoint that cannot be loaded; the message says why, in one line."""
 
 
 def allow_checkpoint_globals() -> None:

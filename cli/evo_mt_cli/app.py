@@ -474,9 +474,8 @@ def main() -> None:
     try:
         app()
     except Exception as error:
-        from evo_mt.checkpoints import CheckpointError
-
-        if not isinstance(error, (UserError, CheckpointError)):
+        # CheckpointError is a UserError: no torch import is needed to recognise it.
+        if not isinstance(error, UserError):
             raise
         print(f"evo-mt: error: {one_line(error)}", file=sys.stderr)
         sys.exit(1)

@@ -17,3 +17,10 @@ class OptionError(UserError):
         super().__init__(f"{option} {problem}")
         self.option = option
         self.problem = problem
+
+
+class CheckpointError(UserError):
+    """A checkpoint that cannot be loaded; the message says why, in one line.
+
+    Defined here, free of torch, so that the command line can catch it without importing
+    torch; evo_mt.checkpoints raises it and re-exports it."""

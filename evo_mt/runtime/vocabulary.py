@@ -10,7 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, Iterable, List
 
-from evo_mt.checkpoints import CheckpointError
+from evo_mt.runtime.errors import UserError
+
+
+class VocabularyError(UserError):
+    """A dictionary file that cannot be read; the message names it."""
+
 
 SPECIALS = ("<s>", "<pad>", "</s>", "<unk>")
 PAD, EOS, UNK = 1, 2, 3
@@ -33,11 +38,11 @@ class Vocabulary:
         try:
             lines = Path(path).read_text(encoding="utf-8").splitlines()
         except OSError as error:
-            raise CheckpointError(f"{path}: cannot read the dictionary: {error.strerror}") from error
+            raise VocabularyError(f"{path}: cannot read the dictionary: {error.strerror}") from error
         for number, line in enumerate(lines, 1):
             fields = line.rstrip().rsplit(" ", 2 if line.rstrip().endswith(OVERWRITE) else 1)
             if len(fields) < 2 or not fields[1].lstrip("-").isdigit():
-                raise CheckpointError(f"{path}:{number}: not a 'symbol count' line of a fairseq dictionary")
+                raise VocabularyError(f"{path}:{number}: not a 'symbol count' line of a fairseq dictionary")
             symbols.append(fields[0])
         return cls(symbols)
 
