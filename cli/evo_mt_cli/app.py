@@ -35,6 +35,7 @@ EngineOpt = typer.Option(
     "lean", help="lean: evo-mt's own inference engine (no fairseq import); fairseq: fairseq's generator."
 )
 QuantizeOpt = typer.Option("none", help="int8: 8-bit weights for the Linear layers (lean engine, CPU).")
+RunOrModelHelp = "A run folder, a checkpoint inside one, or an exported model folder (`evo-mt export`)."
 CheckpointOpt = typer.Option(
     None,
     help="A checkpoint file, or the name of one in RUN/checkpoints "
@@ -167,7 +168,7 @@ def _decoding(engine: str, quantize: str) -> str:
 
 @app.command()
 def translate(
-    run_or_checkpoint: Path = typer.Argument(..., help="A run folder, or a checkpoint inside one."),
+    run_or_checkpoint: Path = typer.Argument(..., help=RunOrModelHelp),
     beam: int = typer.Option(5, help="Beam size."),
     batch_size: int = typer.Option(128, help="Sentences per batch when reading a pipe."),
     nbest: int = typer.Option(1, help="Hypotheses per line, tab-separated on that line."),
@@ -180,9 +181,9 @@ def translate(
 
     Example: evo-mt translate runs/toy < sentences.txt > translations.txt
     """
-    from evo_mt.pipeline.translation import Translator, read_lines_replacing_errors
+    from evo_mt.runtime.text import read_lines_replacing_errors
 
-    translator = Translator.load(
+    translator = _translator(
         run_or_checkpoint, beam=beam, nbest=nbest, lenpen=lenpen, device=device,
         engine=engine, quantize=quantize,
     )  # fmt: skip
@@ -201,7 +202,7 @@ def translate(
 
 @app.command()
 def serve(
-    run_or_checkpoint: Path = typer.Argument(..., help="A run folder, or a checkpoint inside one."),
+    run_or_checkpoint: Path = typer.Argument(..., help=RunOrModelHelp),
     host: str = typer.Option("127.0.0.1", help="The address to listen on."),
     port: int = typer.Option(8080, help="The port to listen on (0: any free port)."),
     device: str | None = typer.Option(None, help="cpu or cuda (default: cuda if present)."),
@@ -225,10 +226,9 @@ def serve(
 
     Example: evo-mt serve runs/toy --port 8080
     """
-    from evo_mt.pipeline.serving.limits import Limits
-    from evo_mt.pipeline.serving.server import listen
-    from evo_mt.pipeline.serving.server import serve as run_server
-    from evo_mt.pipeline.translation import Translator
+    from evo_mt.runtime.serving.limits import Limits
+    from evo_mt.runtime.serving.server import listen
+    from evo_mt.runtime.serving.server import serve as run_server
 
     limits = Limits(
         max_lines=max_lines,
@@ -241,12 +241,14 @@ def serve(
         max_wait_ms=max_wait_ms,
     )
     listening = listen(host, port)
-    translator = Translator.load(
+    translator = _translator(
         run_or_checkpoint, beam=beam, lenpen=lenpen, device=device, engine=engine, quantize=quantize
     )
+    model = translator.describe()
+    served = model.get("model") or model["checkpoint"]
 
     def ready(address: str) -> None:
-        typer.echo(f"evo-mt serve: {translator.checkpoint} (beam {beam}) on {address}", err=True)
+        typer.echo(f"evo-mt serve: {served} (beam {beam}) on {address}", err=True)
 
     run_server(translator, limits, listening, on_ready=ready)
 
@@ -452,6 +454,52 @@ def runs(folder: Path = typer.Argument(Path("runs"), help="A folder of run folde
     if not found:
         raise UserError(f"{folder}: no run folders in it (a run folder holds a recipe.toml)")
     typer.echo(table([summary(run) for run in found]))
+
+
+@app.command()
+def export(
+    run_or_checkpoint: Path = typer.Argument(..., help="A run folder, or a checkpoint inside one."),
+    output: Path = typer.Option(..., "--output", help="The folder to write (refused if it exists)."),
+    quantize: str = typer.Option("none", help="int8: 8-bit weights for the matrix products (ONNX Runtime)."),
+    force: bool = typer.Option(False, "--force", help="Replace OUTPUT if it exists."),
+) -> None:
+    """Export a trained model to a self-contained folder: ONNX graphs, sentencepiece model,
+    vocabularies, decoding settings and a manifest of hashes.
+
+    `evo-mt translate DIR` and `evo-mt serve DIR` run it on ONNX Runtime, without torch or
+    fairseq; so does the runtime installed alone (`pip install evo-mt`).
+
+    Example: evo-mt export runs/toy --output toy-model --quantize int8
+    """
+    from evo_mt.export.exporter import export as run_export
+
+    manifest = run_export(run_or_checkpoint, output, quantize=quantize, force=force)
+    size = sum(entry["bytes"] for entry in manifest["files"].values()) / 2**20
+    name = manifest["checkpoint"]["name"]
+    typer.echo(f"exported {name} to {output} ({size:.1f} MiB, quantize {quantize})", err=True)
+
+
+def _translator(
+    path: Path, *, beam: int, lenpen: float, device: str | None, engine: str, quantize: str, nbest: int = 1
+):
+    """The translator of an exported folder (ONNX Runtime; torch is never imported), or of a
+    run or checkpoint (the lab's engines)."""
+    from evo_mt.runtime.model_folder import is_model_folder
+
+    if is_model_folder(path):
+        from evo_mt.runtime.translator import ExportedTranslator
+
+        for option, value, default in (("engine", engine, "lean"), ("quantize", quantize, "none")):
+            if value != default:
+                raise OptionError(option, "does not apply to an exported folder (it was fixed at export)")
+        if device not in (None, "auto", "cpu"):
+            raise OptionError("device", f"{device}: an exported folder runs on the CPU")
+        return ExportedTranslator.load(path, beam=beam, nbest=nbest, lenpen=lenpen)
+    from evo_mt.pipeline.translation import Translator
+
+    return Translator.load(
+        path, beam=beam, nbest=nbest, lenpen=lenpen, device=device, engine=engine, quantize=quantize
+    )
 
 
 def _emit(results: List[List[str]]) -> None:
