@@ -128,10 +128,10 @@ def _export_graphs(engine: Engine, folder: Path) -> None:
                 continue
             last = {"keys": head_dim, "values": head_dim, "decoder_rows": _STEPS}.get(kind, _SOURCE_LENGTH)
             third = _STEPS if kind in ("keys", "values") else kernel - 1
-            cached.append(torch.randn(hypotheses, heads, third, last))
+            cached.append(torch.randn(hypotheses + 1, heads, third, last))
             grown = 2 if kind in ("keys", "values") else 3
             dynamic_last = names.SOURCE_LENGTH if kind == "cross_rows" else names.STEPS
-            axes[name] = {0: names.HYPOTHESES, grown if kind != "cross_rows" else 3: dynamic_last}
+            axes[name] = {0: names.CACHED, grown if kind != "cross_rows" else 3: dynamic_last}
             next_axes = {0: names.HYPOTHESES}
             if kind != "cross_rows":
                 next_axes[grown] = "next_steps"
@@ -140,12 +140,14 @@ def _export_graphs(engine: Engine, folder: Path) -> None:
             axes[names.NEXT + name] = next_axes
         last_tokens = torch.randint(EOS + 2, len(engine.target), (hypotheses,))
         step = torch.tensor([_STEPS], dtype=torch.long)
+        reorder = torch.randperm(hypotheses + 1)[:hypotheses]
         torch.onnx.export(
-            decoder, (last_tokens, step, encoded[names.SOURCE_PADDING], *cached),
+            decoder, (last_tokens, step, reorder, encoded[names.SOURCE_PADDING], *cached),
             str(folder / names.DECODER), dynamo=False, opset_version=OPSET,
             input_names=decoder.input_names(), output_names=decoder.output_names(),
             dynamic_axes={
-                names.LAST_TOKENS: {0: names.HYPOTHESES}, names.SOURCE_PADDING: sentence_axes,
+                names.LAST_TOKENS: {0: names.HYPOTHESES}, names.REORDER: {0: names.HYPOTHESES},
+                names.SOURCE_PADDING: sentence_axes,
                 names.LOG_PROBS: {0: names.HYPOTHESES}, **axes,
             },
         )  # fmt: skip

@@ -62,15 +62,19 @@ class EncoderGraph(nn.Module):
 
 
 class DecoderGraph(nn.Module):
-    """One step: last tokens, the step number, source padding and the cached state -> the
-    log-probabilities of the next token and the per-hypothesis state after the step."""
+    """One step: last tokens, the step number, which cached rows they continue, source
+    padding and the cached state -> the log-probabilities of the next token and the
+    per-hypothesis state after the step. Reordering the state inside the graph lets the
+    runtime hand one step's outputs to the next without copying them out of ONNX Runtime."""
 
     def __init__(self, model: Transformer) -> None:
         super().__init__()
         self.model = model
         self.state_names = state_names(model)
 
-    def forward(self, last_tokens: Tensor, step: Tensor, source_padding: Tensor, *cached: Tensor):
+    def forward(
+        self, last_tokens: Tensor, step: Tensor, reorder: Tensor, source_padding: Tensor, *cached: Tensor
+    ):
         given: Dict[str, Tensor] = dict(zip(self.state_names, cached, strict=True))
         layers = []
         for i in range(len(self.model.decoder.layers)):
@@ -90,6 +94,7 @@ class DecoderGraph(nn.Module):
             )
         masked = masked_entries(source_padding.size(1), key_padding_mask=source_padding)
         state = DecoderState(masked, layers, steps=step)
+        state.select(reorder, None)
         log_probs = self.model.decoder.step(last_tokens, state)
         outputs = [log_probs]
         for name in self.output_state():
@@ -105,7 +110,7 @@ class DecoderGraph(nn.Module):
         return [name for name in self.state_names if names.state_kind(name) in names.PER_HYPOTHESIS]
 
     def input_names(self) -> List[str]:
-        return [names.LAST_TOKENS, names.STEP, names.SOURCE_PADDING, *self.state_names]
+        return [names.LAST_TOKENS, names.STEP, names.REORDER, names.SOURCE_PADDING, *self.state_names]
 
     def output_names(self) -> List[str]:
         return [names.LOG_PROBS] + [names.NEXT + name for name in self.output_state()]

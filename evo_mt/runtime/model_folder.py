@@ -42,6 +42,9 @@ SOURCE_TOKENS = "source_tokens"  # (sentences, source_length) int64, left-padded
 SOURCE_PADDING = "source_padding"  # (sentences, source_length) bool
 LAST_TOKENS = "last_tokens"  # (hypotheses,) int64
 STEP = "step"  # (1,) int64: how many target tokens came before
+# (hypotheses,) int64: the rows of the cached per-hypothesis state that the hypotheses of
+# this step continue (beam search's choice, and the sentences still decoding), in order.
+REORDER = "reorder"
 LOG_PROBS = "log_probs"  # (hypotheses, target vocabulary) float32
 PER_SENTENCE = ("cross_keys", "cross_values")  # (sentences, heads, source_length, head_dim)
 PER_HYPOTHESIS = (
@@ -53,6 +56,7 @@ PER_HYPOTHESIS = (
 NEXT = "next_"
 # Names of the dynamic axes, which say how the runtime makes the state before the first step.
 SENTENCES, HYPOTHESES, SOURCE_LENGTH, STEPS = "sentences", "hypotheses", "source_length", "steps"
+CACHED = "cached_hypotheses"  # the first axis of the per-hypothesis state given to a step
 
 
 def state_name(kind: str, layer: int) -> str:

@@ -8,7 +8,7 @@ hypotheses beam search keeps, the sentences still decoding) is numpy indexing.
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Sequence
+from typing import Any, Dict, List, Sequence
 
 import numpy as np
 
@@ -59,43 +59,65 @@ class OnnxModel:
         encoded = dict(
             zip(self.encoder_outputs, self.encoder.run(None, {names.SOURCE_TOKENS: tokens}), strict=True)
         )
-        sizes = {names.HYPOTHESES: len(sources) * beam, names.STEPS: 0, names.SOURCE_LENGTH: longest}
-        state = {}
+        hypotheses = len(sources) * beam
+        sizes = {names.CACHED: hypotheses, names.STEPS: 0, names.SOURCE_LENGTH: longest}
+        per_sentence, cached = {}, {}
         for name, shape in self.state_inputs.items():
             if names.state_kind(name) in names.PER_SENTENCE:
-                state[name] = encoded[name]
+                per_sentence[name] = encoded[name]
             else:  # before the first step: nothing cached, convolution rows zero
-                state[name] = np.zeros([sizes[d] if isinstance(d, str) else d for d in shape], np.float32)
-        return Decoding(self, encoded[names.SOURCE_PADDING], state)
+                cached[name] = np.zeros([sizes[d] if isinstance(d, str) else d for d in shape], np.float32)
+        return Decoding(self, encoded[names.SOURCE_PADDING], per_sentence, cached)
 
 
 class Decoding:
-    """The state of one batch's beam search over the decoder graph (evo_mt.runtime.beam_search)."""
+    """The state of one batch's beam search over the decoder graph (evo_mt.runtime.beam_search).
 
-    def __init__(self, model: OnnxModel, source_padding: np.ndarray, state: Dict[str, np.ndarray]) -> None:
+    The per-hypothesis state stays in ONNX Runtime's memory from one step to the next (IO
+    binding); the graph itself reorders it, by the rows `select` chose."""
+
+    def __init__(
+        self,
+        model: OnnxModel,
+        source_padding: np.ndarray,
+        per_sentence: Dict[str, np.ndarray],
+        cached: Dict[str, Any],
+    ) -> None:
         self.model = model
         self.source_padding = source_padding
-        self.state = state
+        self.per_sentence = per_sentence
+        self.cached = cached  # numpy arrays before the first step, then ONNX Runtime's OrtValues
+        self.reorder = np.arange(len(next(iter(cached.values()))) if cached else 0)
         self.steps = 0
         self._renewed: List[str] = [name[len(names.NEXT) :] for name in model.decoder_outputs[1:]]
 
     def step(self, last_tokens: np.ndarray) -> np.ndarray:
-        feeds = {
+        binding = self.model.decoder.io_binding()
+        inputs = {
             names.LAST_TOKENS: last_tokens,
             names.STEP: np.array([self.steps], dtype=np.int64),
+            names.REORDER: self.reorder,
             names.SOURCE_PADDING: self.source_padding,
-            **self.state,
+            **self.per_sentence,
         }
-        log_probs, *renewed = self.model.decoder.run(None, feeds)
-        self.state.update(zip(self._renewed, renewed, strict=True))
+        for name, value in inputs.items():
+            binding.bind_cpu_input(name, value)
+        for name, value in self.cached.items():
+            if isinstance(value, np.ndarray):
+                binding.bind_cpu_input(name, value)
+            else:
+                binding.bind_ortvalue_input(name, value)
+        for name in self.model.decoder_outputs:
+            binding.bind_output(name, "cpu")
+        self.model.decoder.run_with_iobinding(binding)
+        log_probs, *renewed = binding.get_outputs()
+        self.cached = dict(zip(self._renewed, renewed, strict=True))
+        self.reorder = np.arange(len(last_tokens))  # unless `select` chooses otherwise
         self.steps += 1
-        return log_probs
+        return log_probs.numpy()
 
     def select(self, hypotheses: np.ndarray, sentences: np.ndarray | None) -> None:
-        for name, value in self.state.items():
-            if names.state_kind(name) in names.PER_HYPOTHESIS:
-                self.state[name] = value[hypotheses]
-            elif sentences is not None:
-                self.state[name] = value[sentences]
+        self.reorder = self.reorder[hypotheses]
         if sentences is not None:
+            self.per_sentence = {name: value[sentences] for name, value in self.per_sentence.items()}
             self.source_padding = self.source_padding[sentences]
