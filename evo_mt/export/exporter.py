@@ -27,8 +27,6 @@ from evo_mt.runtime.decoding import DecodingSettings
 from evo_mt.runtime.errors import OptionError, UserError
 from evo_mt.runtime.vocabulary import EOS, PAD
 
-logger = logging.getLogger("evo_mt")
-
 QUANTIZATIONS = ("none", "int8")
 OPSET = 17
 # The example the graphs are traced with: sizes that differ from each other and from 1, so
@@ -159,8 +157,13 @@ def _quantize(folder: Path) -> None:
     for name in (names.ENCODER, names.DECODER):
         graph = folder / name
         quantized = folder / f"{name}.int8"
+        # The quantizer logs a warning for every tensor it leaves in float (shapes, masks):
+        # expected here, and nothing the user can act on.
+        logging.disable(logging.WARNING)
         try:
             quantize_dynamic(graph, quantized, weight_type=QuantType.QInt8)
         except Exception as error:  # onnxruntime's own message, in one line
             raise UserError(f"{graph}: int8 quantization failed ({error})") from error
+        finally:
+            logging.disable(logging.NOTSET)
         quantized.replace(graph)
