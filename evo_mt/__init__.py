@@ -3,11 +3,14 @@
 Layers, bottom to top; each imports only from the layers below it (an import-linter
 contract in pyproject.toml, checked by `make test`):
 
+    evo_mt.runtime      what a deployment needs: the exported-model folder, beam search,
+                        translation and serving on ONNX Runtime (no torch, no fairseq)
     evo_mt.checkpoints  loading checkpoints safely: weights_only and an explicit allowlist
     evo_mt.evolving_maths  the evolving-attention maths as pure tensor functions (no fairseq)
     evo_mt.models       the fairseq plugin: `--user-dir evo_mt` registers `ea_transformer` here
     evo_mt.pipeline     the library: recipes, run folders, corpora, prepare, train, average,
                         translate, score
+    evo_mt.export       `evo-mt export`: a checkpoint as an exported-model folder
     evo_mt.evidence     what evolving attention costs and buys: benchmarks, quality
                         comparisons, attention pictures
     evo_mt_cli          the `evo-mt` command line (cli/evo_mt_cli)
@@ -30,6 +33,8 @@ _API = {
     "UserError": "evo_mt.runtime.errors",
     "OptionError": "evo_mt.runtime.errors",
     "CheckpointError": "evo_mt.runtime.errors",
+    "ExportedTranslator": "evo_mt.runtime.translator",
+    "export": "evo_mt.export.exporter",
     "Recipe": "evo_mt.pipeline.recipes",
     "load_recipe": "evo_mt.pipeline.recipes",
     "Run": "evo_mt.pipeline.run_folder",

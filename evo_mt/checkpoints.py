@@ -25,7 +25,6 @@ SAFE_GLOBALS: List[Any] = [
 ]
 
 
-
 def allow_checkpoint_globals() -> None:
     """Let ``torch.load(weights_only=True)`` rebuild what fairseq checkpoints contain."""
     torch.serialization.add_safe_globals(SAFE_GLOBALS)

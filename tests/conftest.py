@@ -181,3 +181,13 @@ def toy_run(tmp_path_factory, fairseq_env) -> Path:
     assert done.returncode == 0, done.stderr[-3000:]
     assert (run / "checkpoints" / "checkpoint_averaged.pt").is_file()
     return run
+
+
+@pytest.fixture(scope="session")
+def exported_toy(toy_run, tmp_path_factory, fairseq_env) -> Path:
+    """The toy run exported once (`evo-mt export`), fp32."""
+    folder = tmp_path_factory.mktemp("exported") / "toy-model"
+    done = evo_mt("export", str(toy_run), "--output", str(folder), env=fairseq_env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "exported checkpoint_averaged.pt" in done.stderr
+    return folder

@@ -39,20 +39,24 @@ def test_translate_is_timed_against_fairseq_interactive(toy_run, tmp_path, fairs
     assert report["sentences"] == 20
     rows = report["rows"]
     assert list(rows) == [
-        "evo-mt translate", "evo-mt translate --quantize int8", "evo-mt translate --engine fairseq",
-        "fairseq-interactive",
+        "evo-mt translate", "evo-mt translate DIR (exported)", "evo-mt translate DIR (exported, int8)",
+        "evo-mt translate --quantize int8", "evo-mt translate --engine fairseq", "fairseq-interactive",
     ]  # fmt: skip
     for name, row in rows.items():
         # 20 lines take about as long as one (start-up dominates): both timed, neither ordered.
         assert row["seconds"] > 0 and row["one_line_seconds"] > 0, name
-        assert row["peak_mib"] > 50, name  # a Python process with torch loaded, at least
-    # Both engines and fairseq-interactive translate these lines alike.
-    assert rows["evo-mt translate --engine fairseq"]["same_as_lean"] == 20
-    assert rows["fairseq-interactive"]["same_as_lean"] == 20
+        assert row["peak_mib"] > 20, name  # a Python process with numpy loaded, at least
+        assert row["output_words"] > 20, name
+    # Both engines, the exported model and fairseq-interactive translate these lines alike.
+    alike = ("evo-mt translate --engine fairseq", "fairseq-interactive", "evo-mt translate DIR (exported)")
+    for name in alike:
+        assert rows[name]["same_as_lean"] == 20, name
     assert set(report["ratios"]) == {
         "speedup vs fairseq-interactive",
         "memory vs fairseq-interactive",
         "int8 speedup vs fairseq-interactive",
+        "exported speedup vs lean (EA)",
+        "exported int8 speedup vs lean (EA)",
     }
     assert "| fairseq-interactive | ea |" in done.stdout
 

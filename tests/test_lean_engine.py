@@ -12,10 +12,10 @@ from fairseq.sequence_generator import SequenceGenerator
 
 from evo_mt.checkpoints import CheckpointError
 from evo_mt.inference.engine import Engine
-from evo_mt.inference.vocabulary import Vocabulary
 from evo_mt.models.factory import build_model
 from evo_mt.pipeline.fairseq_commands import MAX_LEN_A, MAX_LEN_B
 from evo_mt.pipeline.translation import Translator
+from evo_mt.runtime.vocabulary import Vocabulary, VocabularyError
 
 # Mixed lengths: the random models' hypotheses run to their maximum length, which is each
 # sentence's own in the lean engine; fairseq is given each sentence alone to compare.
@@ -115,7 +115,7 @@ def test_vocabulary_reads_fairseqs_dictionary_as_fairseq_does(tmp_path):
     assert vocabulary.encode(pieces) == d.encode_line(" ".join(pieces), add_if_not_exist=False).tolist()
     assert vocabulary.decode(vocabulary.encode(pieces)) == ["w3", "w17", "<unk>", "w0"]
     (tmp_path / "broken.txt").write_text("w1 12\nnot-a-count-line\n")
-    with pytest.raises(CheckpointError, match="broken.txt:2: not a 'symbol count' line"):
+    with pytest.raises(VocabularyError, match="broken.txt:2: not a 'symbol count' line"):
         Vocabulary.load(tmp_path / "broken.txt")
 
 

@@ -56,8 +56,9 @@ EngineOpt = typer.Option(
     "lean", help="lean: evo-mt's own inference engine (no fairseq import); fairseq: fairseq's generator."
 )
 QuantizeOpt = typer.Option("none", help="int8: 8-bit weights for the Linear layers (lean engine, CPU).")
-BeamOpt = typer.Option(None, min=1, help="Beam size (default: the run's recipe, score.beam).")
-LenpenOpt = typer.Option(None, help="Length penalty (default: the run's recipe, score.lenpen).")
+BeamOpt = typer.Option(None, min=1, help="Beam size (default: the recipe's score.beam, or the export's).")
+LenpenOpt = typer.Option(None, help="Length penalty (default: the recipe's score.lenpen, or the export's).")
+RunOrModelHelp = "A run folder, a checkpoint inside one, or an exported model folder (`evo-mt export`)."
 CheckpointOpt = typer.Option(
     None,
     help="A checkpoint file, or the name of one in RUN/checkpoints "
@@ -194,7 +195,7 @@ def _decoding(engine: str, quantize: str) -> str:
 
 @app.command()
 def translate(
-    run_or_checkpoint: Path = typer.Argument(..., help="A run folder, or a checkpoint inside one."),
+    run_or_checkpoint: Path = typer.Argument(..., help=RunOrModelHelp),
     beam: int | None = BeamOpt,
     batch_size: int = typer.Option(128, min=1, help="Sentences per batch when reading a pipe."),
     nbest: int = typer.Option(1, min=1, help="Hypotheses per line, tab-separated on that line."),
@@ -207,13 +208,10 @@ def translate(
 
     Example: evo-mt translate runs/toy < sentences.txt > translations.txt
     """
-    from evo_mt.pipeline.decoding_defaults import decoding_settings
-    from evo_mt.pipeline.translation import Translator
     from evo_mt.runtime.lines import stream_lines
 
-    decoding = decoding_settings(run_or_checkpoint, beam=beam, lenpen=lenpen)
-    translator = Translator.load(
-        run_or_checkpoint, beam=decoding.beam, nbest=nbest, lenpen=decoding.lenpen, device=device,
+    translator = _translator(
+        run_or_checkpoint, beam=beam, nbest=nbest, lenpen=lenpen, device=device,
         engine=engine, quantize=quantize,
     )  # fmt: skip
     lines = stream_lines(sys.stdin.buffer)
@@ -231,7 +229,7 @@ def translate(
 
 @app.command()
 def serve(
-    run_or_checkpoint: Path = typer.Argument(..., help="A run folder, or a checkpoint inside one."),
+    run_or_checkpoint: Path = typer.Argument(..., help=RunOrModelHelp),
     host: str = typer.Option("127.0.0.1", help="The address to listen on."),
     port: int = typer.Option(8080, help="The port to listen on (0: any free port)."),
     device: str | None = typer.Option(None, help="cpu or cuda (default: cuda if present)."),
@@ -257,11 +255,9 @@ def serve(
 
     Example: evo-mt serve runs/toy --port 8080
     """
-    from evo_mt.pipeline.decoding_defaults import decoding_settings
-    from evo_mt.pipeline.serving.limits import Limits
-    from evo_mt.pipeline.serving.server import listen
-    from evo_mt.pipeline.serving.server import serve as run_server
-    from evo_mt.pipeline.translation import Translator
+    from evo_mt.runtime.serving.limits import Limits
+    from evo_mt.runtime.serving.server import listen
+    from evo_mt.runtime.serving.server import serve as run_server
 
     limits = Limits(
         max_lines=max_lines,
@@ -273,17 +269,19 @@ def serve(
         max_tokens=max_tokens,
         max_wait_ms=max_wait_ms,
     )
-    decoding = decoding_settings(run_or_checkpoint, beam=beam, lenpen=lenpen)
-    if decoding.beam > max_beam:
-        raise UserError(f"--beam {decoding.beam} is larger than --max-beam {max_beam}; raise --max-beam")
+    if beam is not None and beam > max_beam:  # before anything loads
+        raise UserError(f"--beam {beam} is larger than --max-beam {max_beam}; raise --max-beam")
     listening = listen(host, port)
-    translator = Translator.load(
-        run_or_checkpoint, beam=decoding.beam, lenpen=decoding.lenpen, device=device, engine=engine,
-        quantize=quantize,
-    )  # fmt: skip
+    translator = _translator(
+        run_or_checkpoint, beam=beam, lenpen=lenpen, device=device, engine=engine, quantize=quantize
+    )
+    if translator.beam > max_beam:
+        raise UserError(f"--beam {translator.beam} is larger than --max-beam {max_beam}; raise --max-beam")
+    model = translator.describe()
+    served = model.get("model") or model["checkpoint"]
 
     def ready(address: str) -> None:
-        typer.echo(f"evo-mt serve: {translator.checkpoint} (beam {decoding.beam}) on {address}", err=True)
+        typer.echo(f"evo-mt serve: {served} (beam {translator.beam}) on {address}", err=True)
 
     run_server(translator, limits, listening, on_ready=ready)
 
@@ -391,6 +389,56 @@ def runs(folder: Path = typer.Argument(Path("runs"), help="A folder of run folde
     if not found:
         raise UserError(f"{folder}: no run folders in it (a run folder holds a recipe.toml)")
     typer.echo(table([summary(run) for run in found]))
+
+
+@app.command()
+def export(
+    run_or_checkpoint: Path = typer.Argument(..., help="A run folder, or a checkpoint inside one."),
+    output: Path = typer.Option(..., "--output", help="The folder to write (refused if it exists)."),
+    quantize: str = typer.Option("none", help="int8: 8-bit weights for the matrix products (ONNX Runtime)."),
+    force: bool = typer.Option(False, "--force", help="Replace OUTPUT if it exists."),
+) -> None:
+    """Export a trained model to a self-contained folder: ONNX graphs, sentencepiece model,
+    vocabularies, decoding settings and a manifest of hashes.
+
+    `evo-mt translate DIR` and `evo-mt serve DIR` run it on ONNX Runtime, without torch or
+    fairseq; so does the runtime installed alone (`pip install evo-mt`).
+
+    Example: evo-mt export runs/toy --output toy-model --quantize int8
+    """
+    from evo_mt.export.exporter import export as run_export
+
+    manifest = run_export(run_or_checkpoint, output, quantize=quantize, force=force)
+    size = sum(entry["bytes"] for entry in manifest["files"].values()) / 2**20
+    name = manifest["checkpoint"]["name"]
+    typer.echo(f"exported {name} to {output} ({size:.1f} MiB, quantize {quantize})", err=True)
+
+
+def _translator(
+    path: Path, *, beam: int | None, lenpen: float | None, device: str | None, engine: str, quantize: str,
+    nbest: int = 1,
+):  # fmt: skip
+    """The translator of an exported folder (ONNX Runtime; torch is never imported), or of a
+    run or checkpoint (the lab's engines); `beam`, `lenpen` None: the model's own settings."""
+    from evo_mt.runtime.model_folder import is_model_folder
+
+    if is_model_folder(path):
+        from evo_mt.runtime.translator import ExportedTranslator
+
+        for option, value, default in (("engine", engine, "lean"), ("quantize", quantize, "none")):
+            if value != default:
+                raise OptionError(option, "does not apply to an exported folder (it was fixed at export)")
+        if device not in (None, "auto", "cpu"):
+            raise OptionError("device", f"{device}: an exported folder runs on the CPU")
+        return ExportedTranslator.load(path, beam=beam, nbest=nbest, lenpen=lenpen)
+    from evo_mt.pipeline.decoding_defaults import decoding_settings
+    from evo_mt.pipeline.translation import Translator
+
+    decoding = decoding_settings(path, beam=beam, lenpen=lenpen)
+    return Translator.load(
+        path, beam=decoding.beam, nbest=nbest, lenpen=decoding.lenpen, device=device, engine=engine,
+        quantize=quantize,
+    )  # fmt: skip
 
 
 def _emit(results: List[List[str]]) -> None:

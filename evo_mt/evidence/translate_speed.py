@@ -4,7 +4,10 @@ Every command runs as its own process on the same input and beam, start-up inclu
 `evo-mt translate` with the lean engine (fp32 and int8) and with fairseq's generator,
 fairseq-interactive in its buffered mode (its fastest), and, given a vanilla run of the same
 size, `evo-mt translate` on it and CTranslate2 on its conversion (when the optional
-`ctranslate2` package is installed). Each is timed on the whole input and on its first
+`ctranslate2` package is installed), and each model exported (`evo-mt export`, fp32, and
+int8 for the EA model) and translated on ONNX Runtime (`evo-mt translate DIR`). With a
+`size`, untrained models of that size take the runs' place (evo_mt.evidence.untrained_runs):
+speed only, every sentence decoded to its maximum length. Each is timed on the whole input and on its first
 line alone (the start-up a one-sentence user waits for), the commands taking turns; the
 median over repeats is kept.
 Peak memory is the process's maximum resident set, as the kernel counts it (wait4).
@@ -24,12 +27,16 @@ from pathlib import Path
 from typing import Dict, List
 
 from evo_mt.evidence.measures import BEAM
+from evo_mt.export.exporter import export
 from evo_mt.pipeline.fairseq_commands import interactive_command
 from evo_mt.pipeline.files import read_lines
 from evo_mt.pipeline.run_folder import Run, find_checkpoint
 from evo_mt.runtime.errors import OptionError, UserError
 
 REFERENCE = "fairseq-interactive"  # what the speed-ups are measured against
+LEAN, LEAN_VANILLA = "evo-mt translate", "evo-mt translate (vanilla)"
+EXPORTED, EXPORTED_INT8 = "evo-mt translate DIR (exported)", "evo-mt translate DIR (exported, int8)"
+EXPORTED_VANILLA = "evo-mt translate DIR (vanilla, exported)"
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,7 @@ def run_process(name: str, command: List[str], stdin_path: Path) -> Finished:
 
 
 def evo_mt_translate(checkpoint: Path, beam: int, *options: str) -> List[str]:
+    """`evo-mt translate` on a checkpoint or an exported folder."""
     command = [sys.executable, "-m", "evo_mt_cli.app", "translate", str(checkpoint), "--beam", str(beam)]
     return [*command, *options]
 
@@ -74,8 +82,13 @@ def interactive_translations(stdout: str) -> List[str]:
 
 def _commands(run: Run, checkpoint: Path, vanilla: Path | None, beam: int, work: Path) -> Dict[str, Dict]:
     """name -> {command, model, how its output reads}, in the table's order."""
+    exported = work / "exported"
+    export(checkpoint, exported, quantize="none")
+    export(checkpoint, work / "exported-int8", quantize="int8")
     commands = {
-        "evo-mt translate": {"command": evo_mt_translate(checkpoint, beam), "model": "ea"},
+        LEAN: {"command": evo_mt_translate(checkpoint, beam), "model": "ea"},
+        EXPORTED: {"command": evo_mt_translate(exported, beam), "model": "ea"},
+        EXPORTED_INT8: {"command": evo_mt_translate(work / "exported-int8", beam), "model": "ea"},
         "evo-mt translate --quantize int8": {
             "command": evo_mt_translate(checkpoint, beam, "--quantize", "int8"),
             "model": "ea",
@@ -93,8 +106,10 @@ def _commands(run: Run, checkpoint: Path, vanilla: Path | None, beam: int, work:
     if vanilla is None:
         return commands
     vanilla_run, vanilla_checkpoint = find_checkpoint(vanilla)
-    commands["evo-mt translate (vanilla)"] = {
-        "command": evo_mt_translate(vanilla_checkpoint, beam),
+    commands[LEAN_VANILLA] = {"command": evo_mt_translate(vanilla_checkpoint, beam), "model": "vanilla"}
+    export(vanilla_checkpoint, work / "exported-vanilla", quantize="none")
+    commands[EXPORTED_VANILLA] = {
+        "command": evo_mt_translate(work / "exported-vanilla", beam),
         "model": "vanilla",
     }
     if importlib.util.find_spec("ctranslate2") is not None:
@@ -118,9 +133,11 @@ def translation_speed(
     vanilla: Path | None = None,
     beam: int = BEAM,
     repeats: int = 3,
+    size: str | None = None,
 ) -> Dict:
     """Each command's median wall time and peak memory on `lines_file` and on its first line,
-    how many of its translations equal the lean engine's, and the ratios."""
+    how many of its translations equal the lean engine's, and the ratios. `size` (a name of
+    evo_mt.evidence.model_cost.SIZES): untrained models of that size instead of the runs."""
     run, checkpoint = find_checkpoint(run_or_checkpoint)
     try:
         lines = read_lines(lines_file)
@@ -135,6 +152,11 @@ def translation_speed(
         work = Path(scratch)
         first_line = work / "one-line.txt"
         first_line.write_text(lines[0] + "\n", encoding="utf-8")
+        if size is not None:
+            from evo_mt.evidence.untrained_runs import untrained_pair
+
+            run, vanilla_run = untrained_pair(run, size, work / "untrained")
+            checkpoint, vanilla = run.checkpoint(), vanilla_run.root
         commands = _commands(run, checkpoint, vanilla, beam, work)
         runs: Dict[str, Dict[str, List[Finished]]] = {name: {"whole": [], "one": []} for name in commands}
         # Round-robin, so that a machine getting slower or faster meanwhile touches every command alike.
@@ -152,51 +174,57 @@ def translation_speed(
                 "peak_mib": statistics.median(f.peak_mib for f in whole),
                 "one_line_seconds": statistics.median(f.seconds for f in one),
                 "translations": translations,
+                "output_words": sum(len(t.split()) for t in translations),
             }
     outputs = {name: row.pop("translations") for name, row in rows.items()}
     for name, row in rows.items():
         # Each against the lean engine's translations of the same model.
-        same_model = "evo-mt translate" if row["model"] == "ea" else "evo-mt translate (vanilla)"
+        same_model = LEAN if row["model"] == "ea" else LEAN_VANILLA
         row["same_as_lean"] = sum(a == b for a, b in zip(outputs[name], outputs[same_model], strict=False))
     return {
         "sentences": len(lines), "beam": beam, "repeats": repeats, "rows": rows, "ratios": _ratios(rows),
+        "size": size or "the runs' own",
         "ctranslate2_installed": importlib.util.find_spec("ctranslate2") is not None,
     }  # fmt: skip
 
 
 def _ratios(rows: Dict[str, Dict]) -> Dict[str, float]:
     reference = rows[REFERENCE]
-    lean, int8 = rows["evo-mt translate"], rows["evo-mt translate --quantize int8"]
+    lean, int8 = rows[LEAN], rows["evo-mt translate --quantize int8"]
     ratios = {
         f"speedup vs {REFERENCE}": reference["seconds"] / lean["seconds"],
         f"memory vs {REFERENCE}": lean["peak_mib"] / reference["peak_mib"],
         f"int8 speedup vs {REFERENCE}": reference["seconds"] / int8["seconds"],
+        "exported speedup vs lean (EA)": lean["seconds"] / rows[EXPORTED]["seconds"],
+        "exported int8 speedup vs lean (EA)": lean["seconds"] / rows[EXPORTED_INT8]["seconds"],
     }
-    if "evo-mt translate (vanilla)" in rows:
-        ratios["EA / vanilla time"] = lean["seconds"] / rows["evo-mt translate (vanilla)"]["seconds"]
+    if LEAN_VANILLA in rows:
+        ratios["EA / vanilla time"] = lean["seconds"] / rows[LEAN_VANILLA]["seconds"]
+        ratios["EA / vanilla time, exported"] = rows[EXPORTED]["seconds"] / rows[EXPORTED_VANILLA]["seconds"]
     if "CTranslate2 (vanilla)" in rows:
-        ratios["evo-mt vanilla / CTranslate2 time"] = (
-            rows["evo-mt translate (vanilla)"]["seconds"] / rows["CTranslate2 (vanilla)"]["seconds"]
-        )
+        ct2 = rows["CTranslate2 (vanilla)"]["seconds"]
+        ratios["evo-mt vanilla / CTranslate2 time"] = rows[LEAN_VANILLA]["seconds"] / ct2
+        ratios["exported vanilla / CTranslate2 time"] = rows[EXPORTED_VANILLA]["seconds"] / ct2
+        ratios["exported EA / CTranslate2 (vanilla) time"] = rows[EXPORTED]["seconds"] / ct2
     return ratios
 
 
 def table(report: Dict) -> str:
     lines = [
-        f"{report['sentences']} sentences, beam {report['beam']}, whole processes "
-        f"(median of {report['repeats']}):",
+        f"{report['sentences']} sentences, beam {report['beam']}, model size {report['size']}, whole "
+        f"processes (median of {report['repeats']}):",
         "| command | model | wall s | one line s | peak MiB | time vs fairseq-interactive "
-        "| translations equal to evo-mt translate's (same model) |",
-        "|---|---|---|---|---|---|---|",
+        "| translations equal to evo-mt translate's (same model) | output words |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     reference = report["rows"][REFERENCE]["seconds"]
     for name, row in report["rows"].items():
         same = f"{row['same_as_lean']}/{report['sentences']}"
         lines.append(
             f"| {name} | {row['model']} | {row['seconds']:.2f} | {row['one_line_seconds']:.2f} | "
-            f"{row['peak_mib']:.0f} | {reference / row['seconds']:.2f}x | {same} |"
+            f"{row['peak_mib']:.0f} | {reference / row['seconds']:.2f}x | {same} | {row['output_words']} |"
         )
     lines += [f"{name}: {value:.2f}x" for name, value in report["ratios"].items()]
-    if "evo-mt translate (vanilla)" in report["rows"] and not report["ctranslate2_installed"]:
+    if LEAN_VANILLA in report["rows"] and not report["ctranslate2_installed"]:
         lines.append("CTranslate2: not installed (pip install -e '.[ctranslate2]' to compare with it)")
     return "\n".join(lines)

@@ -3,7 +3,8 @@
 `Engine.load` reads the checkpoint with `weights_only=True` (evo_mt.checkpoints), builds the
 plain-PyTorch model of evo_mt.inference.transformer from its stored configuration and
 loads its weights by their fairseq names. `generate` runs fairseq's beam search
-(evo_mt.inference.beam_search) on batches of source token indices.
+(evo_mt.runtime.beam_search, in numpy: the exported model's too) on batches of source
+token indices; each step's log-probabilities are handed over without a copy on the CPU.
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple
 
+import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from evo_mt.architecture.config import Architecture, flat_options
 from evo_mt.checkpoints import CheckpointError, read_checkpoint
-from evo_mt.inference.beam_search import Hypothesis, beam_search
 from evo_mt.inference.transformer import DecoderState, Transformer
-from evo_mt.inference.vocabulary import PAD, Vocabulary, dictionary_files
+from evo_mt.runtime.beam_search import Hypothesis, beam_search
+from evo_mt.runtime.decoding import DecodingSettings
+from evo_mt.runtime.vocabulary import PAD, Vocabulary, dictionary_files
 
 # Weights fairseq keeps in its state dict that inference does not use: format markers and
 # the sinusoidal table's placeholder.
@@ -30,14 +33,18 @@ QUANTIZATIONS = ("none", "int8")
 class _Decoding:
     """The beam search's view of the decoder: one step at a time over a DecoderState."""
 
-    def __init__(self, model: Transformer, state: DecoderState) -> None:
-        self.model, self.state = model, state
+    def __init__(self, model: Transformer, state: DecoderState, device: torch.device) -> None:
+        self.model, self.state, self.device = model, state, device
 
-    def step(self, last_tokens: Tensor) -> Tensor:
-        return self.model.decoder.step(last_tokens, self.state)
+    def step(self, last_tokens: np.ndarray) -> np.ndarray:
+        tokens = torch.from_numpy(last_tokens).to(self.device)
+        return self.model.decoder.step(tokens, self.state).cpu().numpy()
 
-    def select(self, hypotheses: Tensor, sentences: Tensor | None) -> None:
-        self.state.select(hypotheses, sentences)
+    def select(self, hypotheses: np.ndarray, sentences: np.ndarray | None) -> None:
+        self.state.select(
+            torch.from_numpy(hypotheses).to(self.device),
+            None if sentences is None else torch.from_numpy(sentences).to(self.device),
+        )
 
 
 class Engine:
@@ -129,17 +136,14 @@ class Engine:
         for row, source in enumerate(sources):
             tokens[row, longest - len(source) :] = torch.tensor(source, dtype=torch.long)
         tokens = tokens.to(self.device)
-        # fairseq's limit: a x source length + b, and 2 positions short of the decoder's table.
-        cap = self.max_target_positions - 2
-        max_lengths = torch.tensor(
-            [min(int(max_len_a * n + max_len_b), cap) for n in lengths], device=self.device
-        )
+        settings = DecodingSettings(beam=beam, lenpen=lenpen, max_len_a=max_len_a, max_len_b=max_len_b)
+        max_lengths = np.array([settings.max_length(n, self.max_target_positions) for n in lengths])
         encoder_out, padding = self.model.encoder(tokens)
         state = self.model.decoder.start(encoder_out, padding)
         # Each sentence's state is shared by its `beam` hypotheses until the first step
         # chooses; the hypotheses' own rows are made here, the cross keys stay per sentence.
         state.select(torch.arange(len(sources), device=self.device).repeat_interleave(beam), None)
-        return beam_search(_Decoding(self.model, state), max_lengths, beam=beam, lenpen=lenpen)
+        return beam_search(_Decoding(self.model, state, self.device), max_lengths, beam=beam, lenpen=lenpen)
 
 
 def _option(cfg, name: str):

@@ -25,7 +25,7 @@ from evo_mt.activations import FEED_FORWARD
 from evo_mt.architecture.chains import Link
 from evo_mt.architecture.config import Architecture, Side
 from evo_mt.evolving_maths import evolve, handed_on, masked_entries, probabilities, rows_for_next_step
-from evo_mt.inference.vocabulary import PAD
+from evo_mt.runtime.vocabulary import PAD
 
 
 class Attention(nn.Module):
@@ -91,11 +91,13 @@ class Attention(nn.Module):
         if self.fused:
             return self._fused(projected, keys, values, masked), None, None
         q = self.split(projected * self.scaling)  # (B, H, T_q, d)
+        # Sizes below are read from tensors, not computed in Python, so that a traced graph
+        # (evo_mt.export) keeps them dynamic: any beam, any batch.
         share = batch // keys.size(0)
         if share > 1:
             # A decoding step (T_q = 1): a sentence's hypotheses are the query rows of one
             # product with its keys, (B_kv, H, share, d) @ (B_kv, H, d, T_k).
-            q = q.view(keys.size(0), share, self.heads, self.head_dim).transpose(1, 2)
+            q = q.view(keys.size(0), -1, self.heads, self.head_dim).transpose(1, 2)
         scores = q @ keys.transpose(-1, -2)  # (B, H, T_q, T_k), or (B_kv, H, share, T_k)
         evolution = self.evolution
         handed, next_rows = None, None
@@ -103,8 +105,10 @@ class Attention(nn.Module):
             probs = probabilities(scores, masked).type_as(query)
         else:
             if share > 1:  # the chain's maps are per hypothesis: (B, H, 1, T_k)
+                per_sentence = scores.size(2)
                 scores = scores.transpose(1, 2).reshape(batch, self.heads, 1, -1)
-                masked = None if masked is None else masked.repeat_interleave(share, dim=0)
+                if masked is not None:  # (B_kv, 1, 1, T_k) -> (B, 1, 1, T_k)
+                    masked = masked.unsqueeze(1).expand(-1, per_sentence, -1, -1, -1).flatten(0, 1)
                 chain_masked = masked
             conv = self.conv
             mixed, evolved = evolve(
@@ -125,7 +129,7 @@ class Attention(nn.Module):
                 handed = handed_on(evolved, chain_masked)
             probs = probabilities(evolved, masked).type_as(query)
             if share > 1:
-                probs = probs.view(keys.size(0), share, self.heads, -1).transpose(1, 2)
+                probs = probs.view(keys.size(0), -1, self.heads, probs.size(-1)).transpose(1, 2)
         # (B, H, T_q, d) or (B_kv, H, share, d) -> (B, T_q, C), projected
         out = (probs @ values).transpose(1, 2).reshape(batch, length, self.heads * self.head_dim)
         return self.out_proj(out), handed, next_rows
@@ -262,7 +266,7 @@ class DecoderState:
 
     source_masked: Tensor | None  # (S_batch, 1, 1, T_src) where the source is padding, or None
     layers: List[LayerState]
-    steps: int = 0
+    steps: int | Tensor = 0
 
     def select(self, hypotheses: Tensor, sentences: Tensor | None) -> None:
         """Keep hypotheses `hypotheses` (indices into the current ones), in that order, and of
@@ -353,6 +357,10 @@ class Encoder(_Stack):
         """Source tokens (B, T) -> states (B, T, C) and where the source is padding (B, T) or None."""
         padding = tokens.eq(PAD)
         padding = padding if bool(padding.any()) else None
+        return self.encode(tokens, padding), padding
+
+    def encode(self, tokens: Tensor, padding: Tensor | None) -> Tensor:
+        """The states (B, T, C) of source tokens whose padding is `padding` (None: none)."""
         x = self.embed(tokens, position_indices(tokens))
         if padding is not None:
             x = x * (1 - padding.unsqueeze(-1).type_as(x))
@@ -364,7 +372,7 @@ class Encoder(_Stack):
             x, handed = layer(x, masked, chain_masked, handed)
         if self.layer_norm is not None:
             x = self.layer_norm(x)
-        return x, padding
+        return x
 
 
 class Decoder(_Stack):
@@ -396,7 +404,8 @@ class Decoder(_Stack):
 
     def step(self, last_tokens: Tensor, state: DecoderState) -> Tensor:
         """Log-probabilities (N, V) of the next token of N hypotheses ending in `last_tokens` (N,)."""
-        position = last_tokens.new_full((1, 1), PAD + 1 + state.steps)
+        # `steps` is a count, or a tensor in an exported graph, where the step is an input.
+        position = (PAD + 1 + state.steps) * last_tokens.new_ones((1, 1))
         x = self.embed(last_tokens.unsqueeze(1), position)  # (N, 1, C)
         handed: Dict[str, Tensor | None] = {"decoder": None, "cross": None}
         for layer, memory in zip(self.layers, state.layers, strict=True):

@@ -11,7 +11,6 @@
     averaging          checkpoints/ → checkpoint_averaged.pt
     translation        text → text with a checkpoint
     scoring            translation of a split, sacreBLEU → scores/
-    serving/           an HTTP server translating with dynamic batching
     run_table          a table of the run folders in a folder
 
 Its public names are exported by `evo_mt` itself.

@@ -16,8 +16,9 @@ from evo_mt.pipeline.decoding_defaults import decoding_settings
 from evo_mt.pipeline.engines import decoding_variant
 from evo_mt.pipeline.files import atomic_file, read_lines, write_lines
 from evo_mt.pipeline.run_folder import Run
-from evo_mt.pipeline.translation import Translator, check_batch_size
+from evo_mt.pipeline.translation import Translator
 from evo_mt.runtime.errors import UserError
+from evo_mt.runtime.text import check_batch_size
 
 CHUNK = 512  # lines per progress step
 

@@ -4,18 +4,16 @@ Used by `evo-mt translate` and by scoring (which translates the raw test source,
 test sentence is translated exactly once, in order).
 """
 
-import copy
-import logging
+import contextlib
 from pathlib import Path
-from typing import Any, Callable, Iterator, List
+from typing import Any, Dict, List
 
 import torch
 
 from evo_mt.pipeline.engines import check_engine, load_engine
 from evo_mt.pipeline.run_folder import Run, find_checkpoint
 from evo_mt.runtime.errors import OptionError, UserError
-
-logger = logging.getLogger("evo_mt")
+from evo_mt.runtime.text import TextTranslator, check_search
 
 
 def resolve_device(device: str | None) -> torch.device:
@@ -31,21 +29,7 @@ def resolve_device(device: str | None) -> torch.device:
     return torch.device(device)
 
 
-def check_batch_size(batch_size: int) -> int:
-    if batch_size < 1:
-        raise OptionError("batch_size", f"must be at least 1, not {batch_size}")
-    return batch_size
-
-
-def check_search(beam: int, nbest: int) -> None:
-    """Refuse a beam size or n-best that beam search cannot use."""
-    if beam < 1:
-        raise OptionError("beam", f"must be at least 1, not {beam}")
-    if not 1 <= nbest <= beam:
-        raise OptionError("nbest", f"({nbest}) must lie between 1 and the beam size ({beam})")
-
-
-class Translator:
+class Translator(TextTranslator):
     """A checkpoint with its sentencepiece model and dictionaries, ready to translate.
 
     `dictionaries` is the folder of fairseq's dictionaries (a run's data-bin/). Most callers
@@ -85,19 +69,14 @@ class Translator:
         self.nbest = nbest
         # Room for </s>: longer inputs are cut to this many pieces.
         self.max_source_pieces = self.engine.max_source_positions - 1
-        self._warned_truncation = False
 
     @property
     def beam(self) -> int:
         return self.engine.beam
 
-    def with_search(self, beam: int, nbest: int) -> "Translator":
-        """This translator with another beam size and n-best, sharing its model (no reload)."""
-        check_search(beam, nbest)
-        other = copy.copy(self)
-        other.engine = self.engine.with_beam(beam)
-        other.nbest = nbest
-        return other
+    @beam.setter
+    def beam(self, beam: int) -> None:  # with_search: the engine's own copy with that beam
+        self.engine = self.engine.with_beam(beam)
 
     @classmethod
     def load(
@@ -113,50 +92,30 @@ class Translator:
             found = run.checkpoint(checkpoint)
         return cls(found, sentencepiece=run.sentencepiece, dictionaries=run.data_bin, **options)
 
-    def encode(self, line: str) -> List[int]:
-        """The source indices of a raw line (ending in </s>), cut to the model's positions."""
-        pieces = self.spm.encode(line, out_type=str)
-        if len(pieces) > self.max_source_pieces:
-            if not self._warned_truncation:
-                logger.warning(
-                    "a line of %d subwords is longer than the model's %d positions; "
-                    "it is truncated (further such lines are truncated silently)",
-                    len(pieces),
-                    self.max_source_pieces,
-                )
-                self._warned_truncation = True
-            pieces = pieces[: self.max_source_pieces]
+    def source_indices(self, pieces: List[str]) -> List[int]:
         return self.engine.source_indices(pieces)
 
-    def translate(self, lines: List[str], batch_size: int = 64, max_tokens: int = 6000) -> List[List[str]]:
-        """The n best translations of each line, in input order; empty lines give empty ones."""
-        check_batch_size(batch_size)
-        if max_tokens < 1:
-            raise OptionError("max_tokens", f"must be at least 1, not {max_tokens}")
-        results: List[List[str]] = [[""] * self.nbest for _ in lines]
-        encoded = [(i, self.encode(line)) for i, line in enumerate(lines) if line.strip()]
-        # Batches of similar length waste little on padding.
-        encoded.sort(key=lambda item: len(item[1]))
-        for batch in length_batches(encoded, batch_size, max_tokens):
-            found = self.engine.generate([indices for _, indices in batch], self.nbest)
-            for (i, _), best in zip(batch, found, strict=True):
-                results[i] = [self.spm.decode(pieces) for pieces in best]
-        return results
+    def generate(self, sources: List[List[int]]) -> List[List[List[str]]]:
+        return self.engine.generate(sources, self.nbest)
 
+    def describe(self) -> Dict[str, Any]:
+        options = self.engine.model_options
+        source_language, target_language = self.engine.languages
+        return {
+            "checkpoint": str(self.checkpoint),
+            "recipe": self._recipe_name(),
+            "source_language": source_language,
+            "target_language": target_language,
+            "architecture": options.get("arch") or options.get("_name"),
+            "ea_options": {key: value for key, value in sorted(options.items()) if key.startswith("ea_")},
+            "device": str(self.device),
+            "engine": self.engine.name,
+            "quantize": self.quantize,
+            "beam": self.beam,
+            "max_source_pieces": self.max_source_pieces,
+        }
 
-def length_batches(
-    items: list, batch_size: int, max_tokens: int, length: Callable[[Any], int] = lambda item: len(item[1])
-) -> Iterator[list]:
-    """Consecutive batches of `items` (sorted by length) of at most `batch_size` items and
-    `max_tokens` padded tokens; a single item longer than `max_tokens` is a batch alone."""
-    batch: list = []
-    longest = 0
-    for item in items:
-        longest = max(longest, length(item))
-        if batch and (len(batch) >= batch_size or longest * (len(batch) + 1) > max_tokens):
-            yield batch
-            batch, longest = [], length(item)
-        batch.append(item)
-    if batch:
-        yield batch
-
+    def _recipe_name(self) -> str | None:
+        with contextlib.suppress(Exception):  # a checkpoint outside a run folder has no recipe
+            return find_checkpoint(self.checkpoint)[0].recipe().name
+        return None

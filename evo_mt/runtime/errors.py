@@ -20,4 +20,7 @@ class OptionError(UserError):
 
 
 class CheckpointError(UserError):
-    """A checkpoint (or its stored configuration) that cannot be loaded; the message says why."""
+    """A checkpoint that cannot be loaded; the message says why, in one line.
+
+    Defined here, free of torch, so that the command line can catch it without importing
+    torch; evo_mt.checkpoints raises it and re-exports it."""

@@ -10,8 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, Iterable, List, Sequence
 
-from evo_mt.checkpoints import CheckpointError
+from evo_mt.runtime.errors import CheckpointError, UserError
 from evo_mt.runtime.lines import split_lines
+
+
+class VocabularyError(UserError):
+    """A dictionary file that cannot be read; the message names it."""
+
 
 SPECIALS = ("<s>", "<pad>", "</s>", "<unk>")
 PAD, EOS, UNK = 1, 2, 3
@@ -34,11 +39,11 @@ class Vocabulary:
         try:
             lines = split_lines(Path(path).read_text(encoding="utf-8"))
         except OSError as error:
-            raise CheckpointError(f"{path}: cannot read the dictionary: {error.strerror}") from error
+            raise VocabularyError(f"{path}: cannot read the dictionary: {error.strerror}") from error
         for number, line in enumerate(lines, 1):
             fields = line.rstrip().rsplit(" ", 2 if line.rstrip().endswith(OVERWRITE) else 1)
             if len(fields) < 2 or not fields[1].lstrip("-").isdigit():
-                raise CheckpointError(f"{path}:{number}: not a 'symbol count' line of a fairseq dictionary")
+                raise VocabularyError(f"{path}:{number}: not a 'symbol count' line of a fairseq dictionary")
             symbols.append(fields[0])
         return cls(symbols)
 

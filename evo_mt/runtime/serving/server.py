@@ -5,16 +5,16 @@ import signal
 import socket
 from typing import Callable
 
-from evo_mt.pipeline.serving.app import create_app
-from evo_mt.pipeline.serving.limits import Limits
-from evo_mt.pipeline.translation import Translator
 from evo_mt.runtime.errors import OptionError
+from evo_mt.runtime.serving.app import create_app
+from evo_mt.runtime.serving.limits import Limits
+from evo_mt.runtime.text import TextTranslator
 
 logger = logging.getLogger("evo_mt")
 
 
 def serve(
-    translator: Translator,
+    translator: TextTranslator,
     limits: Limits,
     listening: socket.socket,
     on_ready: Callable[[str], None] | None = None,

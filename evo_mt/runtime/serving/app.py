@@ -5,7 +5,7 @@ import contextlib
 import logging
 import resource
 import sys
-from typing import Any, Dict
+from typing import Dict
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -13,10 +13,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from evo_mt.pipeline.serving.batcher import Batcher, QueueFull
-from evo_mt.pipeline.serving.limits import Limits
-from evo_mt.pipeline.serving.requests import RequestError, parse_translate
-from evo_mt.pipeline.translation import Translator
+from evo_mt.runtime.serving.batcher import Batcher, QueueFull
+from evo_mt.runtime.serving.limits import Limits
+from evo_mt.runtime.serving.requests import RequestError, parse_translate
+from evo_mt.runtime.text import TextTranslator
 
 logger = logging.getLogger("evo_mt")
 
@@ -24,34 +24,6 @@ logger = logging.getLogger("evo_mt")
 # instead of a reset connection; beyond it the connection is simply closed.
 DRAIN_LIMIT = 64 << 20
 RETRY_AFTER_S = 1
-
-
-def describe(translator: Translator, limits: Limits) -> Dict[str, Any]:
-    """What /info tells: the model, its languages and options, and the server's limits."""
-    options = translator.engine.model_options
-    source_language, target_language = translator.engine.languages
-    return {
-        "checkpoint": str(translator.checkpoint),
-        "recipe": _recipe_name(translator),
-        "source_language": source_language,
-        "target_language": target_language,
-        "architecture": options.get("arch") or options.get("_name"),
-        "ea_options": {key: value for key, value in sorted(options.items()) if key.startswith("ea_")},
-        "device": str(translator.device),
-        "engine": translator.engine.name,
-        "quantize": translator.quantize,
-        "beam": translator.beam,
-        "max_source_pieces": translator.max_source_pieces,
-        "limits": limits.as_dict(),
-    }
-
-
-def _recipe_name(translator: Translator) -> str | None:
-    from evo_mt.pipeline.run_folder import find_checkpoint
-
-    with contextlib.suppress(Exception):  # a checkpoint outside a run folder has no recipe
-        return find_checkpoint(translator.checkpoint)[0].recipe().name
-    return None
 
 
 def memory_mib() -> Dict[str, float | None]:
@@ -67,9 +39,9 @@ def memory_mib() -> Dict[str, float | None]:
     return {"rss_mib": now, "peak_rss_mib": peak}
 
 
-def create_app(translator: Translator, limits: Limits) -> Starlette:
+def create_app(translator: TextTranslator, limits: Limits) -> Starlette:
     batcher = Batcher(translator, limits)
-    info = describe(translator, limits)
+    info = {**translator.describe(), "limits": limits.as_dict()}
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette):

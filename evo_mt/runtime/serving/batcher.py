@@ -2,7 +2,7 @@
 
 Requests put their non-empty lines into one bounded queue. The worker takes the oldest
 waiting line, waits (at most `max_wait_ms` after it arrived) for the lines of the same beam
-size to fill a batch, then cuts batches by length exactly as `Translator.translate` does and
+size to fill a batch, then cuts batches by length exactly as `TextTranslator.translate` does and
 decodes the one holding the oldest line. Lines of different beam sizes never share a batch
 (beam search has one beam size per batch); n-best only slices the result, so it does not
 split batches. The event loop never runs the model: it only routes finished results back.
@@ -15,8 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Sequence, Tuple
 
-from evo_mt.pipeline.serving.limits import Limits
-from evo_mt.pipeline.translation import Translator, length_batches
+from evo_mt.runtime.serving.limits import Limits
+from evo_mt.runtime.text import TextTranslator, length_batches
 
 logger = logging.getLogger("evo_mt")
 
@@ -67,11 +67,11 @@ class Counters:
 class Batcher:
     """The worker thread and its queue; `submit` and `cancel` are called from the event loop."""
 
-    def __init__(self, translator: Translator, limits: Limits) -> None:
+    def __init__(self, translator: TextTranslator, limits: Limits) -> None:
         self.translator = translator
         self.limits = limits
         self.counters = Counters()
-        self._searches: Dict[int, Translator] = {}
+        self._searches: Dict[int, TextTranslator] = {}
         self._pending: List[_Line] = []
         self._condition = threading.Condition()
         self._stopping = False
@@ -98,7 +98,7 @@ class Batcher:
 
     def measure(self, line: str) -> Tuple[int, bool]:
         """(source tokens with </s>, whether the line is cut to the model's positions)."""
-        pieces = len(self.translator.spm.encode(line))
+        pieces = self.translator.count_pieces(line)
         limit = self.translator.max_source_pieces
         return min(pieces, limit) + 1, pieces > limit
 
@@ -175,7 +175,7 @@ class Batcher:
         try:
             if beam not in self._searches:
                 self._searches[beam] = self.translator.with_search(beam, nbest=beam)
-            # The batch is already one batch by Translator.translate's own rule.
+            # The batch is already one batch by TextTranslator.translate's own rule.
             hypotheses = self._searches[beam].translate(
                 [line.text for line in batch], batch_size=len(batch), max_tokens=self.limits.max_tokens
             )

@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, List
 
-from evo_mt.pipeline.serving.limits import Limits
+from evo_mt.runtime.serving.limits import Limits
 
 FIELDS = ("text", "beam", "nbest")
 # json.loads keeps an unpaired \ud800-\udfff escape as a lone surrogate, which no encoder

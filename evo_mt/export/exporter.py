@@ -1,0 +1,169 @@
+"""`evo-mt export`: a run's checkpoint written as an exported model folder.
+
+The graphs are traced by torch.onnx's TorchScript exporter: it keeps the lean engine's
+Python as it runs for an example batch, and the sizes read from tensors stay dynamic
+(any batch, beam, source and target length). int8 is onnxruntime's dynamic quantization
+(8-bit weights for the matrix products, activations quantized on the fly), the same kind
+as the lean engine's `--quantize int8`.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any, Dict
+
+import torch
+
+from evo_mt.export.graphs import DecoderGraph, EncoderGraph
+from evo_mt.inference.engine import Engine
+from evo_mt.pipeline.fairseq_commands import MAX_LEN_A, MAX_LEN_B
+from evo_mt.pipeline.files import atomic_dir
+from evo_mt.pipeline.run_folder import find_checkpoint
+from evo_mt.runtime import model_folder as names
+from evo_mt.runtime.decoding import DecodingSettings
+from evo_mt.runtime.errors import OptionError, UserError
+from evo_mt.runtime.vocabulary import EOS, PAD
+
+QUANTIZATIONS = ("none", "int8")
+OPSET = 17
+# The example the graphs are traced with: sizes that differ from each other and from 1, so
+# that no size is mistaken for another or for a constant; one sentence padded.
+_SENTENCES, _BEAM, _SOURCE_LENGTH, _STEPS = 2, 3, 7, 4
+
+
+def export(
+    run_or_checkpoint: Path | str, output: Path | str, *, quantize: str = "none", force: bool = False
+) -> Dict[str, Any]:
+    """Export a run's default checkpoint (or a checkpoint file in a run) to folder `output`.
+
+    The folder is written beside `output` under a temporary name and renamed when complete;
+    an existing `output` is refused unless `force`, and then replaced only at that rename.
+    Returns the manifest.
+    """
+    if quantize not in QUANTIZATIONS:
+        raise OptionError("quantize", f"must be one of {', '.join(QUANTIZATIONS)}, not {quantize!r}")
+    output = Path(output)
+    if output.exists() and not force:
+        raise OptionError("output", f"{output} exists; choose another folder or pass --force to replace it")
+    run, checkpoint = find_checkpoint(run_or_checkpoint)
+    recipe = run.recipe()
+    engine = Engine.load(checkpoint, run.data_bin)
+    decoding = DecodingSettings(
+        beam=recipe.score.beam, lenpen=recipe.score.lenpen, max_len_a=MAX_LEN_A, max_len_b=MAX_LEN_B
+    )
+    with atomic_dir(output) as folder:
+        _export_graphs(engine, folder)
+        if quantize == "int8":
+            _quantize(folder)
+        shutil.copyfile(run.sentencepiece, folder / names.SENTENCEPIECE)
+        source_language, target_language = engine.languages
+        shutil.copyfile(run.data_bin / f"dict.{source_language}.txt", folder / names.SOURCE_DICTIONARY)
+        shutil.copyfile(run.data_bin / f"dict.{target_language}.txt", folder / names.TARGET_DICTIONARY)
+        options = engine.options
+        manifest = names.write_manifest(
+            folder,
+            {
+                "checkpoint": {"name": checkpoint.name, "sha256": names.sha256(checkpoint)},
+                "recipe": recipe.name,
+                "languages": {"source": source_language, "target": target_language},
+                "architecture": options.get("arch") or options.get("_name"),
+                "options": _plain(options),
+                "max_source_positions": engine.max_source_positions,
+                "max_target_positions": engine.max_target_positions,
+                "decoding": vars(decoding),
+                "quantize": quantize,
+                "exporter": {"torch": torch.__version__, "opset": OPSET},
+            },
+        )
+    return manifest
+
+
+def _plain(options: Dict[str, Any]) -> Dict[str, Any]:
+    """The model's options that JSON can hold as they are (numbers, strings, lists)."""
+    kept = (str, int, float, bool, type(None))
+    return {
+        key: value
+        for key, value in sorted(options.items())
+        if isinstance(value, kept) or (isinstance(value, list) and all(isinstance(v, kept) for v in value))
+    }
+
+
+def _export_graphs(engine: Engine, folder: Path) -> None:
+    model = engine.model.eval()
+    first = model.decoder.layers[0]
+    heads, head_dim = first.self_attn.heads, first.self_attn.head_dim
+    kernel = model.arch.evolving.kernel_size if model.arch.evolving else 1
+    tokens = torch.randint(EOS + 2, len(engine.source), (_SENTENCES, _SOURCE_LENGTH))
+    tokens[:, -1] = EOS
+    tokens[0, :2] = PAD  # left padding, as sources are batched
+    encoder = EncoderGraph(model)
+    sentence_axes = {0: names.SENTENCES, 1: names.SOURCE_LENGTH}
+    per_sentence = {0: names.SENTENCES, 2: names.SOURCE_LENGTH}
+    with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+        # The tracer warns at every Python decision it records (shape tests, `if` on a
+        # tensor); each one is the same for every input of the graph (see graphs.py).
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            encoder, (tokens,), str(folder / names.ENCODER), dynamo=False, opset_version=OPSET,
+            input_names=[names.SOURCE_TOKENS], output_names=encoder.output_names(),
+            dynamic_axes={
+                names.SOURCE_TOKENS: sentence_axes, names.SOURCE_PADDING: sentence_axes,
+                **{name: per_sentence for name in encoder.output_names()[1:]},
+            },
+        )  # fmt: skip
+        encoded = dict(zip(encoder.output_names(), encoder(tokens), strict=True))
+        decoder = DecoderGraph(model)
+        hypotheses = _SENTENCES * _BEAM
+        cached, axes = [], {}
+        for name in decoder.state_names:
+            kind = names.state_kind(name)
+            if kind in names.PER_SENTENCE:
+                cached.append(encoded[name])
+                axes[name] = per_sentence
+                continue
+            last = {"keys": head_dim, "values": head_dim, "decoder_rows": _STEPS}.get(kind, _SOURCE_LENGTH)
+            third = _STEPS if kind in ("keys", "values") else kernel - 1
+            cached.append(torch.randn(hypotheses + 1, heads, third, last))
+            grown = 2 if kind in ("keys", "values") else 3
+            dynamic_last = names.SOURCE_LENGTH if kind == "cross_rows" else names.STEPS
+            axes[name] = {0: names.CACHED, grown if kind != "cross_rows" else 3: dynamic_last}
+            next_axes = {0: names.HYPOTHESES}
+            if kind != "cross_rows":
+                next_axes[grown] = "next_steps"
+            else:
+                next_axes[3] = names.SOURCE_LENGTH
+            axes[names.NEXT + name] = next_axes
+        last_tokens = torch.randint(EOS + 2, len(engine.target), (hypotheses,))
+        step = torch.tensor([_STEPS], dtype=torch.long)
+        reorder = torch.randperm(hypotheses + 1)[:hypotheses]
+        torch.onnx.export(
+            decoder, (last_tokens, step, reorder, encoded[names.SOURCE_PADDING], *cached),
+            str(folder / names.DECODER), dynamo=False, opset_version=OPSET,
+            input_names=decoder.input_names(), output_names=decoder.output_names(),
+            dynamic_axes={
+                names.LAST_TOKENS: {0: names.HYPOTHESES}, names.REORDER: {0: names.HYPOTHESES},
+                names.SOURCE_PADDING: sentence_axes,
+                names.LOG_PROBS: {0: names.HYPOTHESES}, **axes,
+            },
+        )  # fmt: skip
+
+
+def _quantize(folder: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    for name in (names.ENCODER, names.DECODER):
+        graph = folder / name
+        quantized = folder / f"{name}.int8"
+        # The quantizer logs a warning for every tensor it leaves in float (shapes, masks):
+        # expected here, and nothing the user can act on.
+        logging.disable(logging.WARNING)
+        try:
+            quantize_dynamic(graph, quantized, weight_type=QuantType.QInt8)
+        except Exception as error:  # onnxruntime's own message, in one line
+            raise UserError(f"{graph}: int8 quantization failed ({error})") from error
+        finally:
+            logging.disable(logging.NOTSET)
+        quantized.replace(graph)

@@ -1,0 +1,189 @@
+"""Beam search that chooses what fairseq's SequenceGenerator chooses, in numpy: one search
+for every engine (the lean engine hands over its torch log-probabilities as numpy arrays,
+the runtime those of ONNX Runtime).
+
+The same candidates (the 2 x beam best continuations of a sentence's beam), the same rule
+for finishing a hypothesis (an end-of-sentence among the beam best candidates, scored by
+its mean log-probability over length ** lenpen), the same order of equal candidates (the
+lower index first) and the same end (a sentence is done with `beam` finished hypotheses
+or at its maximum length). One difference, on purpose: the maximum length is each
+sentence's own (evo_mt.runtime.decoding), where fairseq uses the longest source of the
+batch, so a translation never depends on the sentences it was batched with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Protocol
+
+import numpy as np
+
+from evo_mt.runtime.vocabulary import EOS, PAD
+
+# fairseq's SequenceGenerator default: no end of sentence as the first token.
+MIN_LENGTH = 1
+_NEG_INF = -np.inf
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    tokens: List[int]  # ends with </s>
+    score: float  # sum of log-probabilities / length ** lenpen
+    positional_scores: List[float]
+
+
+class StepDecoder(Protocol):
+    def step(self, last_tokens: np.ndarray) -> np.ndarray:
+        """Log-probabilities (N, V), float32 and writable, of the next token of the N live
+        hypotheses ending in `last_tokens` (N,) int64."""
+
+    def select(self, hypotheses: np.ndarray, sentences: np.ndarray | None) -> None:
+        """Keep these hypotheses (and of the batch only these sentences, None: all)."""
+
+
+def beam_search(
+    decoder: StepDecoder, max_lengths: np.ndarray, *, beam: int, lenpen: float
+) -> List[List[Hypothesis]]:
+    """The finished hypotheses of each sentence, best first (at most `beam` of them).
+
+    `max_lengths` (S,) is each sentence's maximum number of target tokens before </s>; the
+    decoder starts with `beam` copies of each of the S sentences, in order.
+    """
+    bsz = len(max_lengths)
+    longest = int(max_lengths.max())
+    tokens = np.full((bsz * beam, longest + 2), PAD, dtype=np.int64)
+    tokens[:, 0] = EOS
+    scores = np.zeros((bsz * beam, longest + 1), dtype=np.float32)
+    search = _Search(beam, lenpen, np.asarray(max_lengths, dtype=np.int64).copy(), bsz)
+    cand_size = 2 * beam
+    bbsz_offsets = (np.arange(bsz) * beam)[:, None]
+    cand_offsets = np.arange(cand_size)
+    cands_to_ignore = np.zeros((bsz, beam), dtype=bool)
+    reorder: np.ndarray | None = None
+    batch_idxs: np.ndarray | None = None
+    for step in range(longest + 1):
+        if reorder is not None:
+            if batch_idxs is not None:  # renumber from the shrunk batch to the decoder's rows
+                shift = batch_idxs - np.arange(len(batch_idxs))
+                reorder = (reorder.reshape(-1, beam) + shift[:, None] * beam).reshape(-1)
+            decoder.select(reorder, batch_idxs)
+        lprobs = search.constrained(decoder.step(np.ascontiguousarray(tokens[:, step])), step)
+        cand_scores, cand_indices, cand_beams = _candidates(
+            step, lprobs.reshape(bsz, beam, -1), scores.reshape(bsz, beam, -1), beam
+        )
+        cand_bbsz_idx = cand_beams + bbsz_offsets
+        eos_mask = (cand_indices == EOS) & (cand_scores != _NEG_INF)
+        eos_mask[:, :beam][cands_to_ignore] = False
+        eos_bbsz_idx = cand_bbsz_idx[:, :beam][eos_mask[:, :beam]]
+        done: List[int] = []
+        if eos_bbsz_idx.size > 0:
+            eos_scores = cand_scores[:, :beam][eos_mask[:, :beam]]
+            done = search.finalize(step, eos_bbsz_idx, eos_scores, tokens, scores)
+        if search.remaining == 0:
+            break
+        if done:
+            keep = np.ones(bsz, dtype=bool)
+            keep[done] = False
+            batch_idxs = np.flatnonzero(keep)
+            bsz = len(batch_idxs)
+            search.shrink(batch_idxs)
+            eos_mask, cand_beams = eos_mask[batch_idxs], cand_beams[batch_idxs]
+            bbsz_offsets = bbsz_offsets[:bsz]
+            cand_bbsz_idx = cand_beams + bbsz_offsets
+            cand_scores, cand_indices = cand_scores[batch_idxs], cand_indices[batch_idxs]
+            cands_to_ignore = cands_to_ignore[batch_idxs]
+            scores = scores.reshape(-1, beam * scores.shape[1])[batch_idxs].reshape(bsz * beam, -1)
+            tokens = tokens.reshape(-1, beam * tokens.shape[1])[batch_idxs].reshape(bsz * beam, -1)
+        else:
+            batch_idxs = None
+        # The beam best candidates that did not end, in rank order; finished slots sort last.
+        eos_mask[:, :beam] = ~((~cands_to_ignore) & (~eos_mask[:, :beam]))
+        active_mask = eos_mask.astype(np.int64) * cand_size + cand_offsets[: eos_mask.shape[1]]
+        active_hypos = np.argsort(active_mask, axis=1, kind="stable")[:, :beam]  # values are distinct
+        cands_to_ignore = np.take_along_axis(active_mask, active_hypos, axis=1) >= cand_size
+        active_bbsz_idx = np.take_along_axis(cand_bbsz_idx, active_hypos, axis=1).reshape(-1)
+        tokens[:, : step + 1] = tokens[active_bbsz_idx, : step + 1]
+        tokens[:, step + 1] = np.take_along_axis(cand_indices, active_hypos, axis=1).reshape(-1)
+        if step > 0:
+            scores[:, :step] = scores[active_bbsz_idx, :step]
+        scores[:, step] = np.take_along_axis(cand_scores, active_hypos, axis=1).reshape(-1)
+        reorder = active_bbsz_idx
+    return [_best_first(hypotheses) for hypotheses in search.finalized]
+
+
+def _candidates(step: int, lprobs: np.ndarray, scores: np.ndarray, beam: int):
+    """fairseq's BeamSearch.step: the 2 x beam best (score, token, beam) of each sentence."""
+    bsz, _, vocab = lprobs.shape
+    if step == 0:  # every beam holds the same start: look at the first only
+        lprobs = lprobs[:, :1, :]
+    else:
+        lprobs = lprobs + scores[:, :, step - 1][:, :, None]
+    flat = lprobs.reshape(bsz, -1)
+    k = min(beam * 2, flat.shape[1] - 1)
+    # The k best of each row (argpartition), then sorted: best first, equal scores by index.
+    best = np.argpartition(-flat, k - 1, axis=1)[:, :k]
+    best_scores = np.take_along_axis(flat, best, axis=1)
+    order = np.lexsort((best, -best_scores), axis=1)
+    top_indices = np.take_along_axis(best, order, axis=1)
+    top_scores = np.take_along_axis(best_scores, order, axis=1)
+    return top_scores, top_indices % vocab, top_indices // vocab
+
+
+class _Search:
+    """The bookkeeping of finished hypotheses: which sentence each batch row is, and its limits."""
+
+    def __init__(self, beam: int, lenpen: float, max_lengths: np.ndarray, bsz: int) -> None:
+        self.beam, self.lenpen = beam, lenpen
+        self.max_lengths = max_lengths  # per row of the (shrinking) batch
+        self.sentence_of_row = np.arange(bsz)
+        self.finalized: List[List[Hypothesis]] = [[] for _ in range(bsz)]
+        self.finished = [False] * bsz
+        self.remaining = bsz
+
+    def constrained(self, lprobs: np.ndarray, step: int) -> np.ndarray:
+        """No NaN and no padding; only </s> at a sentence's maximum length, no </s> before MIN_LENGTH."""
+        lprobs[np.isnan(lprobs)] = _NEG_INF
+        lprobs[:, PAD] = _NEG_INF
+        at_limit = np.repeat(self.max_lengths <= step, self.beam)
+        if at_limit.any():
+            eos = lprobs[at_limit, EOS]
+            lprobs[at_limit] = _NEG_INF
+            lprobs[at_limit, EOS] = eos
+        if step < MIN_LENGTH:
+            lprobs[~at_limit, EOS] = _NEG_INF
+        return lprobs
+
+    def finalize(
+        self, step: int, bbsz_idx: np.ndarray, eos_scores: np.ndarray, tokens: np.ndarray, scores: np.ndarray
+    ) -> List[int]:
+        """Record the hypotheses ending at `step`; the batch rows whose sentence is now done."""
+        ended = tokens[bbsz_idx, 1 : step + 2]
+        ended[:, step] = EOS
+        positional = scores[bbsz_idx, : step + 1]
+        positional[:, step] = eos_scores
+        positional[:, 1:] = positional[:, 1:] - positional[:, :-1]
+        normalised = eos_scores / np.float32((step + 1) ** self.lenpen)
+        rows = (bbsz_idx // self.beam).tolist()
+        for i, row in enumerate(rows):
+            hypotheses = self.finalized[int(self.sentence_of_row[row])]
+            if len(hypotheses) < self.beam:
+                hypotheses.append(Hypothesis(ended[i].tolist(), float(normalised[i]), positional[i].tolist()))
+        done = []
+        for row in sorted(set(rows)):
+            sentence = int(self.sentence_of_row[row])
+            full = len(self.finalized[sentence]) == self.beam
+            if not self.finished[sentence] and (full or step == int(self.max_lengths[row])):
+                self.finished[sentence] = True
+                done.append(row)
+        self.remaining -= len(done)
+        return done
+
+    def shrink(self, kept_rows: np.ndarray) -> None:
+        self.max_lengths = self.max_lengths[kept_rows]
+        self.sentence_of_row = self.sentence_of_row[kept_rows]
+
+
+def _best_first(hypotheses: List[Hypothesis]) -> List[Hypothesis]:
+    # A stable sort: of equal scores, the hypothesis that finished first comes first.
+    order = np.argsort(-np.array([h.score for h in hypotheses], dtype=np.float64), kind="stable")
+    return [hypotheses[i] for i in order]

@@ -1,0 +1,154 @@
+"""The exported model folder, its format defined in this one place.
+
+    <folder>/
+      manifest.json        format name and version, what the model is, how to decode, and the
+                           sha256 and size of every other file
+      encoder.onnx         source tokens -> source padding, each decoder layer's cross keys/values
+      decoder.onnx         one decoding step: last tokens and the cached state -> log-probs and
+                           the state after the step
+      sentencepiece.model  the run's sentencepiece model
+      dict.source.txt      fairseq's dictionaries (evo_mt.runtime.vocabulary reads them)
+      dict.target.txt
+
+The graphs' inputs and outputs are named here too: the exporter writes these names and the
+runtime reads them, so neither restates the other. Every file is checked against the
+manifest when a folder is opened: a missing, extra, truncated or changed file, or a folder
+of another format or version, is refused in one line naming the folder and the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Iterable
+
+from evo_mt.runtime.errors import UserError
+
+FORMAT = "evo-mt-onnx"
+VERSION = 1
+MANIFEST = "manifest.json"
+ENCODER = "encoder.onnx"
+DECODER = "decoder.onnx"
+SENTENCEPIECE = "sentencepiece.model"
+SOURCE_DICTIONARY = "dict.source.txt"
+TARGET_DICTIONARY = "dict.target.txt"
+FILES = (ENCODER, DECODER, SENTENCEPIECE, SOURCE_DICTIONARY, TARGET_DICTIONARY)
+
+# Graph inputs and outputs. Cached state is named "<kind>.<layer>"; the decoder returns each
+# one under "next_<kind>.<layer>". Per-sentence state is shared by a sentence's hypotheses.
+SOURCE_TOKENS = "source_tokens"  # (sentences, source_length) int64, left-padded
+SOURCE_PADDING = "source_padding"  # (sentences, source_length) bool
+LAST_TOKENS = "last_tokens"  # (hypotheses,) int64
+STEP = "step"  # (1,) int64: how many target tokens came before
+# (hypotheses,) int64: the rows of the cached per-hypothesis state that the hypotheses of
+# this step continue (beam search's choice, and the sentences still decoding), in order.
+REORDER = "reorder"
+LOG_PROBS = "log_probs"  # (hypotheses, target vocabulary) float32
+PER_SENTENCE = ("cross_keys", "cross_values")  # (sentences, heads, source_length, head_dim)
+PER_HYPOTHESIS = (
+    "keys",  # (hypotheses, heads, steps, head_dim): self-attention keys so far
+    "values",
+    "decoder_rows",  # (hypotheses, heads, kernel - 1, steps): a convolving self-attention's rows
+    "cross_rows",  # (hypotheses, heads, kernel - 1, source_length): a convolving cross-attention's
+)
+NEXT = "next_"
+# Names of the dynamic axes, which say how the runtime makes the state before the first step.
+SENTENCES, HYPOTHESES, SOURCE_LENGTH, STEPS = "sentences", "hypotheses", "source_length", "steps"
+CACHED = "cached_hypotheses"  # the first axis of the per-hypothesis state given to a step
+
+
+def state_name(kind: str, layer: int) -> str:
+    return f"{kind}.{layer}"
+
+
+def state_kind(name: str) -> str:
+    return name.split(".", 1)[0]
+
+
+class ModelFolderError(UserError):
+    """An exported model folder that cannot be used; the message names the folder and the file."""
+
+
+@dataclass(frozen=True)
+class ModelFolder:
+    """An opened, verified folder: its path and its manifest."""
+
+    root: Path
+    manifest: Dict[str, Any]
+
+    def path(self, name: str) -> Path:
+        return self.root / name
+
+    @property
+    def decoding(self) -> Dict[str, Any]:
+        return self.manifest["decoding"]
+
+
+def is_model_folder(path: Path | str) -> bool:
+    """Whether `path` is meant as an exported folder (it holds a manifest), sound or not."""
+    return (Path(path) / MANIFEST).is_file()
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_manifest(root: Path, fields: Dict[str, Any], files: Iterable[str] = FILES) -> Dict[str, Any]:
+    """Write manifest.json into `root`: `fields` plus the format and every file's hash and size."""
+    manifest = {
+        "format": FORMAT,
+        "version": VERSION,
+        **fields,
+        "files": {
+            name: {"sha256": sha256(root / name), "bytes": (root / name).stat().st_size} for name in files
+        },
+    }
+    (root / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return manifest
+
+
+def open_folder(path: Path | str) -> ModelFolder:
+    """The folder at `path`, verified against its manifest; ModelFolderError if it is not sound."""
+    root = Path(path)
+    if not root.is_dir():
+        raise ModelFolderError(f"{root}: no such folder")
+    try:
+        manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelFolderError(
+            f"{root}: not an exported model (no {MANIFEST}); see `evo-mt export`"
+        ) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelFolderError(f"{root / MANIFEST}: unreadable manifest ({error})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise ModelFolderError(f"{root / MANIFEST}: not an {FORMAT} manifest (format {found!r})")
+    if manifest.get("version") != VERSION:
+        raise ModelFolderError(
+            f"{root / MANIFEST}: format version {manifest.get('version')!r}; this evo-mt reads version "
+            f"{VERSION} (export the model again with this evo-mt)"
+        )
+    listed = manifest.get("files")
+    if not isinstance(listed, dict) or set(listed) != set(FILES):
+        raise ModelFolderError(f"{root / MANIFEST}: its file list is not that of format version {VERSION}")
+    extra = sorted(p.name for p in root.iterdir() if p.name not in listed and p.name != MANIFEST)
+    if extra:
+        raise ModelFolderError(f"{root / extra[0]}: not part of the exported model (not in {MANIFEST})")
+    for name, expected in listed.items():
+        file = root / name
+        if not file.is_file():
+            raise ModelFolderError(f"{file}: missing from the exported model")
+        if file.stat().st_size != expected.get("bytes"):
+            raise ModelFolderError(
+                f"{file}: {file.stat().st_size} bytes, the manifest says {expected.get('bytes')} "
+                "(truncated or replaced)"
+            )
+        if sha256(file) != expected.get("sha256"):
+            raise ModelFolderError(f"{file}: its sha256 differs from the manifest's (the file was changed)")
+    return ModelFolder(root, manifest)

@@ -1,0 +1,123 @@
+"""An exported folder's two graphs on ONNX Runtime, and beam search's view of them.
+
+The encoder graph runs once per batch; the decoder graph once per step, its cached state
+fed back from the previous step's outputs. Reordering the state after a step (the
+hypotheses beam search keeps, the sentences still decoding) is numpy indexing.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, List, Sequence
+
+import numpy as np
+
+from evo_mt.runtime import model_folder as names
+from evo_mt.runtime.model_folder import ModelFolder
+from evo_mt.runtime.vocabulary import PAD
+
+
+def session_options(threads: int | None = None):
+    """CPU settings: every optimisation, one stream of work, `threads` (default: the
+    OMP_NUM_THREADS of the environment, else ONNX Runtime's choice) inside each operator."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    if threads is None and os.environ.get("OMP_NUM_THREADS", "").isdigit():
+        threads = int(os.environ["OMP_NUM_THREADS"])
+    options.intra_op_num_threads = threads or 0
+    options.inter_op_num_threads = 1
+    return options
+
+
+class OnnxModel:
+    """The encoder and decoder sessions of a folder."""
+
+    def __init__(self, folder: ModelFolder, threads: int | None = None) -> None:
+        import onnxruntime
+
+        options = session_options(threads)
+        providers = ["CPUExecutionProvider"]
+        self.encoder = onnxruntime.InferenceSession(
+            str(folder.path(names.ENCODER)), options, providers=providers
+        )
+        self.decoder = onnxruntime.InferenceSession(
+            str(folder.path(names.DECODER)), options, providers=providers
+        )
+        self.encoder_outputs = [output.name for output in self.encoder.get_outputs()]
+        self.decoder_outputs = [output.name for output in self.decoder.get_outputs()]
+        self.state_inputs = {item.name: item.shape for item in self.decoder.get_inputs() if "." in item.name}
+
+    def start(self, sources: Sequence[Sequence[int]], beam: int) -> Decoding:
+        """The decoding of a batch of sources (indices ending in </s>), `beam` hypotheses each."""
+        longest = max(len(source) for source in sources)
+        tokens = np.full((len(sources), longest), PAD, dtype=np.int64)
+        for row, source in enumerate(sources):  # left padding, as fairseq batches sources
+            tokens[row, longest - len(source) :] = source
+        encoded = dict(
+            zip(self.encoder_outputs, self.encoder.run(None, {names.SOURCE_TOKENS: tokens}), strict=True)
+        )
+        hypotheses = len(sources) * beam
+        sizes = {names.CACHED: hypotheses, names.STEPS: 0, names.SOURCE_LENGTH: longest}
+        per_sentence, cached = {}, {}
+        for name, shape in self.state_inputs.items():
+            if names.state_kind(name) in names.PER_SENTENCE:
+                per_sentence[name] = encoded[name]
+            else:  # before the first step: nothing cached, convolution rows zero
+                cached[name] = np.zeros([sizes[d] if isinstance(d, str) else d for d in shape], np.float32)
+        return Decoding(self, encoded[names.SOURCE_PADDING], per_sentence, cached)
+
+
+class Decoding:
+    """The state of one batch's beam search over the decoder graph (evo_mt.runtime.beam_search).
+
+    The per-hypothesis state stays in ONNX Runtime's memory from one step to the next (IO
+    binding); the graph itself reorders it, by the rows `select` chose."""
+
+    def __init__(
+        self,
+        model: OnnxModel,
+        source_padding: np.ndarray,
+        per_sentence: Dict[str, np.ndarray],
+        cached: Dict[str, Any],
+    ) -> None:
+        self.model = model
+        self.source_padding = source_padding
+        self.per_sentence = per_sentence
+        self.cached = cached  # numpy arrays before the first step, then ONNX Runtime's OrtValues
+        self.reorder = np.arange(len(next(iter(cached.values()))) if cached else 0)
+        self.steps = 0
+        self._renewed: List[str] = [name[len(names.NEXT) :] for name in model.decoder_outputs[1:]]
+
+    def step(self, last_tokens: np.ndarray) -> np.ndarray:
+        binding = self.model.decoder.io_binding()
+        inputs = {
+            names.LAST_TOKENS: last_tokens,
+            names.STEP: np.array([self.steps], dtype=np.int64),
+            names.REORDER: self.reorder,
+            names.SOURCE_PADDING: self.source_padding,
+            **self.per_sentence,
+        }
+        for name, value in inputs.items():
+            binding.bind_cpu_input(name, value)
+        for name, value in self.cached.items():
+            if isinstance(value, np.ndarray):
+                binding.bind_cpu_input(name, value)
+            else:
+                binding.bind_ortvalue_input(name, value)
+        for name in self.model.decoder_outputs:
+            binding.bind_output(name, "cpu")
+        self.model.decoder.run_with_iobinding(binding)
+        log_probs, *renewed = binding.get_outputs()
+        self.cached = dict(zip(self._renewed, renewed, strict=True))
+        self.reorder = np.arange(len(last_tokens))  # unless `select` chooses otherwise
+        self.steps += 1
+        return log_probs.numpy()
+
+    def select(self, hypotheses: np.ndarray, sentences: np.ndarray | None) -> None:
+        self.reorder = self.reorder[hypotheses]
+        if sentences is not None:
+            self.per_sentence = {name: value[sentences] for name, value in self.per_sentence.items()}
+            self.source_padding = self.source_padding[sentences]

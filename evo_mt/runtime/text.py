@@ -1,0 +1,111 @@
+"""Raw text in, raw text out: what every translator shares, whatever runs its model.
+
+A `TextTranslator` cuts lines into sentencepiece pieces, batches them by length, has its
+model generate, and puts the pieces back together. A subclass says how its model turns
+source pieces into indices and generates (the lab's `Translator` on a checkpoint, the
+runtime's `ExportedTranslator` on an exported folder); `translate`, `evo-mt serve` and
+scoring see only this interface.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from typing import Any, Callable, Dict, Iterator, List
+
+from evo_mt.runtime.errors import OptionError
+
+logger = logging.getLogger("evo_mt")
+
+
+def check_batch_size(batch_size: int) -> int:
+    if batch_size < 1:
+        raise OptionError("batch_size", f"must be at least 1, not {batch_size}")
+    return batch_size
+
+
+def check_search(beam: int, nbest: int) -> None:
+    """Refuse a beam size or n-best that beam search cannot use."""
+    if beam < 1:
+        raise OptionError("beam", f"must be at least 1, not {beam}")
+    if not 1 <= nbest <= beam:
+        raise OptionError("nbest", f"({nbest}) must lie between 1 and the beam size ({beam})")
+
+
+class TextTranslator:
+    """Lines to their n best translations; subclasses set `spm`, `nbest`, `beam` and
+    `max_source_pieces` and implement `source_indices`, `generate` and `describe`."""
+
+    spm: Any  # sentencepiece.SentencePieceProcessor
+    nbest: int
+    beam: int
+    max_source_pieces: int  # longer inputs are cut to this many pieces (room for </s>)
+    _warned_truncation = False
+
+    def source_indices(self, pieces: List[str]) -> List[int]:
+        raise NotImplementedError
+
+    def generate(self, sources: List[List[int]]) -> List[List[List[str]]]:
+        """The `nbest` best hypotheses (as pieces) of each source (indices ending in </s>)."""
+        raise NotImplementedError
+
+    def describe(self) -> Dict[str, Any]:
+        """What the model is, for `evo-mt serve`'s /info."""
+        raise NotImplementedError
+
+    def with_search(self, beam: int, nbest: int) -> TextTranslator:
+        """This translator with another beam size and n-best, sharing its model (no reload)."""
+        check_search(beam, nbest)
+        other = copy.copy(self)
+        other.beam, other.nbest = beam, nbest
+        return other
+
+    def count_pieces(self, line: str) -> int:
+        return len(self.spm.encode(line))
+
+    def encode(self, line: str) -> List[int]:
+        """The source indices of a raw line (ending in </s>), cut to the model's positions."""
+        pieces = self.spm.encode(line, out_type=str)
+        if len(pieces) > self.max_source_pieces:
+            if not self._warned_truncation:
+                logger.warning(
+                    "a line of %d subwords is longer than the model's %d positions; "
+                    "it is truncated (further such lines are truncated silently)",
+                    len(pieces),
+                    self.max_source_pieces,
+                )
+                self._warned_truncation = True
+            pieces = pieces[: self.max_source_pieces]
+        return self.source_indices(pieces)
+
+    def translate(self, lines: List[str], batch_size: int = 64, max_tokens: int = 6000) -> List[List[str]]:
+        """The n best translations of each line, in input order; empty lines give empty ones."""
+        check_batch_size(batch_size)
+        if max_tokens < 1:
+            raise OptionError("max_tokens", f"must be at least 1, not {max_tokens}")
+        results: List[List[str]] = [[""] * self.nbest for _ in lines]
+        encoded = [(i, self.encode(line)) for i, line in enumerate(lines) if line.strip()]
+        # Batches of similar length waste little on padding.
+        encoded.sort(key=lambda item: len(item[1]))
+        for batch in length_batches(encoded, batch_size, max_tokens):
+            found = self.generate([indices for _, indices in batch])
+            for (i, _), best in zip(batch, found, strict=True):
+                results[i] = [self.spm.decode(pieces) for pieces in best]
+        return results
+
+
+def length_batches(
+    items: list, batch_size: int, max_tokens: int, length: Callable[[Any], int] = lambda item: len(item[1])
+) -> Iterator[list]:
+    """Consecutive batches of `items` (sorted by length) of at most `batch_size` items and
+    `max_tokens` padded tokens; a single item longer than `max_tokens` is a batch alone."""
+    batch: list = []
+    longest = 0
+    for item in items:
+        longest = max(longest, length(item))
+        if batch and (len(batch) >= batch_size or longest * (len(batch) + 1) > max_tokens):
+            yield batch
+            batch, longest = [], length(item)
+        batch.append(item)
+    if batch:
+        yield batch

@@ -1,0 +1,88 @@
+"""Translating with an exported model folder on ONNX Runtime: no torch, no fairseq.
+
+    translator = ExportedTranslator.load("model/")
+    translator.translate(["a line", "another"])   # -> [["its translation"], [...]]
+
+The folder is verified against its manifest first (evo_mt.runtime.model_folder); beam
+size, length penalty and the length limit default to the settings it was exported with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Dict, List
+
+import numpy as np
+
+from evo_mt.runtime import model_folder as names
+from evo_mt.runtime.beam_search import beam_search
+from evo_mt.runtime.decoding import DecodingSettings
+from evo_mt.runtime.model_folder import ModelFolder, open_folder
+from evo_mt.runtime.text import TextTranslator, check_search
+from evo_mt.runtime.vocabulary import Vocabulary
+
+
+class ExportedTranslator(TextTranslator):
+    """An exported folder's model with its sentencepiece model and vocabularies."""
+
+    def __init__(
+        self,
+        folder: ModelFolder,
+        *,
+        beam: int | None = None,
+        nbest: int = 1,
+        lenpen: float | None = None,
+        threads: int | None = None,
+    ) -> None:
+        import sentencepiece as spm
+
+        from evo_mt.runtime.onnx_model import OnnxModel
+
+        exported = DecodingSettings(**folder.decoding)
+        self.settings = dataclasses.replace(
+            exported,
+            beam=exported.beam if beam is None else beam,
+            lenpen=exported.lenpen if lenpen is None else lenpen,
+        )
+        check_search(self.settings.beam, nbest)
+        self.folder = folder
+        self.beam, self.nbest = self.settings.beam, nbest
+        self.model = OnnxModel(folder, threads)
+        self.spm = spm.SentencePieceProcessor(model_file=str(folder.path(names.SENTENCEPIECE)))
+        self.source = Vocabulary.load(folder.path(names.SOURCE_DICTIONARY))
+        self.target = Vocabulary.load(folder.path(names.TARGET_DICTIONARY))
+        self.max_source_pieces = int(folder.manifest["max_source_positions"]) - 1
+        self.max_target_positions = int(folder.manifest["max_target_positions"])
+
+    @classmethod
+    def load(cls, folder: Path | str, **options: Any) -> ExportedTranslator:
+        """The translator of an exported folder; `options`: beam, nbest, lenpen, threads."""
+        return cls(open_folder(folder), **options)
+
+    def source_indices(self, pieces: List[str]) -> List[int]:
+        return self.source.encode(pieces)
+
+    def generate(self, sources: List[List[int]]) -> List[List[List[str]]]:
+        lengths = np.array([self.settings.max_length(len(s), self.max_target_positions) for s in sources])
+        decoding = self.model.start(sources, self.beam)
+        found = beam_search(decoding, lengths, beam=self.beam, lenpen=self.settings.lenpen)
+        return [[self.target.decode(h.tokens) for h in best[: self.nbest]] for best in found]
+
+    def describe(self) -> Dict[str, Any]:
+        manifest = self.folder.manifest
+        options = manifest.get("options", {})
+        return {
+            "model": str(self.folder.root),
+            "checkpoint": manifest["checkpoint"]["name"],
+            "recipe": manifest.get("recipe"),
+            "source_language": manifest["languages"]["source"],
+            "target_language": manifest["languages"]["target"],
+            "architecture": manifest.get("architecture"),
+            "ea_options": {key: value for key, value in options.items() if key.startswith("ea_")},
+            "device": "cpu",
+            "engine": "onnxruntime",
+            "quantize": manifest.get("quantize", "none"),
+            "beam": self.beam,
+            "max_source_pieces": self.max_source_pieces,
+        }
