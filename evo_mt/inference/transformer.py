@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from evo_mt.evolving_maths import evolve, handed_on, masked_entries, probabilities, rows_for_next_step
+from evo_mt.evolving_maths import evolve, handed_on, masked_entries, probabilities
 from evo_mt.evolving_options import EvolvingOptions
 from evo_mt.inference.architecture import Architecture, Side
 from evo_mt.inference.vocabulary import PAD
@@ -135,8 +135,8 @@ class Attention(nn.Module):
                 masked = None if masked is None else masked.repeat_interleave(share, dim=0)
                 chain_masked = masked
             conv = self.conv
-            mixed, evolved = evolve(
-                handed_on(scores, masked),
+            _, evolved, next_rows = evolve(
+                scores,
                 previous if evolution.receives else None,
                 alpha=evolution.alpha,
                 beta=evolution.beta,
@@ -144,11 +144,10 @@ class Attention(nn.Module):
                 bias=None if conv is None else conv.bias,
                 activation=evolution.activation,
                 causal=evolution.causal,
+                masked=masked,
                 chain_masked=chain_masked,
                 rows_above=rows_above,
             )
-            if rows_above is not None:
-                next_rows = rows_for_next_step(rows_above, mixed)
             if evolution.passes_on:
                 handed = handed_on(evolved, chain_masked)
             probs = probabilities(evolved, masked).type_as(query)
@@ -262,8 +261,6 @@ def _attend(
         if rows is None:  # the first step: zeros, as the causal convolution pads
             k = attention.conv.kernel_size[0]
             rows = h.new_zeros(h.size(0), attention.heads, k - 1, keys.size(2))
-        elif rows.size(-1) < keys.size(2):  # self-attention keys grew by one since the last step
-            rows = F.pad(rows, (0, keys.size(2) - rows.size(-1)))
     out, handed[chain], next_rows = attention(
         h, keys, values, masked=masked, chain_masked=masked, previous=handed[chain], rows_above=rows,
         projected=projected,
