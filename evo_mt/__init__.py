@@ -29,7 +29,7 @@ __version__ = "0.1.0"
 _API = {
     "UserError": "evo_mt.runtime.errors",
     "OptionError": "evo_mt.runtime.errors",
-    "CheckpointError": "evo_mt.checkpoints",
+    "CheckpointError": "evo_mt.runtime.errors",
     "Recipe": "evo_mt.pipeline.recipes",
     "load_recipe": "evo_mt.pipeline.recipes",
     "Run": "evo_mt.pipeline.run_folder",

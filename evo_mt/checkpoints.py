@@ -16,6 +16,8 @@ from typing import Any, Dict, List, Union
 import numpy as np
 import torch
 
+from evo_mt.runtime.errors import CheckpointError
+
 # numpy's array rebuilding only restores shape, dtype and raw bytes; an array of Python
 # objects would need further globals, which stay refused.
 SAFE_GLOBALS: List[Any] = [
@@ -23,13 +25,20 @@ SAFE_GLOBALS: List[Any] = [
 ]
 
 
-class CheckpointError(Exception):
-    """A checkpoint that cannot be loaded; the message says why, in one line."""
-
 
 def allow_checkpoint_globals() -> None:
     """Let ``torch.load(weights_only=True)`` rebuild what fairseq checkpoints contain."""
     torch.serialization.add_safe_globals(SAFE_GLOBALS)
+
+
+def _looks_saved_by_torch(path: Union[str, Path]) -> bool:
+    """Whether the file starts as torch.save's files do: a zip archive, or (older) a pickle."""
+    try:
+        with open(path, "rb") as f:
+            start = f.read(4)
+    except OSError:
+        return False
+    return start.startswith(b"PK\x03\x04") or start[:1] == b"\x80"
 
 
 def explain_load_error(path: Union[str, Path], error: BaseException) -> CheckpointError:
@@ -59,6 +68,8 @@ def is_load_error(error: BaseException) -> bool:
 def read_checkpoint(path: Union[str, Path]) -> Dict[str, Any]:
     """Load a checkpoint onto the CPU with ``weights_only=True``; `CheckpointError` if unsafe or broken."""
     allow_checkpoint_globals()
+    if Path(path).is_file() and not _looks_saved_by_torch(path):
+        raise CheckpointError(f"{path}: not a checkpoint (not a file saved by PyTorch)")
     try:
         state = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as error:

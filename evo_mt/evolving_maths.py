@@ -8,24 +8,13 @@ values in a map, so finite masking values (fairseq's -1e8 / -1e4) are recognised
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Tuple
+from typing import Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-
-def _identity(x: Tensor) -> Tensor:
-    return x
-
-
-ACTIVATIONS: Dict[str, Callable[[Tensor], Tensor]] = {
-    "relu": F.relu,
-    "leaky_relu": F.leaky_relu,
-    "gelu": F.gelu,
-    "tanh": torch.tanh,
-    "linear": _identity,
-}
+from evo_mt.activations import CONVOLUTION
 
 
 def _widened(mask: Tensor, src_len: int) -> Tensor:
@@ -110,7 +99,7 @@ def convolve(
         # both sides and keeps the first rows, the cost of k - 1 extra output rows.
         above = 0 if rows is not None else (k - 1 if causal else half)
         convolved = F.conv2d(source, weight, bias, padding=(above, half))[:, :, : mixed.size(2)]
-    return torch.lerp(mixed, ACTIVATIONS[activation](convolved), beta)
+    return torch.lerp(mixed, CONVOLUTION[activation](convolved), beta)
 
 
 def probabilities(evolved: Tensor, masked: Tensor | None) -> Tensor:

@@ -13,11 +13,19 @@ import torch
 from fairseq.data import Dictionary, data_utils
 from fairseq.models import ARCH_CONFIG_REGISTRY
 from fairseq.models.transformer import TransformerModel
+from hypothesis import HealthCheck, settings
 
 import evo_mt
 from evo_mt.models.ea_transformer import EATransformerModel
 from evo_mt.models.factory import build_model
 from evo_mt.pipeline.recipes import PROJECT_RECIPES
+
+# Property-based tests: the same examples on every run and machine, few enough to stay fast.
+settings.register_profile(
+    "evo-mt", derandomize=True, max_examples=60, deadline=None, database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)  # fmt: skip
+settings.load_profile("evo-mt")
 
 VOCAB = 40
 VENV_BIN = Path(sys.executable).parent
@@ -100,6 +108,8 @@ def fairseq_env() -> dict:
     env.pop("TORCH_FORCE_WEIGHTS_ONLY_LOAD", None)
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     env["OMP_NUM_THREADS"] = "1"
+    # fairseq 0.12's own commands load checkpoints only with evo-mt's fixes (torch >= 2.6).
+    env["EVO_MT_FAIRSEQ_FIXES"] = "1"
     return env
 
 

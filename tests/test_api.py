@@ -35,8 +35,28 @@ def test_fairseq_user_dir_registers_the_model_from_models_and_loads_no_library(f
         "assert 'ea_transformer_tiny' in ARCH_MODEL_REGISTRY\n"
     )
     loaded = _loaded_modules(code, fairseq_env)
-    assert "evo_mt.models.ea_transformer" in loaded and "evo_mt.models.fairseq_fixes" in loaded
+    assert "evo_mt.models.ea_transformer" in loaded
     assert not [m for m in loaded if m.startswith(("evo_mt.pipeline", "evo_mt.evidence", "evo_mt_cli"))]
+
+
+PLUGIN_SIDE_EFFECTS = (
+    "import sys\n"
+    "from fairseq.data import data_utils\n"
+    "from fairseq import checkpoint_utils\n"
+    "before = (sys.excepthook, data_utils.batch_by_size, checkpoint_utils.load_checkpoint_to_cpu)\n"
+    "import evo_mt, evo_mt.models\n"
+    "after = (sys.excepthook, data_utils.batch_by_size, checkpoint_utils.load_checkpoint_to_cpu)\n"
+    "print(sys.excepthook is sys.__excepthook__, before == after)\n"
+)
+
+
+def test_importing_the_plugin_registers_and_changes_nothing_else(fairseq_env):
+    env = {k: v for k, v in fairseq_env.items() if k != "EVO_MT_FAIRSEQ_FIXES"}
+    for opt_in, changed in (({}, "True"), ({"EVO_MT_FAIRSEQ_FIXES": "1"}, "False")):
+        command = [sys.executable, "-c", PLUGIN_SIDE_EFFECTS]
+        done = subprocess.run(command, env={**env, **opt_in}, capture_output=True, text=True)
+        # No hook replaced either way; fairseq's functions wrapped only when asked for.
+        assert done.stdout.split() == ["True", changed], done.stderr[-2000:]
 
 
 def test_every_public_name_resolves():

@@ -10,8 +10,8 @@ from conftest import PROJECT_RECIPES, dictionary, evo_mt
 def test_bench_prints_the_table_and_writes_the_three_ratios(tmp_path, fairseq_env):
     output = tmp_path / "bench.json"
     done = evo_mt(
-        "bench", "--size", "tiny", "--repeats", "1", "--train-batches", "2", "--generate-batches", "1",
-        "--json", str(output), env=fairseq_env,
+        "bench", "model", "--size", "tiny", "--repeats", "1", "--train-batches", "2",
+        "--generate-batches", "1", "--json", str(output), env=fairseq_env,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert "EA / vanilla" in done.stdout and "beam-5 sentences/s" in done.stdout
@@ -31,7 +31,7 @@ def test_translate_is_timed_against_fairseq_interactive(toy_run, tmp_path, fairs
     source.write_text("\n".join(lines) + "\n")
     output = tmp_path / "translate.json"
     done = evo_mt(
-        "bench", "--translate", str(toy_run), "--input", str(source), "--repeats", "1", "--json", str(output),
+        "bench", "translate", str(toy_run), "--input", str(source), "--repeats", "1", "--json", str(output),
         env=fairseq_env,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
@@ -105,7 +105,7 @@ def test_quality_comparison_trains_and_scores_every_variant_alike(tmp_path, fair
     (tmp_path / "recipe" / "recipe.toml").write_text(text)
     kept = tmp_path / "kept"
     command = [
-        "bench", "--quality", str(tmp_path / "recipe"), "--variants", "vanilla,conv_only,vanilla*1.5",
+        "bench", "quality", str(tmp_path / "recipe"), "--variants", "vanilla,conv_only,vanilla*1.5",
         "--seeds", "1", "--workdir", str(tmp_path / "q"), "--results", str(kept),
         "--max-update", "4", "--max-epoch", "0", "--save-interval-updates", "2",
     ]  # fmt: skip

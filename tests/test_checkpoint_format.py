@@ -13,8 +13,8 @@ from conftest import (
     target_inputs,
 )
 
-from evo_mt import evolving_options
-from evo_mt.evolving_options import EA_FORMAT_VERSION, ea_defaults
+from evo_mt.architecture import options as evolving_options
+from evo_mt.architecture.options import EA_FORMAT_VERSION, ea_defaults
 from evo_mt.models.factory import build_model
 
 

@@ -32,12 +32,16 @@ def test_help_lists_every_command_with_an_example(fairseq_env):
     assert done.returncode == 0
     commands = [c.name or c.callback.__name__ for c in app.registered_commands]
     assert sorted(commands) == sorted(
-        ["prepare", "train", "average", "score", "translate", "serve", "bench", "compare", "attention",
-         "plot", "runs"]
+        ["prepare", "train", "average", "score", "translate", "serve", "compare", "attention", "plot", "runs"]
     )  # fmt: skip
-    for command in commands:
-        assert command in done.stdout
-        sub = evo_mt(command, "--help", env=fairseq_env)
+    # bench is a group: one subcommand per measurement.
+    assert [group.typer_instance.info.name for group in app.registered_groups] == ["bench"]
+    bench = evo_mt("bench", "--help", env=fairseq_env)
+    measurements = ["model", "translate", "serve", "quality"]
+    assert bench.returncode == 0 and all(name in bench.stdout for name in measurements)
+    for command in [*commands, *(f"bench {name}" for name in measurements)]:
+        assert command.split()[0] in done.stdout
+        sub = evo_mt(*command.split(), "--help", env=fairseq_env)
         assert sub.returncode == 0 and "Example: evo-mt " + command in sub.stdout.replace("\n", " ")
 
 

@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from evo_mt.evolving_maths import ACTIVATIONS, evolve, handed_on, probabilities
+from evo_mt.activations import CONVOLUTION
+from evo_mt.evolving_maths import evolve, handed_on, probabilities
 
 HEADS, LAYERS = 4, 3
 TOLERANCE = {"atol": 1e-5, "rtol": 1e-5}
@@ -30,7 +31,7 @@ def reference_layer(logits, previous, *, alpha, beta, weight, bias, activation, 
     k = weight.size(-1)
     top, bottom = (k - 1, 0) if causal else (k // 2, k // 2)
     convolved = F.conv2d(F.pad(mixed, (k // 2, k // 2, top, bottom)), weight, bias)
-    return mixed, beta * ACTIVATIONS[activation](convolved) + (1 - beta) * mixed
+    return mixed, beta * CONVOLUTION[activation](convolved) + (1 - beta) * mixed
 
 
 def reference_probabilities(evolved, masked):

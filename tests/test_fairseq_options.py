@@ -8,9 +8,9 @@ from conftest import build_ea, build_vanilla, dictionary, model_args, random_sen
 from fairseq.data import data_utils
 from torch import nn
 
+from evo_mt.architecture import chains
+from evo_mt.architecture.options import EvolvingOptions
 from evo_mt.evolving_maths import masked_entries
-from evo_mt.evolving_options import EvolvingOptions
-from evo_mt.models import fairseq_fixes
 from evo_mt.models.ea_transformer import EAEncoderLayer, EATransformerConfig
 from evo_mt.models.evolving_attention import EvolvingAttention
 
@@ -109,7 +109,7 @@ def test_finite_attention_masks_are_masked_like_infinite_ones(value):
     # fairseq's encoder layer turns a boolean attn_mask into -1e8 (fp32) or -1e4 (fp16).
     torch.manual_seed(16)
     options = EvolvingOptions.from_config(build_ea().cfg)
-    layer = EvolvingAttention(16, 4, self_attention=True, options=options, position=1).eval()
+    layer = EvolvingAttention(16, 4, self_attention=True, link=chains.link(options, "encoder", 1, 2)).eval()
     x = torch.randn(5, 2, 16)
     blocked = torch.rand(5, 5) < 0.3
     blocked.fill_diagonal_(False)
@@ -164,9 +164,3 @@ def test_convolutions_belong_to_their_layer_when_it_is_built():
         "self_attn.conv.weight",
         "self_attn.conv.bias",
     }
-
-
-def test_the_fixes_refuse_a_fairseq_they_were_not_written_for():
-    fairseq_fixes.check_version(fairseq_fixes.FAIRSEQ_VERSION)
-    with pytest.raises(fairseq_fixes.UnsupportedFairseq, match=r"0\.12\.3\.1, not fairseq 0\.13"):
-        fairseq_fixes.check_version("0.13.0")

@@ -12,7 +12,8 @@ from conftest import (
     target_inputs,
 )
 
-from evo_mt.evolving_options import EvolvingOptions
+from evo_mt.architecture import chains
+from evo_mt.architecture.options import EvolvingOptions
 from evo_mt.models.evolving_attention import EvolvingAttention, link_chain
 
 LENGTHS = [7, 3, 11, 5]
@@ -123,10 +124,10 @@ def test_gradients_flow_back_through_the_chain_into_earlier_layers(alpha, reache
     torch.manual_seed(17)
     options = EvolvingOptions.from_config(model_args(ea_alpha=alpha, ea_beta=0.5))
     first, second = (
-        EvolvingAttention(16, 4, self_attention=True, options=options, position=position)
+        EvolvingAttention(16, 4, self_attention=True, link=chains.link(options, "encoder", position, 2))
         for position in range(2)
     )
-    link_chain([first, second], options)
+    link_chain([first, second])
     x = torch.randn(6, 2, 16)
     first(x, x, x)  # hands its logits to `second`; its own output is not used
     out, _ = second(x, x, x)

@@ -279,7 +279,7 @@ def test_bench_serve_reports_throughput_latency_and_memory(toy_run, tmp_path, fa
     source.write_text("\n".join((toy_run / "raw" / "test.en").read_text().splitlines()[:40]) + "\n")
     output = tmp_path / "serve.json"
     done = evo_mt(
-        "bench", "--serve", str(toy_run), "--input", str(source), "--clients", "4", "--beam", "1",
+        "bench", "serve", str(toy_run), "--input", str(source), "--clients", "4", "--beam", "1",
         "--request-lines", "5", "--json", str(output), env=fairseq_env,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]

@@ -6,6 +6,7 @@ the library's errors become one line here, naming the flag where the library nam
 """
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import List
@@ -13,6 +14,8 @@ from typing import List
 import typer
 
 from evo_mt.runtime.errors import OptionError, UserError
+from evo_mt_cli.bench import bench_app
+from evo_mt_cli.help import PlainHelp
 
 app = typer.Typer(
     name="evo-mt",
@@ -20,7 +23,25 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=PlainHelp,
 )
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        from evo_mt import __version__
+
+        typer.echo(f"evo-mt {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Machine translation with the Evolving Attention Transformer (fairseq plugin `evo_mt`)."""
 
 RecipeArg = typer.Argument(
     ..., help="A recipe folder (recipes/iwslt14) or the name of a project recipe (toy)."
@@ -35,6 +56,8 @@ EngineOpt = typer.Option(
     "lean", help="lean: evo-mt's own inference engine (no fairseq import); fairseq: fairseq's generator."
 )
 QuantizeOpt = typer.Option("none", help="int8: 8-bit weights for the Linear layers (lean engine, CPU).")
+BeamOpt = typer.Option(None, min=1, help="Beam size (default: the run's recipe, score.beam).")
+LenpenOpt = typer.Option(None, help="Length penalty (default: the run's recipe, score.lenpen).")
 CheckpointOpt = typer.Option(
     None,
     help="A checkpoint file, or the name of one in RUN/checkpoints "
@@ -113,7 +136,9 @@ def train(
 @app.command()
 def average(
     run: Path = typer.Argument(..., help="A run folder (runs/toy)."),
-    last: int | None = typer.Option(None, "--last", help="How many checkpoints (default: the recipe's)."),
+    last: int | None = typer.Option(
+        None, "--last", min=1, help="How many checkpoints (default: the recipe's average_last)."
+    ),
 ) -> None:
     """Average the last N epoch (or update) checkpoints into checkpoint_averaged.pt.
 
@@ -131,9 +156,11 @@ def score(
     run: Path = typer.Argument(..., help="A run folder (runs/toy)."),
     checkpoint: str | None = CheckpointOpt,
     split: str = typer.Option("test", help="The split to translate and score."),
-    beam: int | None = typer.Option(None, help="Beam size (default: the recipe's)."),
-    lenpen: float | None = typer.Option(None, help="Length penalty (default: the recipe's)."),
-    batch_size: int | None = typer.Option(None, help="Sentences per batch (default: the recipe's)."),
+    beam: int | None = BeamOpt,
+    lenpen: float | None = LenpenOpt,
+    batch_size: int | None = typer.Option(
+        None, min=1, help="Sentences per batch (default: the run's recipe, score.batch_size)."
+    ),
     engine: str = EngineOpt,
     quantize: str = QuantizeOpt,
 ) -> None:
@@ -168,10 +195,10 @@ def _decoding(engine: str, quantize: str) -> str:
 @app.command()
 def translate(
     run_or_checkpoint: Path = typer.Argument(..., help="A run folder, or a checkpoint inside one."),
-    beam: int = typer.Option(5, help="Beam size."),
-    batch_size: int = typer.Option(128, help="Sentences per batch when reading a pipe."),
-    nbest: int = typer.Option(1, help="Hypotheses per line, tab-separated on that line."),
-    lenpen: float = typer.Option(1.0, help="Length penalty."),
+    beam: int | None = BeamOpt,
+    batch_size: int = typer.Option(128, min=1, help="Sentences per batch when reading a pipe."),
+    nbest: int = typer.Option(1, min=1, help="Hypotheses per line, tab-separated on that line."),
+    lenpen: float | None = LenpenOpt,
     device: str | None = typer.Option(None, help="cpu or cuda (default: cuda if present)."),
     engine: str = EngineOpt,
     quantize: str = QuantizeOpt,
@@ -180,13 +207,16 @@ def translate(
 
     Example: evo-mt translate runs/toy < sentences.txt > translations.txt
     """
-    from evo_mt.pipeline.translation import Translator, read_lines_replacing_errors
+    from evo_mt.pipeline.decoding_defaults import decoding_settings
+    from evo_mt.pipeline.translation import Translator
+    from evo_mt.runtime.lines import stream_lines
 
+    decoding = decoding_settings(run_or_checkpoint, beam=beam, lenpen=lenpen)
     translator = Translator.load(
-        run_or_checkpoint, beam=beam, nbest=nbest, lenpen=lenpen, device=device,
+        run_or_checkpoint, beam=decoding.beam, nbest=nbest, lenpen=decoding.lenpen, device=device,
         engine=engine, quantize=quantize,
     )  # fmt: skip
-    lines = read_lines_replacing_errors(sys.stdin.buffer)
+    lines = stream_lines(sys.stdin.buffer)
     interactive = sys.stdin.isatty()
     chunk: List[str] = []
     for line in lines:
@@ -205,8 +235,10 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="The address to listen on."),
     port: int = typer.Option(8080, help="The port to listen on (0: any free port)."),
     device: str | None = typer.Option(None, help="cpu or cuda (default: cuda if present)."),
-    beam: int = typer.Option(5, help="Beam size of requests that do not say."),
-    lenpen: float = typer.Option(1.0, help="Length penalty."),
+    beam: int | None = typer.Option(
+        None, min=1, help="Beam size of requests that do not say (default: the run's recipe, score.beam)."
+    ),
+    lenpen: float | None = LenpenOpt,
     max_lines: int = typer.Option(256, help="Most lines in one request."),
     max_chars: int = typer.Option(4096, help="Most characters in one line."),
     max_body_bytes: int = typer.Option(1 << 20, help="Largest request body, in bytes."),
@@ -225,6 +257,7 @@ def serve(
 
     Example: evo-mt serve runs/toy --port 8080
     """
+    from evo_mt.pipeline.decoding_defaults import decoding_settings
     from evo_mt.pipeline.serving.limits import Limits
     from evo_mt.pipeline.serving.server import listen
     from evo_mt.pipeline.serving.server import serve as run_server
@@ -240,119 +273,22 @@ def serve(
         max_tokens=max_tokens,
         max_wait_ms=max_wait_ms,
     )
+    decoding = decoding_settings(run_or_checkpoint, beam=beam, lenpen=lenpen)
+    if decoding.beam > max_beam:
+        raise UserError(f"--beam {decoding.beam} is larger than --max-beam {max_beam}; raise --max-beam")
     listening = listen(host, port)
     translator = Translator.load(
-        run_or_checkpoint, beam=beam, lenpen=lenpen, device=device, engine=engine, quantize=quantize
-    )
+        run_or_checkpoint, beam=decoding.beam, lenpen=decoding.lenpen, device=device, engine=engine,
+        quantize=quantize,
+    )  # fmt: skip
 
     def ready(address: str) -> None:
-        typer.echo(f"evo-mt serve: {translator.checkpoint} (beam {beam}) on {address}", err=True)
+        typer.echo(f"evo-mt serve: {translator.checkpoint} (beam {decoding.beam}) on {address}", err=True)
 
     run_server(translator, limits, listening, on_ready=ready)
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def bench(
-    ctx: typer.Context,
-    size: str = typer.Option("iwslt_de_en", help="tiny, small (128 wide), iwslt_de_en, wmt_en_de, big."),
-    device: str | None = typer.Option(None, help="cpu or cuda (default: cuda if present)."),
-    dtype: str = typer.Option("fp32", help="fp32, bf16, or fp16 (CUDA only)."),
-    corpus: Path | None = typer.Option(None, help="A text file whose sentence lengths shape the batches."),
-    repeats: int = typer.Option(3, help="Timed repetitions; the median is reported."),
-    train_batches: int = typer.Option(6, help="Batches per timed training repetition."),
-    generate_batches: int = typer.Option(4, help="Batches per timed generation repetition."),
-    json_path: Path | None = typer.Option(None, "--json", help="Also write the figures as JSON here."),
-    translate_run: Path | None = typer.Option(
-        None, "--translate", help="Instead: time evo-mt translate against fairseq-interactive on this run."
-    ),
-    vanilla_run: Path | None = typer.Option(
-        None, "--vanilla", help="With --translate: a vanilla run of the same size (and CTranslate2 on it)."
-    ),
-    input_file: Path | None = typer.Option(
-        None, "--input", help="With --translate or --serve: the lines to translate."
-    ),
-    serve_run: Path | None = typer.Option(
-        None, "--serve", help="Instead: load-test `evo-mt serve` on this run (and evo-mt translate)."
-    ),
-    clients: int = typer.Option(8, help="With --serve: concurrent clients."),
-    request_lines: int = typer.Option(10, help="With --serve: lines per request."),
-    beam: int = typer.Option(5, help="With --serve or --translate: beam size."),
-    quality: str | None = typer.Option(
-        None, "--quality", help="Instead: train and score vanilla and EA variants of this recipe."
-    ),
-    variants: str = typer.Option("vanilla,ea", help="With --quality: variants, comma-separated."),
-    seeds: str = typer.Option("1,2,3", help="With --quality: seeds, comma-separated."),
-    source: str | None = SourceOpt,
-    workdir: Path | None = typer.Option(None, help="With --quality: where the runs go."),
-    results: Path | None = typer.Option(
-        None,
-        help="With --quality: keep each finished run's test hypotheses and figures here (small text, to "
-        "commit); a run kept here is not trained again; the tables go here too.",
-    ),
-) -> None:
-    """Cost of evolving attention against fairseq's Transformer of the same size, in one process.
-
-    Prints training tokens/s, peak memory and beam-5 sentences/s for both, and the ratios.
-    With --translate RUN: evo-mt translate (lean fp32 and int8, fairseq's generator) against
-    fairseq-interactive, whole processes; with --vanilla also EA / vanilla and CTranslate2.
-    With --serve RUN: a real `evo-mt serve` process under --clients concurrent clients.
-    With --quality RECIPE: vanilla, EA and ablations trained alike and scored (extra options
-    go to fairseq-train).
-
-    Example: evo-mt bench --size iwslt_de_en --json bench.json
-    """
-    import json
-
-    from evo_mt.pipeline.files import atomic_file
-
-    if quality is not None:
-        from evo_mt.evidence.quality import compare_variants, default_workdir, table
-        from evo_mt.pipeline.recipes import load_recipe
-
-        recipe = load_recipe(quality)
-        root = workdir.resolve() if workdir is not None else default_workdir(recipe)
-        try:
-            seed_list = [int(s) for s in seeds.split(",") if s.strip()]
-        except ValueError:
-            raise UserError(f"--seeds must be integers separated by commas, not {seeds!r}") from None
-        kept = results.resolve() if results is not None else None
-        report = compare_variants(
-            recipe, root, source=source, seeds=seed_list, variants=variants.split(","), overrides=ctx.args,
-            results=kept,
-        )  # fmt: skip
-        typer.echo(table(report))
-        typer.echo(f"quality comparison written to {(kept or root) / 'quality.json'}", err=True)
-    elif serve_run is not None:
-        from evo_mt.evidence.serve_load import serve_load, summary
-
-        if input_file is None:
-            raise UserError("--serve needs --input FILE (the lines to translate)")
-        report = serve_load(serve_run, input_file, clients=clients, beam=beam, request_lines=request_lines)
-        typer.echo(summary(report))
-    elif translate_run is not None:
-        from evo_mt.evidence.translate_speed import table, translation_speed
-
-        if input_file is None:
-            raise UserError("--translate needs --input FILE (the lines to translate)")
-        report = translation_speed(translate_run, input_file, vanilla=vanilla_run, beam=beam, repeats=repeats)
-        typer.echo(table(report))
-    else:
-        from evo_mt.evidence import model_cost
-
-        report = model_cost.bench(
-            size,
-            device=device,
-            dtype=dtype,
-            corpus=corpus,
-            train_batches=train_batches,
-            generate_batches=generate_batches,
-            repeats=repeats,
-        )
-        typer.echo(model_cost.table(report))
-    if json_path is not None:
-        with atomic_file(json_path) as scratch:
-            scratch.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        typer.echo(f"figures written to {json_path}", err=True)
+app.add_typer(bench_app)
 
 
 @app.command()
@@ -372,8 +308,9 @@ def compare(
     output: Path | None = typer.Option(None, help="Draw the length buckets in this PNG (implies --buckets)."),
     json_path: Path | None = typer.Option(None, "--json", help="Also write everything as JSON here."),
 ) -> None:
-    """Paired significance of BLEU and chrF against the first system (sacreBLEU's paired
-    bootstrap and approximate randomization), and where the differences lie by length.
+    """Test whether systems differ from the first in BLEU and chrF, and where by length.
+
+    The tests are sacreBLEU's paired bootstrap and approximate randomization.
 
     A run folder's hypotheses are those `evo-mt score` wrote (scores/<split>.<checkpoint>.hyp).
 
@@ -441,8 +378,10 @@ def plot(
 
 @app.command()
 def runs(folder: Path = typer.Argument(Path("runs"), help="A folder of run folders, or one run.")) -> None:
-    """A table of the runs in a folder: recipe, architecture and --ea-* options, progress, best
-    valid loss and BLEU, latest score.
+    """A table of the runs in a folder: options, progress, best valid loss and BLEU, scores.
+
+    One row per run: its recipe, architecture and --ea-* options, epochs done, the best
+    validation loss and BLEU, and the latest score.
 
     Example: evo-mt runs runs
     """
@@ -455,9 +394,16 @@ def runs(folder: Path = typer.Argument(Path("runs"), help="A folder of run folde
 
 
 def _emit(results: List[List[str]]) -> None:
-    for hypotheses in results:
-        sys.stdout.write("\t".join(hypotheses) + "\n")
-    sys.stdout.flush()
+    try:
+        for hypotheses in results:
+            sys.stdout.write("\t".join(hypotheses) + "\n")
+        sys.stdout.flush()
+    except OSError as error:
+        # Nothing more can reach stdout: drop what is buffered, so that exiting does not try again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        if isinstance(error, BrokenPipeError):  # `| head`: the reader has all it wanted
+            sys.exit(0)
+        raise UserError(f"standard output: cannot write the translations: {error.strerror}") from None
 
 
 def one_line(error: Exception) -> str:
@@ -472,14 +418,20 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="evo-mt: %(message)s", stream=sys.stderr)
     logging.getLogger("evo_mt").setLevel(logging.INFO)
     try:
-        app()
-    except Exception as error:
-        from evo_mt.checkpoints import CheckpointError
-
-        if not isinstance(error, (UserError, CheckpointError)):
-            raise
+        # Not standalone: the parser's usage errors come here, to be stated in one line like ours.
+        status = app(standalone_mode=False, prog_name="evo-mt")
+    except typer.Abort:  # Ctrl-C while the parser was reading input
+        print("evo-mt: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except typer.TyperException as error:  # a bad option value, a missing argument: status 2
+        context = getattr(error, "ctx", None)
+        usage = f" (see: {context.command_path} --help)" if context is not None else ""
+        print(f"evo-mt: error: {error.format_message()}{usage}", file=sys.stderr)
+        sys.exit(getattr(error, "exit_code", 2))
+    except UserError as error:  # CheckpointError is one
         print(f"evo-mt: error: {one_line(error)}", file=sys.stderr)
         sys.exit(1)
+    sys.exit(status if isinstance(status, int) else 0)
 
 
 if __name__ == "__main__":

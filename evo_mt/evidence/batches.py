@@ -13,6 +13,7 @@ from typing import List
 import torch
 
 from evo_mt.runtime.errors import OptionError
+from evo_mt.runtime.lines import split_lines
 
 VOCAB = 10_000  # joint subword vocabulary, as in the IWSLT'14 recipe
 MAX_TOKENS = 4096  # per batch, padding included
@@ -54,7 +55,7 @@ def sentence_lengths(count: int, corpus: Path | None, seed: int) -> List[int]:
     rng = random.Random(seed)
     if corpus is not None:
         try:
-            lines = Path(corpus).read_text(encoding="utf-8", errors="replace").splitlines()
+            lines = split_lines(Path(corpus).read_text(encoding="utf-8", errors="replace"))
         except OSError as error:
             raise OptionError("corpus", f"{corpus}: {error.strerror}") from error
         # ~1.3 subwords per whitespace word for a joint 10k sentencepiece model.

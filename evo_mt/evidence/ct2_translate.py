@@ -22,9 +22,11 @@ def main(argv: List[str] | None = None) -> None:
     import ctranslate2
     import sentencepiece
 
+    from evo_mt.runtime.lines import stream_lines
+
     pieces = sentencepiece.SentencePieceProcessor(model_file=args.sentencepiece)
     translator = ctranslate2.Translator(args.model, device="cpu")
-    lines = sys.stdin.read().splitlines()
+    lines = list(stream_lines(sys.stdin.buffer))
     sources = [pieces.encode(line, out_type=str) for line in lines]
     wanted = [i for i, source in enumerate(sources) if source]
     results = translator.translate_batch(

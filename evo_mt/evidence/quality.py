@@ -25,7 +25,9 @@ from typing import Dict, List, Tuple
 
 from evo_mt.evidence.significance import METRICS, paired_tests, significant
 from evo_mt.pipeline.averaging import average_run
-from evo_mt.pipeline.files import atomic_file, read_lines, write_lines
+from evo_mt.pipeline.files import atomic_file_in_own_folder as atomic_file
+from evo_mt.pipeline.files import read_lines
+from evo_mt.pipeline.files import write_lines_in_own_folder as write_lines
 from evo_mt.pipeline.prepare import prepare
 from evo_mt.pipeline.recipes import Recipe
 from evo_mt.pipeline.run_folder import Run

@@ -26,6 +26,7 @@ from evo_mt.evidence.translate_speed import evo_mt_translate, run_process
 from evo_mt.pipeline.run_folder import find_checkpoint
 from evo_mt.pipeline.translation import Translator
 from evo_mt.runtime.errors import OptionError, UserError
+from evo_mt.runtime.lines import file_lines
 
 START_TIMEOUT_S = 300
 READY_MARK = " on http://"
@@ -104,10 +105,7 @@ def serve_load(
     if request_lines < 1:
         raise OptionError("request_lines", f"must be at least 1, not {request_lines}")
     _run, checkpoint = find_checkpoint(run_or_checkpoint)
-    try:
-        lines = lines_file.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError as error:
-        raise OptionError("input", f"{lines_file}: {error.strerror}") from error
+    lines = list(file_lines(lines_file))
     if not lines:
         raise OptionError("input", f"{lines_file}: no lines to translate")
     requests = [lines[i : i + request_lines] for i in range(0, len(lines), request_lines)]

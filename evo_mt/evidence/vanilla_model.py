@@ -16,9 +16,9 @@ from pathlib import Path
 
 import torch
 
+from evo_mt.architecture.config import flat_options
+from evo_mt.architecture.options import EvolvingOptions, ea_defaults
 from evo_mt.checkpoints import read_checkpoint
-from evo_mt.evolving_options import EvolvingOptions, ea_defaults
-from evo_mt.inference.architecture import flat_options
 from evo_mt.pipeline.fairseq_commands import USER_DIR
 from evo_mt.pipeline.files import atomic_file
 from evo_mt.pipeline.run_folder import Run

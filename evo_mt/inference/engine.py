@@ -15,11 +15,11 @@ from typing import Any, Dict, List, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
+from evo_mt.architecture.config import Architecture, flat_options
 from evo_mt.checkpoints import CheckpointError, read_checkpoint
-from evo_mt.inference.architecture import Architecture, flat_options
 from evo_mt.inference.beam_search import Hypothesis, beam_search
 from evo_mt.inference.transformer import DecoderState, Transformer
-from evo_mt.inference.vocabulary import PAD, Vocabulary
+from evo_mt.inference.vocabulary import PAD, Vocabulary, dictionary_files
 
 # Weights fairseq keeps in its state dict that inference does not use: format markers and
 # the sinusoidal table's placeholder.
@@ -82,7 +82,8 @@ class Engine:
         languages = [_option(task, "source_lang"), _option(task, "target_lang")]
         if None in languages:
             languages = [_option(model_cfg, "source_lang"), _option(model_cfg, "target_lang")]
-        source, target = (Vocabulary.load(Path(dictionaries) / f"dict.{lang}.txt") for lang in languages)
+        files = dictionary_files(dictionaries, languages, checkpoint)
+        source, target = (Vocabulary.load(path) for path in files)
         weights = {k: v for k, v in state["model"].items() if not k.endswith(_IGNORED_SUFFIXES)}
         shared = _option(model_cfg, "share_all_embeddings") or False
         model = Transformer(arch, len(source), len(target), shared=bool(shared))

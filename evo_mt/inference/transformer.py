@@ -21,45 +21,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from evo_mt.activations import FEED_FORWARD
+from evo_mt.architecture.chains import Link
+from evo_mt.architecture.config import Architecture, Side
 from evo_mt.evolving_maths import evolve, handed_on, masked_entries, probabilities
-from evo_mt.evolving_options import EvolvingOptions
-from evo_mt.inference.architecture import Architecture, Side
 from evo_mt.inference.vocabulary import PAD
-
-_ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu, "gelu_accurate": F.gelu, "tanh": torch.tanh}
-
-
-@dataclass(frozen=True)
-class Evolution:
-    """How one attention module evolves its map: its place in a chain, from the chain's options."""
-
-    alpha: float
-    beta: float
-    activation: str
-    causal: bool
-    receives: bool
-    passes_on: bool
-
-    @classmethod
-    def at(cls, options: EvolvingOptions, position: int, layers: int, causal: bool) -> Evolution:
-        later = position > 0
-        carries = options.alpha != 0.0
-        return cls(
-            alpha=options.alpha if later else 0.0,
-            beta=options.beta if later else 0.0,
-            activation=options.activation,
-            causal=causal,
-            receives=carries and later,
-            passes_on=carries and position < layers - 1,
-        )
 
 
 class Attention(nn.Module):
     """fairseq's MultiheadAttention weights; with `evolution`, its logits evolve along a chain."""
 
-    def __init__(
-        self, dim: int, heads: int, kernel_size: int, evolution: Evolution | None, fused: bool = False
-    ) -> None:
+    def __init__(self, dim: int, heads: int, evolution: Link | None, fused: bool = False) -> None:
         super().__init__()
         self.heads, self.head_dim = heads, dim // heads
         # fairseq's own encoder attention runs torch's fused attention (its fast path); a
@@ -69,8 +41,8 @@ class Attention(nn.Module):
         self.q_proj, self.k_proj, self.v_proj, self.out_proj = (nn.Linear(dim, dim) for _ in range(4))
         self.in_proj: nn.Linear | None = None  # fuse_projections()
         self.evolution = evolution
-        convolves = evolution is not None and evolution.beta != 0.0
-        self.conv = nn.Conv2d(heads, heads, (kernel_size, kernel_size)) if convolves else None
+        k = evolution.kernel_size if evolution is not None else 0
+        self.conv = nn.Conv2d(heads, heads, (k, k)) if evolution is not None and evolution.convolves else None
 
     def split(self, x: Tensor) -> Tensor:
         # (B, T, C) -> (B, H, T, d)
@@ -175,7 +147,7 @@ class _Layer(nn.Module):
         super().__init__()
         self.pre_norm = side.normalize_before
         self.fc1, self.fc2 = nn.Linear(side.embed_dim, side.ffn_dim), nn.Linear(side.ffn_dim, side.embed_dim)
-        self.activation = _ACTIVATIONS[activation]
+        self.activation = FEED_FORWARD[activation]
         self.final_layer_norm = nn.LayerNorm(side.embed_dim)
 
     def normed(self, norm: nn.LayerNorm, x: Tensor) -> Tensor:
@@ -192,9 +164,9 @@ class _Layer(nn.Module):
 
 
 class EncoderLayer(_Layer):
-    def __init__(self, side: Side, activation: str, kernel_size: int, evolution: Evolution | None) -> None:
+    def __init__(self, side: Side, activation: str, evolution: Link | None) -> None:
         super().__init__(side, activation)
-        self.self_attn = Attention(side.embed_dim, side.heads, kernel_size, evolution, fused=True)
+        self.self_attn = Attention(side.embed_dim, side.heads, evolution, fused=True)
         self.self_attn_layer_norm = nn.LayerNorm(side.embed_dim)
 
     def forward(
@@ -214,13 +186,12 @@ class DecoderLayer(_Layer):
         side: Side,
         encoder_dim: int,
         activation: str,
-        kernel_size: int,
-        evolutions: Dict[str, Evolution | None],
+        evolutions: Dict[str, Link | None],
     ) -> None:
         super().__init__(side, activation)
-        self.self_attn = Attention(side.embed_dim, side.heads, kernel_size, evolutions["decoder"])
+        self.self_attn = Attention(side.embed_dim, side.heads, evolutions.get("decoder"))
         self.self_attn_layer_norm = nn.LayerNorm(side.embed_dim)
-        self.encoder_attn = Attention(side.embed_dim, side.heads, kernel_size, evolutions["cross"])
+        self.encoder_attn = Attention(side.embed_dim, side.heads, evolutions.get("cross"))
         if encoder_dim != side.embed_dim:
             self.encoder_attn.k_proj = nn.Linear(encoder_dim, side.embed_dim)
             self.encoder_attn.v_proj = nn.Linear(encoder_dim, side.embed_dim)
@@ -369,16 +340,9 @@ class Encoder(_Stack):
     def __init__(self, arch: Architecture, embed_tokens: nn.Embedding) -> None:
         side = arch.encoder
         super().__init__(arch, side, embed_tokens)
-        options = arch.evolving if arch.evolving and "encoder" in arch.evolving.chains else None
-        kernel = arch.evolving.kernel_size if arch.evolving else 1
+        links = arch.chain_plan().get("encoder")
         self.layers = nn.ModuleList(
-            EncoderLayer(
-                side,
-                arch.activation,
-                kernel,
-                Evolution.at(options, i, side.layers, causal=False) if options else None,
-            )
-            for i in range(side.layers)
+            EncoderLayer(side, arch.activation, links[i] if links else None) for i in range(side.layers)
         )
         self.layer_norm = nn.LayerNorm(side.embed_dim) if side.normalize_before else None
 
@@ -404,20 +368,13 @@ class Decoder(_Stack):
     def __init__(self, arch: Architecture, embed_tokens: nn.Embedding) -> None:
         side = arch.decoder
         super().__init__(arch, side, embed_tokens)
-        options = arch.evolving
-        kernel = options.kernel_size if options else 1
+        plan = arch.chain_plan()
         self.layers = nn.ModuleList(
             DecoderLayer(
                 side,
                 arch.encoder.embed_dim,
                 arch.activation,
-                kernel,
-                {
-                    chain: Evolution.at(options, i, side.layers, causal=True)
-                    if options and chain in options.chains
-                    else None
-                    for chain in ("decoder", "cross")
-                },
+                {chain: plan[chain][i] for chain in ("decoder", "cross") if chain in plan},
             )
             for i in range(side.layers)
         )

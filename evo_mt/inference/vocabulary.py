@@ -8,9 +8,10 @@ ordinary entries here.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, Iterable, List
+from typing import Dict, Iterable, List, Sequence
 
 from evo_mt.checkpoints import CheckpointError
+from evo_mt.runtime.lines import split_lines
 
 SPECIALS = ("<s>", "<pad>", "</s>", "<unk>")
 PAD, EOS, UNK = 1, 2, 3
@@ -31,7 +32,7 @@ class Vocabulary:
     def load(cls, path: Path) -> Vocabulary:
         symbols = list(SPECIALS)
         try:
-            lines = Path(path).read_text(encoding="utf-8").splitlines()
+            lines = split_lines(Path(path).read_text(encoding="utf-8"))
         except OSError as error:
             raise CheckpointError(f"{path}: cannot read the dictionary: {error.strerror}") from error
         for number, line in enumerate(lines, 1):
@@ -51,3 +52,18 @@ class Vocabulary:
     def decode(self, indices: Iterable[int]) -> List[str]:
         """Pieces of a hypothesis, without </s> and padding; <unk> stays visible as "<unk>"."""
         return [self.symbols[i] for i in indices if i not in (EOS, PAD)]
+
+
+def dictionary_files(folder: Path, languages: Sequence[str | None], checkpoint: Path) -> List[Path]:
+    """The dict.<language>.txt of `folder` for a checkpoint's (source, target) languages; a
+    CheckpointError saying whose they are when the folder lacks them (another run's checkpoint)."""
+    if None in languages:
+        raise CheckpointError(f"{checkpoint}: it does not name its languages; not a translation checkpoint?")
+    paths = [Path(folder) / f"dict.{language}.txt" for language in languages]
+    if not all(path.is_file() for path in paths):
+        held = sorted(path.name[len("dict.") : -len(".txt")] for path in Path(folder).glob("dict.*.txt"))
+        raise CheckpointError(
+            f"{checkpoint}: a {'-'.join(map(str, languages))} model, but {folder} holds dictionaries of "
+            f"{', '.join(held) or 'no language'}: a checkpoint of another run?"
+        )
+    return paths

@@ -32,31 +32,44 @@ from fairseq.modules.transformer_layer import (
 from omegaconf import OmegaConf
 from torch import Tensor, nn
 
-from evo_mt.evolving_maths import ACTIVATIONS
-from evo_mt.evolving_options import CHAINS, EA_DEFAULTS, EA_FORMAT_VERSION, EvolvingOptions, ea_defaults
+from evo_mt.architecture import chains
+from evo_mt.architecture.options import (
+    CHAINS,
+    CONVOLUTION_ACTIVATIONS,
+    EA_DEFAULTS,
+    EA_FORMAT_VERSION,
+    EvolvingOptions,
+    ea_defaults,
+)
+from evo_mt.models import fairseq_fixes
 from evo_mt.models.evolving_attention import AttentionChain, EvolvingAttention, link_chain
 
 logger = logging.getLogger(__name__)
 
 
+_DEFAULTS = EA_DEFAULTS[EA_FORMAT_VERSION]
+
+
 @dataclass
 class EATransformerConfig(TransformerConfig):
     ea_alpha: float = field(
-        default=0.5,
+        default=_DEFAULTS["ea_alpha"],
         metadata={"help": "weight of the previous layer's attention logits in the residual mix"},
     )
     ea_beta: float = field(
-        default=0.5,
+        default=_DEFAULTS["ea_beta"],
         metadata={"help": "weight of the convolved map against the mixed map"},
     )
     ea_kernel_size: int = field(
-        default=3, metadata={"help": "odd size k of the k x k convolution over attention maps"}
+        default=_DEFAULTS["ea_kernel_size"],
+        metadata={"help": "odd size k of the k x k convolution over attention maps"},
     )
-    ea_activation: ChoiceEnum(list(ACTIVATIONS)) = field(
-        default="relu", metadata={"help": "activation applied to the convolution's output"}
+    ea_activation: ChoiceEnum(list(CONVOLUTION_ACTIVATIONS)) = field(
+        default=_DEFAULTS["ea_activation"],
+        metadata={"help": "activation applied to the convolution's output"},
     )
     ea_chains: str = field(
-        default="encoder,decoder,cross",
+        default=_DEFAULTS["ea_chains"],
         metadata={
             "help": "comma-separated chains that evolve: encoder (self-attention), "
             "decoder (self-attention), cross (encoder-decoder attention); empty for none"
@@ -70,6 +83,12 @@ class EATransformerConfig(TransformerConfig):
 
 def _chain_on(cfg: Any, chain: str) -> bool:
     return chain in EvolvingOptions.from_config(cfg).chains
+
+
+def _link(cfg: Any, chain: str, position: int) -> chains.Link:
+    """The chain plan's link for this layer's attention of `chain`."""
+    layers = _layers(cfg, chains.SIDE_OF_CHAIN[chain])
+    return chains.link(EvolvingOptions.from_config(cfg), chain, position, layers)
 
 
 class EAEncoderLayer(TransformerEncoderLayerBase):
@@ -88,8 +107,7 @@ class EAEncoderLayer(TransformerEncoderLayerBase):
             self_attention=True,
             q_noise=self.quant_noise,
             qn_block_size=self.quant_noise_block_size,
-            options=EvolvingOptions.from_config(cfg),
-            position=self.chain_position,
+            link=_link(cfg, "encoder", self.chain_position),
         )
 
 
@@ -114,15 +132,12 @@ class EADecoderLayer(TransformerDecoderLayerBase):
             self_attention=True,
             q_noise=self.quant_noise,
             qn_block_size=self.quant_noise_block_size,
-            options=EvolvingOptions.from_config(cfg),
-            position=self.chain_position,
-            causal=True,
+            link=_link(cfg, "decoder", self.chain_position),
         )
 
     def build_encoder_attention(self, embed_dim: int, cfg: Any):
         if not _chain_on(cfg, "cross"):
             return super().build_encoder_attention(embed_dim, cfg)
-        # Causal along the target axis too: a query row sees no later target position.
         return EvolvingAttention(
             embed_dim,
             cfg.decoder.attention_heads,
@@ -132,9 +147,7 @@ class EADecoderLayer(TransformerDecoderLayerBase):
             encoder_decoder_attention=True,
             q_noise=self.quant_noise,
             qn_block_size=self.quant_noise_block_size,
-            options=EvolvingOptions.from_config(cfg),
-            position=self.chain_position,
-            causal=True,
+            link=_link(cfg, "cross", self.chain_position),
         )
 
 
@@ -143,9 +156,8 @@ def _all_layers(part: Any) -> List[Any]:
     return [part.layers[i] for i in range(len(part.layers))]
 
 
-def _link(chain_modules: Dict[str, List[EvolvingAttention]], cfg: Any) -> Dict[str, AttentionChain]:
-    options = EvolvingOptions.from_config(cfg)
-    return {name: link_chain(modules, options) for name, modules in chain_modules.items()}
+def _link_chains(chain_modules: Dict[str, List[EvolvingAttention]]) -> Dict[str, AttentionChain]:
+    return {name: link_chain(modules) for name, modules in chain_modules.items()}
 
 
 class EATransformerEncoder(TransformerEncoderBase):
@@ -154,7 +166,7 @@ class EATransformerEncoder(TransformerEncoderBase):
         self.chain_modules: Dict[str, List[EvolvingAttention]] = {}
         if _chain_on(cfg, "encoder"):
             self.chain_modules["encoder"] = [layer.self_attn for layer in _all_layers(self)]
-        self.chains = _link(self.chain_modules, cfg)
+        self.chains = _link_chains(self.chain_modules)
 
     def build_encoder_layer(self, cfg: Any):
         if not _chain_on(cfg, "encoder"):
@@ -185,7 +197,7 @@ class EATransformerDecoder(TransformerDecoderBase):
             self.chain_modules["decoder"] = [layer.self_attn for layer in _all_layers(self)]
         if _chain_on(cfg, "cross") and not no_encoder_attn:
             self.chain_modules["cross"] = [layer.encoder_attn for layer in _all_layers(self)]
-        self.chains = _link(self.chain_modules, cfg)
+        self.chains = _link_chains(self.chain_modules)
 
     def build_decoder_layer(self, cfg: Any, no_encoder_attn: bool = False):
         if not (_chain_on(cfg, "decoder") or (_chain_on(cfg, "cross") and not no_encoder_attn)):
@@ -212,6 +224,10 @@ class EATransformerDecoder(TransformerDecoderBase):
             return super().extract_features_scriptable(
                 prev_output_tokens, encoder_out, incremental_state, *args, **kwargs
             )
+
+
+# Without it fairseq cannot build this dataclass from flat command-line options (fairseq_fixes, fix 4).
+fairseq_fixes.install_config_fix(EATransformerConfig)
 
 
 @register_model("ea_transformer", dataclass=EATransformerConfig)

@@ -21,8 +21,8 @@ import torch
 from fairseq.modules import MultiheadAttention
 from torch import Tensor, nn
 
+from evo_mt.architecture.chains import Link
 from evo_mt.evolving_maths import evolve, handed_on, masked_entries, probabilities
-from evo_mt.evolving_options import EvolvingOptions
 
 IncrementalState = Dict[str, Dict[str, Tensor | None]]
 
@@ -61,35 +61,27 @@ class EvolvingAttention(MultiheadAttention):
 
     fairseq computes projections and key/value caching; this class takes its pre-softmax
     logits (``before_softmax=True``, masks applied here, not by fairseq) and does the rest.
-    `position` (0-based) in its chain decides, at build time, whether it mixes (alpha) and
-    convolves (beta, with its convolution created here so that wrappers built around the
-    layer, FSDP's flattening included, see it). Until `join_chain` is called it receives
+    Its `link` in the chain plan (evo_mt.architecture.chains) says whether it mixes (alpha),
+    convolves (beta), receives and hands on a map. Until `join_chain` is called it receives
     nothing and hands nothing on.
     """
 
-    def __init__(
-        self,
-        *args: Any,
-        options: EvolvingOptions | None = None,
-        position: int = 0,
-        causal: bool = False,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *args: Any, link: Link | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # fairseq's fused fast path ignores before_softmax; this flag makes it take the
         # explicit path, which returns the logits we need.
         self.skip_embed_dim_check = True
         self.chain: AttentionChain | None = None
-        self.receives = False
-        self.passes_on = False
-        self.causal = causal
-        later = options is not None and position > 0
-        self.alpha = options.alpha if later else 0.0
-        self.beta = options.beta if later else 0.0
-        self.activation = options.activation if options is not None else "linear"
+        self.link = link
+        self.causal = link is not None and link.causal
+        self.alpha = link.alpha if link is not None else 0.0
+        self.beta = link.beta if link is not None else 0.0
+        self.activation = link.activation if link is not None else "linear"
+        # Built here, not on joining the chain, so that wrappers built around the layer
+        # (FSDP's flattening included) see it.
         self.conv: nn.Conv2d | None = None
-        if self.beta != 0.0:
-            k = options.kernel_size
+        if link is not None and link.convolves:
+            k = link.kernel_size
             self.conv = nn.Conv2d(self.num_heads, self.num_heads, (k, k))
         # For inspection (`EATransformerModel.keeping_maps`): when True, each forward puts its
         # maps, detached, into `self.kept`: "mixed" (M_l), "evolved" (A_l), "probs" (P_l) and,
@@ -97,8 +89,16 @@ class EvolvingAttention(MultiheadAttention):
         self.keep_maps = False
         self.kept: Dict[str, Tensor] = {}
 
-    def join_chain(self, chain: AttentionChain, *, receives: bool, passes_on: bool) -> None:
-        self.chain, self.receives, self.passes_on = chain, receives, passes_on
+    def join_chain(self, chain: AttentionChain) -> None:
+        self.chain = chain
+
+    @property
+    def receives(self) -> bool:
+        return self.chain is not None and self.link.receives
+
+    @property
+    def passes_on(self) -> bool:
+        return self.chain is not None and self.link.passes_on
 
     def set_beam_size(self, beam_size: int) -> None:
         # Keep keys per hypothesis so the probability-value product stays a plain bmm; the
@@ -226,12 +226,9 @@ class EvolvingAttention(MultiheadAttention):
         return incremental_state
 
 
-def link_chain(attentions: list, options: EvolvingOptions) -> AttentionChain:
-    """Join the attention modules of consecutive layers (built at their positions) into one chain."""
+def link_chain(attentions: list) -> AttentionChain:
+    """Join the attention modules of consecutive layers (built with their links) into one chain."""
     chain = AttentionChain()
-    carries = options.alpha != 0.0
-    for position, attention in enumerate(attentions):
-        attention.join_chain(
-            chain, receives=carries and position > 0, passes_on=carries and position < len(attentions) - 1
-        )
+    for attention in attentions:
+        attention.join_chain(chain)
     return chain

@@ -10,7 +10,7 @@ from fairseq.data import Dictionary
 from fairseq.models import ARCH_CONFIG_REGISTRY
 from fairseq.models.transformer import TransformerModel
 
-from evo_mt.evolving_options import EA_FORMAT_VERSION
+from evo_mt.architecture.options import EA_FORMAT_VERSION
 from evo_mt.models.ea_transformer import EATransformerModel
 
 

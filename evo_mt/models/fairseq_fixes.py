@@ -1,9 +1,14 @@
-"""Narrow fixes to fairseq 0.12 that importing `evo_mt` applies.
+"""Narrow fixes to fairseq 0.12 (with torch >= 2.6), applied by evo-mt's own commands.
+
+Importing the plugin (`--user-dir evo_mt`) applies none of 1-3: they change fairseq for
+everything it runs, so evo-mt applies them where it runs fairseq itself (`evo-mt train`, the
+fairseq engine, fairseq-interactive in benchmarks), and a user of fairseq's own commands opts
+in with EVO_MT_FAIRSEQ_FIXES=1. Fix 4 concerns only the plugin's own model configuration and
+is installed when the model registers (`install_config_fix`).
 
 1. Checkpoints: torch >= 2.6 loads with ``weights_only=True`` and fairseq's checkpoints hold
    an ``argparse.Namespace``; it is allowlisted (never the whole unpickler). A checkpoint
-   that cannot be loaded raises `CheckpointError`, which fairseq's commands then print as
-   one line (no traceback) before exiting with status 1.
+   that cannot be loaded raises `CheckpointError`, whose message says why in one line.
 2. Evaluation batches: ``data_utils.batch_by_size`` drops the last batch when its size is
    not a multiple of ``--required-batch-size-multiple`` (fairseq issues #5036, #5351), so
    ``fairseq-generate`` silently scores fewer sentences than the test set holds. Outside
@@ -21,9 +26,9 @@
 
 import contextvars
 import functools
+import logging
 import os
 import shutil
-import sys
 from argparse import Namespace
 from dataclasses import fields, is_dataclass
 from typing import Any, Callable, List
@@ -34,11 +39,9 @@ from fairseq import checkpoint_utils
 from fairseq.data import data_utils
 from fairseq.dataclass import utils as dataclass_utils
 from fairseq.file_io import PathManager
-from fairseq.models.transformer import TransformerConfig
 from fairseq.trainer import Trainer
 
 from evo_mt.checkpoints import (
-    CheckpointError,
     allow_checkpoint_globals,
     explain_load_error,
     is_load_error,
@@ -116,11 +119,13 @@ def _copying_atomically(copy: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _filling_nested_configs(override_attr: Callable[..., List[str]]) -> Callable[..., List[str]]:
+def _filling_nested_configs(
+    override_attr: Callable[..., List[str]], owned: type
+) -> Callable[..., List[str]]:
     @functools.wraps(override_attr)
     def wrapper(sub_node: str, data_class: Any, args: Namespace) -> List[str]:
         overrides = override_attr(sub_node, data_class, args)
-        if not (isinstance(data_class, type) and issubclass(data_class, TransformerConfig)):
+        if not (isinstance(data_class, type) and issubclass(data_class, owned)):
             return overrides
         for nested in fields(data_class):
             part = nested.default
@@ -140,43 +145,40 @@ def _filling_nested_configs(override_attr: Callable[..., List[str]]) -> Callable
 
 # The fixes replace fairseq functions by wrappers that assume their signatures and behaviour.
 FAIRSEQ_VERSION = "0.12.3.1"
+OPT_IN = "EVO_MT_FAIRSEQ_FIXES"
+logger = logging.getLogger(__name__)
 
 
-class UnsupportedFairseq(ImportError):
-    """The installed fairseq is not the one the fixes were written for."""
+def version_warning(version: str) -> str | None:
+    """What to say when the installed fairseq is not the one the fixes were written for."""
+    if version == FAIRSEQ_VERSION:
+        return None
+    return (
+        f"evo_mt's fairseq fixes are written for fairseq-fixed {FAIRSEQ_VERSION} (known to work); "
+        f"fairseq {version} may differ in the functions they wrap"
+    )
 
 
-def check_version(version: str) -> None:
-    if version != FAIRSEQ_VERSION:
-        raise UnsupportedFairseq(
-            f"evo_mt's fairseq fixes are written for fairseq-fixed {FAIRSEQ_VERSION}, not fairseq {version}; "
-            f"install fairseq-fixed=={FAIRSEQ_VERSION}"
-        )
-
-
-def _printing_one_line_errors(excepthook: Callable[..., Any]) -> Callable[..., Any]:
-    def hook(kind: type, error: BaseException, traceback: Any) -> None:
-        if isinstance(error, (CheckpointError, UnsupportedFairseq)):
-            print(f"error: {error}", file=sys.stderr)
-        else:
-            excepthook(kind, error, traceback)
-
-    return hook
+def install_config_fix(owned: type) -> None:
+    """Fix 4, for the plugin's own dataclass `owned`; installed once."""
+    if getattr(dataclass_utils._override_attr, "__wrapped__", None) is None:
+        dataclass_utils._override_attr = _filling_nested_configs(dataclass_utils._override_attr, owned)
 
 
 def apply() -> None:
-    """Apply the fixes once; later calls change nothing. Refuses an unknown fairseq version."""
+    """Apply fixes 1-3 once; later calls change nothing. Warns on a fairseq it was not written for."""
     if getattr(data_utils.batch_by_size, "__wrapped__", None) is not None:
         return
-    # First the hook, so that fairseq's commands state a refused version in one line too.
-    sys.excepthook = _printing_one_line_errors(sys.excepthook)
-    check_version(fairseq.__version__)
+    warning = version_warning(fairseq.__version__)
+    if warning:
+        logger.warning(warning)
     allow_checkpoint_globals()
     data_utils.batch_by_size = _keeping_last_batch(data_utils.batch_by_size)
     Trainer.get_train_iterator = _as_training(Trainer.get_train_iterator)
     checkpoint_utils.load_checkpoint_to_cpu = _explaining_load_errors(checkpoint_utils.load_checkpoint_to_cpu)
     PathManager.copy = staticmethod(_copying_atomically(PathManager.copy))
-    dataclass_utils._override_attr = _filling_nested_configs(dataclass_utils._override_attr)
 
 
-apply()
+def opted_in() -> bool:
+    """Whether the user asked fairseq's own commands to run with the fixes."""
+    return os.environ.get(OPT_IN, "") not in ("", "0")

@@ -4,6 +4,7 @@ fairseq's scripts/average_checkpoints.py is not part of the installed package; t
 the same with weights_only loading and an atomic write.
 """
 
+import logging
 import re
 from pathlib import Path
 from typing import Dict, List, Tuple
@@ -15,6 +16,7 @@ from evo_mt.pipeline.files import atomic_file
 from evo_mt.pipeline.run_folder import Run
 from evo_mt.runtime.errors import OptionError, UserError
 
+logger = logging.getLogger("evo_mt")
 _EPOCH = re.compile(r"checkpoint(\d+)\.pt$")
 _UPDATE = re.compile(r"checkpoint_\d+_(\d+)\.pt$")
 
@@ -58,14 +60,25 @@ def average_checkpoints(paths: List[Path], output: Path) -> Path:
     }
     newest["last_optimizer_state"] = None  # not needed to translate, and large
     newest["averaged_from"] = [p.name for p in paths]
-    with atomic_file(output) as scratch:
-        torch.save(newest, scratch)
+    # Through a file object: torch.save's own opening reports no errno (disk full, no right).
+    with atomic_file(output) as scratch, open(scratch, "wb") as f:
+        torch.save(newest, f)
     return output
 
 
 def average_run(run: Run, last: int | None = None) -> Tuple[List[Path], Path]:
     """Average a run's last `last` checkpoints (default: the recipe's `average_last`) into its
     checkpoint_averaged.pt; returns (the checkpoints averaged, the averaged checkpoint)."""
-    count = last if last is not None else run.recipe().average_last
+    recipe = run.recipe()  # a clear error when this is not a run folder
+    count = last if last is not None else recipe.average_last
     paths = last_checkpoints(run.checkpoints, count)
+    if len(paths) < count:
+        if last is not None:
+            raise OptionError(
+                "last", f"{last}: {run.checkpoints} holds only {len(paths)} checkpoints to average"
+            )
+        logger.warning(
+            "average: the recipe's average_last is %d, but there are only %d checkpoints; averaging those",
+            count, len(paths),
+        )  # fmt: skip
     return paths, average_checkpoints(paths, run.averaged)

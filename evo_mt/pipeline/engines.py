@@ -14,6 +14,7 @@ from typing import Any, Dict, List
 
 import torch
 
+from evo_mt.checkpoints import CheckpointError
 from evo_mt.inference.engine import QUANTIZATIONS
 from evo_mt.pipeline.fairseq_commands import MAX_LEN_A, MAX_LEN_B
 from evo_mt.runtime.errors import OptionError
@@ -82,12 +83,28 @@ class FairseqEngine:
         quantize: str,
     ) -> None:  # fmt: skip
         from fairseq import checkpoint_utils
+        from omegaconf.errors import OmegaConfBaseException
 
-        import evo_mt.models  # noqa: F401  (registers the model and the checkpoint allowlist)
+        from evo_mt.models import fairseq_fixes  # registers the model
 
-        models, config, self.task = checkpoint_utils.load_model_ensemble_and_task(
-            [str(checkpoint)], arg_overrides={"data": str(dictionaries)}
-        )
+        fairseq_fixes.apply()  # the checkpoint allowlist, fairseq's last batch kept
+
+        try:
+            models, config, self.task = checkpoint_utils.load_model_ensemble_and_task(
+                [str(checkpoint)], arg_overrides={"data": str(dictionaries)}
+            )
+        except FileNotFoundError as error:
+            if not str(error.filename).startswith(str(dictionaries)):
+                raise
+            raise CheckpointError(
+                f"{checkpoint}: needs {error.filename}, which is not there: a checkpoint of another run?"
+            ) from None
+        except (RuntimeError, OmegaConfBaseException) as error:
+            # A checkpoint of another architecture: fairseq cannot build it, or its weights do not fit.
+            if not isinstance(error, OmegaConfBaseException) and "state_dict" not in str(error):
+                raise
+            first = " ".join(line.strip() for line in str(error).strip().splitlines()[:2])[:300]
+            raise CheckpointError(f"{checkpoint}: fairseq cannot build its model ({first})") from None
         self.device = device
         self.models = [model.to(device).eval() for model in models]
         self.lenpen = lenpen
@@ -126,6 +143,19 @@ class FairseqEngine:
         return self.task.source_dictionary.encode_line(line, add_if_not_exist=False).long().tolist()
 
     def generate(self, sources: List[List[int]], nbest: int) -> List[List[List[str]]]:
+        # fairseq limits every hypothesis of a batch by the batch's longest source; evo-mt's
+        # rule (evo_mt.runtime.decoding) is each sentence's own. Sentences of one length share
+        # their limit, so each length is generated as a batch of its own.
+        found: List[List[List[str]] | None] = [None] * len(sources)
+        by_length: Dict[int, List[int]] = {}
+        for i, source in enumerate(sources):
+            by_length.setdefault(len(source), []).append(i)
+        for rows in by_length.values():
+            for i, best in zip(rows, self._generate([sources[i] for i in rows], nbest), strict=True):
+                found[i] = best
+        return found
+
+    def _generate(self, sources: List[List[int]], nbest: int) -> List[List[List[str]]]:
         from fairseq.data import data_utils
 
         dictionary = self.task.source_dictionary

@@ -105,7 +105,9 @@ def interactive_command(run: Run, checkpoint: Path, *, beam: int, buffered: bool
     """
     recipe = run.recipe()
     command = [
-        sys.executable, "-m", "fairseq_cli.interactive", str(run.data_bin), "--user-dir", USER_DIR,
+        # fairseq's own command, asking the plugin for evo-mt's fixes (the checkpoint allowlist).
+        "env", "EVO_MT_FAIRSEQ_FIXES=1", sys.executable, "-m", "fairseq_cli.interactive",
+        str(run.data_bin), "--user-dir", USER_DIR,
         "--path", str(checkpoint),
         "--source-lang", recipe.source_lang, "--target-lang", recipe.target_lang,
         "--bpe", "sentencepiece", "--sentencepiece-model", str(run.sentencepiece), "--beam", str(beam),

@@ -1,10 +1,32 @@
-"""Writing files and folders so that an interruption never leaves a half-written one."""
+"""Writing files and folders so that an interruption never leaves a half-written one.
 
+An output path is honoured as the user means it: a symbolic link is written through (its
+target is replaced, the link stays), a terminal, pipe or character device such as
+/dev/stdout is written to directly (it cannot be replaced, and need not be), and a socket or
+block device is refused. A missing folder is an error, never created silently: a typo in a
+folder name must not go unnoticed. Only commands that make their own run folder create one,
+with `make_folder`.
+"""
+
+import errno
 import os
 import shutil
+import stat
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Iterable, Iterator
+
+from evo_mt.runtime.errors import UserError
+from evo_mt.runtime.lines import read_lines
+
+__all__ = [
+    "atomic_dir", "atomic_file", "atomic_file_in_own_folder", "discard", "make_folder", "read_lines",
+    "write_lines", "write_lines_in_own_folder",
+]
+
+# Errors of writing that the user can act on (room, rights, a read-only disk), not bugs.
+_WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
 
 
 def _scratch(final: Path) -> Path:
@@ -18,6 +40,70 @@ def discard(path: Path) -> None:
         path.unlink()
 
 
+def make_folder(folder: Path) -> Path:
+    """Create `folder` (and its parents) if needed: for a command's own run folder only."""
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{folder}: exists and is not a folder; name a folder or a new path")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"{folder}: cannot create the folder: {error.strerror}") from None
+    return folder
+
+
+def _cannot_write(path: Path, error: OSError) -> UserError:
+    return UserError(f"{path}: cannot write it: {error.strerror or error}")
+
+
+def _destination(path: Path) -> tuple:
+    """(where the bytes go, whether to write there directly rather than replace it)."""
+    final = Path(os.path.realpath(path))  # through every symbolic link, a dangling one too
+    try:
+        mode = os.stat(final).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as error:
+        raise _cannot_write(path, error) from None
+    if mode is not None:
+        if stat.S_ISDIR(mode):
+            raise UserError(f"{path}: a folder; name a file to write")
+        if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+            return final, True
+        if not stat.S_ISREG(mode):
+            raise UserError(f"{path}: a socket or block device, which evo-mt does not overwrite")
+    if not final.parent.is_dir():
+        raise UserError(f"{final.parent}: no such folder (for {path}); create it first")
+    if not os.access(final.parent, os.W_OK):
+        raise UserError(f"{final.parent}: cannot write into this folder (for {path}): permission denied")
+    return final, False
+
+
+@contextmanager
+def atomic_file(path: Path, *, own_folder: bool = False) -> Iterator[Path]:
+    """Yield a path to write whose content replaces `path` (atomically) only if the block completes.
+
+    Writing to a device or pipe goes straight to it. An error of writing (disk full, no right
+    to write) is a one-line UserError naming `path`, and nothing already there is changed.
+    `own_folder`: the folder is the command's own (a run's scores/), created if missing."""
+    if own_folder:
+        make_folder(Path(path).parent)
+    final, direct = _destination(Path(path))
+    scratch = final if direct else _scratch(final)
+    if not direct:
+        discard(scratch)
+    try:
+        yield scratch
+        if not direct:
+            os.replace(scratch, final)
+    except BaseException as error:
+        if not direct:
+            discard(scratch)
+        if isinstance(error, OSError) and error.errno in _WRITE_ERRORS:
+            if error.filename in (None, str(scratch), str(final)):
+                raise _cannot_write(Path(path), error) from None
+        raise
+
+
 @contextmanager
 def atomic_dir(final: Path) -> Iterator[Path]:
     """Yield an empty scratch folder that becomes `final` only if the block completes.
@@ -26,7 +112,10 @@ def atomic_dir(final: Path) -> Iterator[Path]:
     """
     scratch = _scratch(final)
     discard(scratch)
-    scratch.mkdir(parents=True)
+    try:
+        scratch.mkdir(parents=True)  # stages of a run folder: its own folders
+    except OSError as error:
+        raise UserError(f"{final.parent}: cannot create {scratch.name} in it: {error.strerror}") from None
     try:
         yield scratch
     except BaseException:
@@ -36,30 +125,16 @@ def atomic_dir(final: Path) -> Iterator[Path]:
     os.replace(scratch, final)
 
 
-@contextmanager
-def atomic_file(final: Path) -> Iterator[Path]:
-    """Yield a scratch path that replaces `final` (atomically) only if the block completes."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    scratch = _scratch(final)
-    discard(scratch)
-    try:
-        yield scratch
-    except BaseException:
-        discard(scratch)
-        raise
-    os.replace(scratch, final)
-
-
-def write_lines(path: Path, lines: Iterable[str]) -> int:
+def write_lines(path: Path, lines: Iterable[str], *, own_folder: bool = False) -> int:
     """Write `lines` (without newlines) atomically; return how many were written."""
     count = 0
-    with atomic_file(path) as scratch, open(scratch, "w", encoding="utf-8") as out:
+    with atomic_file(path, own_folder=own_folder) as scratch, open(scratch, "w", encoding="utf-8") as out:
         for line in lines:
             out.write(line + "\n")
             count += 1
     return count
 
 
-def read_lines(path: Path) -> list:
-    with open(path, encoding="utf-8") as f:
-        return f.read().splitlines()
+# For the commands that fill folders of their own making (`bench --quality` and its --results).
+atomic_file_in_own_folder = partial(atomic_file, own_folder=True)
+write_lines_in_own_folder = partial(write_lines, own_folder=True)

@@ -11,7 +11,8 @@ from typing import Any, Dict, List, Tuple, Union
 
 import tomllib
 
-from evo_mt.runtime.errors import UserError
+from evo_mt.runtime.decoding import DecodingSettings
+from evo_mt.runtime.errors import OptionError, UserError
 
 RECIPE_FILE = "recipe.toml"
 PROJECT_RECIPES = Path(__file__).resolve().parents[2] / "recipes"
@@ -47,9 +48,14 @@ class SubwordConfig:
 
 @dataclass(frozen=True)
 class ScoreConfig:
-    beam: int = 5
-    lenpen: float = 1.0
+    """How the run's model decodes (for score, translate and serve alike) and scores."""
+
+    beam: int = DecodingSettings.beam
+    lenpen: float = DecodingSettings.lenpen
     batch_size: int = 128
+
+    def decoding(self) -> DecodingSettings:
+        return DecodingSettings(beam=self.beam, lenpen=self.lenpen)
 
 
 @dataclass(frozen=True)
@@ -128,6 +134,11 @@ def find_recipe(spec: Union[str, Path]) -> Path:
         if (folder / RECIPE_FILE).is_file():
             return folder.resolve()
     known = sorted(p.parent.name for p in PROJECT_RECIPES.glob(f"*/{RECIPE_FILE}"))
+    if Path(spec).is_dir():
+        raise UserError(f"{spec}: no {RECIPE_FILE} in this folder, so it is not a recipe")
+    if Path(spec).exists() or "/" in str(spec):
+        what = "a file, not a recipe folder" if Path(spec).exists() else "no such recipe folder"
+        raise UserError(f"{spec}: {what} (project recipes: {', '.join(known)})")
     raise UserError(f"unknown recipe {str(spec)!r}: no {RECIPE_FILE} there (known: {', '.join(known)})")
 
 
@@ -144,4 +155,10 @@ def load_recipe(spec: Union[str, Path]) -> Recipe:
             values[name] = cls(**values[name])
     if "score" in values:
         values["score"] = ScoreConfig(**values["score"])
+        try:
+            values["score"].decoding()
+        except OptionError as error:
+            raise UserError(f"{path}: score.{error}") from None
+        if values["score"].batch_size < 1:
+            raise UserError(f"{path}: score.batch_size must be at least 1, not {values['score'].batch_size}")
     return Recipe(folder=folder, **values)

@@ -118,6 +118,10 @@ class Run:
         return [path for pattern in UNFINISHED_CHECKPOINTS for path in self.checkpoints.glob(pattern)]
 
     def recipe(self) -> Recipe:
+        if not self.root.exists():
+            raise UserError(f"{self.root}: no such run folder")
+        if not self.root.is_dir():
+            raise UserError(f"{self.root}: a file, not a run folder")
         if not self.recipe_file.is_file():
             raise UserError(f"{self.root} is not a run folder (no {RECIPE_FILE}); run `evo-mt train` first")
         return load_recipe(self.root)
@@ -143,8 +147,16 @@ class Run:
 def find_checkpoint(run_or_checkpoint: str | Path) -> Tuple[Run, Path]:
     """(run, checkpoint) from a run folder (its default checkpoint) or a checkpoint file in one."""
     path = Path(run_or_checkpoint)
+    if not path.exists():
+        raise UserError(f"{path}: no such run folder or checkpoint")
     if path.is_file():
         # A checkpoint lies in <run>/checkpoints/: its run holds the data it needs.
-        return Run(path.resolve().parent.parent), path
+        run = Run(path.resolve().parent.parent)
+        if not run.recipe_file.is_file():
+            raise UserError(
+                f"{path}: not in the checkpoints/ folder of a run, whose data (dictionaries, "
+                "sentencepiece model) it needs; give the run folder and --checkpoint"
+            )
+        return run, path
     run = Run(path.resolve())
     return run, run.checkpoint()

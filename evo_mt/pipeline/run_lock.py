@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Dict, Iterator
 
+from evo_mt.pipeline.files import make_folder
 from evo_mt.pipeline.run_folder import Run
 from evo_mt.runtime.errors import UserError
 
@@ -29,8 +30,11 @@ def holding(run: Run) -> Iterator[None]:
         finally:
             _held[run.root] -= 1
         return
-    run.root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(run.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    make_folder(run.root)
+    try:
+        fd = os.open(run.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:
+        raise UserError(f"{run.root}: cannot write into the run folder: {error.strerror}") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -12,10 +12,11 @@ from typing import Any, Dict, List
 from sacrebleu.metrics import BLEU, CHRF
 from tqdm import tqdm
 
+from evo_mt.pipeline.decoding_defaults import decoding_settings
 from evo_mt.pipeline.engines import decoding_variant
 from evo_mt.pipeline.files import atomic_file, read_lines, write_lines
 from evo_mt.pipeline.run_folder import Run
-from evo_mt.pipeline.translation import Translator
+from evo_mt.pipeline.translation import Translator, check_batch_size
 from evo_mt.runtime.errors import UserError
 
 CHUNK = 512  # lines per progress step
@@ -69,10 +70,9 @@ def score_run(
     """
     recipe = run.recipe()
     found = run.checkpoint(checkpoint)
-    settings = recipe.score
-    beam = beam if beam is not None else settings.beam
-    lenpen = lenpen if lenpen is not None else settings.lenpen
-    batch_size = batch_size if batch_size is not None else settings.batch_size
+    decoding = decoding_settings(run.root, beam=beam, lenpen=lenpen)
+    beam, lenpen = decoding.beam, decoding.lenpen
+    batch_size = check_batch_size(batch_size if batch_size is not None else recipe.score.batch_size)
     source_file, reference_file = run.text(split, recipe.source_lang), run.text(split, recipe.target_lang)
     if not source_file.is_file() or not reference_file.is_file():
         raise UserError(f"{run.root}: no prepared {split!r} split (expected {source_file})")
@@ -100,8 +100,8 @@ def score_run(
         **score_lines(hypotheses, read_lines(reference_file)),
         "hypotheses_file": str(hypotheses_file),
     }
-    write_lines(hypotheses_file, hypotheses)
-    with atomic_file(report_file) as scratch:
+    write_lines(hypotheses_file, hypotheses, own_folder=True)
+    with atomic_file(report_file, own_folder=True) as scratch:
         scratch.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     report["report_file"] = str(report_file)
     return report

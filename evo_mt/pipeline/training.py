@@ -16,6 +16,7 @@ import sys
 from typing import List
 
 from evo_mt.pipeline import fairseq_commands
+from evo_mt.pipeline.files import make_folder
 from evo_mt.pipeline.recipes import Recipe
 from evo_mt.pipeline.run_folder import Run
 from evo_mt.pipeline.run_lock import holding
@@ -61,7 +62,7 @@ def train(
             fairseq_commands.train_launcher(nproc_per_node, nnodes, node_rank, master_addr, master_port)
             + arguments
         )
-        run.root.mkdir(parents=True, exist_ok=True)
+        make_folder(run.root)
         display = TrainDisplay(sys.stderr, terminal=sys.stderr.isatty(), verbose=verbose)
         # Unbuffered: each line is shown as fairseq writes it.
         environment = {**os.environ, "PYTHONUNBUFFERED": "1"}

@@ -7,7 +7,7 @@ test sentence is translated exactly once, in order).
 import copy
 import logging
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, List
+from typing import Any, Callable, Iterator, List
 
 import torch
 
@@ -29,6 +29,12 @@ def resolve_device(device: str | None) -> torch.device:
     if device not in ("cpu", "cuda"):
         raise OptionError("device", f"must be cpu or cuda, not {device!r}")
     return torch.device(device)
+
+
+def check_batch_size(batch_size: int) -> int:
+    if batch_size < 1:
+        raise OptionError("batch_size", f"must be at least 1, not {batch_size}")
+    return batch_size
 
 
 def check_search(beam: int, nbest: int) -> None:
@@ -124,6 +130,9 @@ class Translator:
 
     def translate(self, lines: List[str], batch_size: int = 64, max_tokens: int = 6000) -> List[List[str]]:
         """The n best translations of each line, in input order; empty lines give empty ones."""
+        check_batch_size(batch_size)
+        if max_tokens < 1:
+            raise OptionError("max_tokens", f"must be at least 1, not {max_tokens}")
         results: List[List[str]] = [[""] * self.nbest for _ in lines]
         encoded = [(i, self.encode(line)) for i, line in enumerate(lines) if line.strip()]
         # Batches of similar length waste little on padding.
@@ -151,8 +160,3 @@ def length_batches(
     if batch:
         yield batch
 
-
-def read_lines_replacing_errors(stream) -> Iterable[str]:
-    """Lines of a binary stream as text; invalid UTF-8 is replaced, never fatal."""
-    for raw in stream:
-        yield raw.decode("utf-8", errors="replace").rstrip("\r\n")

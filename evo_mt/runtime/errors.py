@@ -17,3 +17,7 @@ class OptionError(UserError):
         super().__init__(f"{option} {problem}")
         self.option = option
         self.problem = problem
+
+
+class CheckpointError(UserError):
+    """A checkpoint (or its stored configuration) that cannot be loaded; the message says why."""

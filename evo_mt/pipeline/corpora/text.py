@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, List, Tuple
 
 from evo_mt.runtime.errors import UserError
+from evo_mt.runtime.lines import file_lines
 
 Pair = Tuple[str, str]
 
@@ -26,13 +27,13 @@ def keep_pair(source: str, target: str, min_tokens: int, max_tokens: int, max_ra
 
 
 def corpus_lines(path: Path) -> Iterator[str]:
-    """The lines of a (possibly huge) text file, streamed, without their newline."""
-    # newline="\n" splits as the Perl/awk pipeline does: universal newlines would also split on a
-    # lone "\r", which some crawled sentences hold, and misalign the sides. Invalid UTF-8 (rare in
-    # crawled text) becomes U+FFFD instead of ending an hour-long run.
-    with open(path, encoding="utf-8", errors="replace", newline="\n") as f:
-        for line in f:
-            yield line.rstrip("\n")
+    """The lines of a (possibly huge) text file, streamed, without their newline.
+
+    A line is evo_mt.runtime.lines' ("\n" alone ends it), as the Perl/awk pipeline splits:
+    splitting on a lone "\r" or U+2028, which crawled sentences hold, would misalign the
+    sides. Invalid UTF-8 (rare in crawled text) becomes U+FFFD instead of ending an hour-long run.
+    """
+    return file_lines(path)
 
 
 def squeeze(line: str) -> str:

@@ -1,5 +1,6 @@
 """The `--ea-*` options of evolving attention, their defaults per checkpoint format, and
-their checks: read by the fairseq plugin and by the fairseq-free inference engine alike.
+their checks; the activation names the model's options accept. Read by the fairseq plugin,
+the lean inference engine and the export alike.
 """
 
 from __future__ import annotations
@@ -7,9 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict
 
-from evo_mt.evolving_maths import ACTIVATIONS
-
 CHAINS = ("encoder", "decoder", "cross")
+# fairseq's --activation-fn choices (fairseq.utils.get_available_activation_fns), for the
+# feed-forward layers; gelu_fast is fairseq's deprecated name for gelu_accurate.
+FEED_FORWARD_ACTIVATIONS = ("relu", "gelu", "gelu_fast", "gelu_accurate", "tanh", "linear")
+# --ea-activation: what follows the convolution over the attention maps.
+CONVOLUTION_ACTIVATIONS = ("relu", "leaky_relu", "gelu", "tanh", "linear")
 
 @dataclass(frozen=True)
 class EvolvingOptions:
@@ -37,9 +41,10 @@ class EvolvingOptions:
         kernel = int(cfg.ea_kernel_size)
         if kernel < 1 or kernel % 2 == 0:
             raise ValueError(f"--ea-kernel-size must be a positive odd number, got {kernel}")
-        if str(cfg.ea_activation) not in ACTIVATIONS:
+        if str(cfg.ea_activation) not in CONVOLUTION_ACTIVATIONS:
             raise ValueError(
-                f"--ea-activation: unknown {cfg.ea_activation!r}; choose from {', '.join(ACTIVATIONS)}"
+                f"--ea-activation: unknown {cfg.ea_activation!r}; "
+                f"choose from {', '.join(CONVOLUTION_ACTIVATIONS)}"
             )
         # The chain hands tensors from layer to layer inside one forward pass; recomputing a
         # single layer in the backward pass (activation checkpointing) would read the wrong one.

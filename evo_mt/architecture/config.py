@@ -12,10 +12,12 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, List, Mapping
 
-from evo_mt.checkpoints import CheckpointError
-from evo_mt.evolving_options import EvolvingOptions, ea_defaults
+from evo_mt.architecture import chains
+from evo_mt.architecture.chains import Link
+from evo_mt.architecture.options import EvolvingOptions, ea_defaults
+from evo_mt.runtime.errors import CheckpointError
 
 # fairseq's defaults (TransformerConfig) for options an old namespace may lack.
 _DEFAULTS: Dict[str, Any] = {
@@ -68,6 +70,10 @@ class Architecture:
     decoder_final_norm: bool
     # None: fairseq's own Transformer (or `--ea-chains ''`), nothing evolves.
     evolving: EvolvingOptions | None
+
+    def chain_plan(self) -> Dict[str, List[Link]]:
+        """Each evolving chain's links, layer by layer (evo_mt.architecture.chains)."""
+        return chains.plan(self.evolving, {"encoder": self.encoder.layers, "decoder": self.decoder.layers})
 
     @classmethod
     def from_config(cls, model_cfg: Any, path: str) -> Architecture:

@@ -1,0 +1,153 @@
+"""`evo-mt bench`: what evolving attention costs and buys, one subcommand per measurement.
+
+    model      EA against fairseq's Transformer of the same size, in one process
+    translate  whole `evo-mt translate` processes against fairseq-interactive (and CTranslate2)
+    serve      a real `evo-mt serve` process under concurrent clients
+    quality    vanilla, EA and ablations trained alike, scored, and tested for significance
+
+Each prints its table and, with --json, writes its figures (evo_mt.evidence holds the measuring).
+"""
+
+import json
+from pathlib import Path
+from typing import Any, Dict
+
+import typer
+
+from evo_mt.runtime.errors import UserError
+from evo_mt_cli.help import PlainHelp
+
+bench_app = typer.Typer(
+    name="bench",
+    help="What evolving attention costs and buys: one subcommand per measurement.",
+    no_args_is_help=True,
+    cls=PlainHelp,
+)
+
+JsonOpt = typer.Option(None, "--json", help="Also write the figures as JSON here.")
+RepeatsOpt = typer.Option(3, min=1, help="Timed repetitions; the median is reported.")
+InputOpt = typer.Option(..., "--input", help="The lines to translate (a text file).")
+BeamOpt = typer.Option(5, min=1, help="Beam size.")
+
+
+def _write_json(report: Dict[str, Any], path: Path | None) -> None:
+    from evo_mt.pipeline.files import atomic_file
+
+    if path is None:
+        return
+    with atomic_file(path) as scratch:
+        scratch.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    typer.echo(f"figures written to {path}", err=True)
+
+
+@bench_app.command()
+def model(
+    size: str = typer.Option("iwslt_de_en", help="tiny, small (128 wide), iwslt_de_en, wmt_en_de, big."),
+    device: str | None = typer.Option(None, help="cpu or cuda (default: cuda if present)."),
+    dtype: str = typer.Option("fp32", help="fp32, bf16, or fp16 (CUDA only)."),
+    corpus: Path | None = typer.Option(None, help="A text file whose sentence lengths shape the batches."),
+    repeats: int = RepeatsOpt,
+    train_batches: int = typer.Option(6, min=1, help="Batches per timed training repetition."),
+    generate_batches: int = typer.Option(4, min=1, help="Batches per timed generation repetition."),
+    json_path: Path | None = JsonOpt,
+) -> None:
+    """EA against fairseq's Transformer of the same size, in one process.
+
+    Training tokens/s, peak memory and beam-5 sentences/s for both, and the ratios.
+
+    Example: evo-mt bench model --size iwslt_de_en --json bench.json
+    """
+    from evo_mt.evidence import model_cost
+
+    report = model_cost.bench(
+        size, device=device, dtype=dtype, corpus=corpus, train_batches=train_batches,
+        generate_batches=generate_batches, repeats=repeats,
+    )  # fmt: skip
+    typer.echo(model_cost.table(report))
+    _write_json(report, json_path)
+
+
+@bench_app.command()
+def translate(
+    run: Path = typer.Argument(..., help="An EA run folder."),
+    input_file: Path = InputOpt,
+    vanilla: Path | None = typer.Option(
+        None, help="A vanilla run of the same size: also EA / vanilla, and CTranslate2 on it."
+    ),
+    beam: int = BeamOpt,
+    repeats: int = RepeatsOpt,
+    json_path: Path | None = JsonOpt,
+) -> None:
+    """Whole `evo-mt translate` processes against fairseq-interactive (and CTranslate2).
+
+    Lean fp32 and int8 and fairseq's generator: time, one-line time, peak memory.
+
+    Example: evo-mt bench translate runs/toy --input lines.txt --vanilla runs/toy-vanilla
+    """
+    from evo_mt.evidence.translate_speed import table, translation_speed
+
+    report = translation_speed(run, input_file, vanilla=vanilla, beam=beam, repeats=repeats)
+    typer.echo(table(report))
+    _write_json(report, json_path)
+
+
+@bench_app.command()
+def serve(
+    run: Path = typer.Argument(..., help="A run folder."),
+    input_file: Path = InputOpt,
+    clients: int = typer.Option(8, min=1, help="Concurrent clients."),
+    request_lines: int = typer.Option(10, min=1, help="Lines per request."),
+    beam: int = BeamOpt,
+    json_path: Path | None = JsonOpt,
+) -> None:
+    """Load-test a real `evo-mt serve` process (and `evo-mt translate` on the same lines).
+
+    Example: evo-mt bench serve runs/toy --input lines.txt --clients 8
+    """
+    from evo_mt.evidence.serve_load import serve_load, summary
+
+    report = serve_load(run, input_file, clients=clients, beam=beam, request_lines=request_lines)
+    typer.echo(summary(report))
+    _write_json(report, json_path)
+
+
+@bench_app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def quality(
+    ctx: typer.Context,
+    recipe: str = typer.Argument(..., help="A recipe folder or the name of a project recipe."),
+    variants: str = typer.Option("vanilla,ea", help="Variants, comma-separated (vanilla,ea,vanilla*1.08)."),
+    seeds: str = typer.Option("1,2,3", help="Seeds, comma-separated."),
+    source: str | None = typer.Option(
+        None, "--source", help="A local archive or folder, or a URL, instead of the official download."
+    ),
+    workdir: Path | None = typer.Option(None, help="Where the runs go."),
+    results: Path | None = typer.Option(
+        None,
+        help="Keep each finished run's test hypotheses and figures here (small text, to commit); a run "
+        "kept here is not trained again; the tables go here too.",
+    ),
+    json_path: Path | None = JsonOpt,
+) -> None:
+    """Vanilla, EA and ablations trained alike, scored and compared (paired tests).
+
+    Other options go to fairseq-train.
+
+    Example: evo-mt bench quality gettext_en_de --source corpus/ --variants vanilla,ea --seeds 1,2,3
+    """
+    from evo_mt.evidence.quality import compare_variants, default_workdir, table
+    from evo_mt.pipeline.recipes import load_recipe
+
+    loaded = load_recipe(recipe)
+    root = workdir.resolve() if workdir is not None else default_workdir(loaded)
+    try:
+        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+    except ValueError:
+        raise UserError(f"--seeds must be integers separated by commas, not {seeds!r}") from None
+    kept = results.resolve() if results is not None else None
+    report = compare_variants(
+        loaded, root, source=source, seeds=seed_list, variants=variants.split(","), overrides=ctx.args,
+        results=kept,
+    )  # fmt: skip
+    typer.echo(table(report))
+    typer.echo(f"quality comparison written to {(kept or root) / 'quality.json'}", err=True)
+    _write_json(report, json_path)
