@@ -21,7 +21,7 @@ import pytest
 import torch
 from conftest import NO_DROPOUT, dictionary, random_sentences, source_batch, target_inputs
 
-from evo_mt.evolving_maths import evolve, masked_entries, probabilities
+from evo_mt.evolving_maths import evolve, handed_on, masked_entries, probabilities
 from evo_mt.models.factory import build_model
 
 # A padded batch with long sentences: 256 tokens and shorter ones beside it.
@@ -101,9 +101,10 @@ def test_evolving_step_in_fp16_is_within_a_few_roundings_of_fp32(causal):
     def step(dtype: torch.dtype):
         s = scores.to(dtype).requires_grad_()
         p = previous.to(dtype).requires_grad_()
-        _, evolved = evolve(
-            s.masked_fill(masked, 0.0), p, alpha=0.5, beta=0.5, weight=weight.to(dtype), bias=bias.to(dtype),
-            activation="gelu", causal=causal, chain_masked=masked,
+        # The map handed on is zero where the chain masks, as `handed_on` leaves it.
+        _, evolved, _ = evolve(
+            s, handed_on(p, masked), alpha=0.5, beta=0.5, weight=weight.to(dtype), bias=bias.to(dtype),
+            activation="gelu", causal=causal, masked=masked, chain_masked=masked,
         )  # fmt: skip
         (probabilities(evolved, masked).float() * readout).sum().backward()
         return evolved.detach().float(), s.grad.float(), p.grad.float()

@@ -269,6 +269,8 @@ def serve(
         max_tokens=max_tokens,
         max_wait_ms=max_wait_ms,
     )
+    if not run_or_checkpoint.exists():
+        raise UserError(f"{run_or_checkpoint}: no such run folder, checkpoint or exported folder")
     if beam is not None and beam > max_beam:  # before anything loads
         raise UserError(f"--beam {beam} is larger than --max-beam {max_beam}; raise --max-beam")
     listening = listen(host, port)
@@ -398,8 +400,10 @@ def export(
     quantize: str = typer.Option("none", help="int8: 8-bit weights for the matrix products (ONNX Runtime)."),
     force: bool = typer.Option(False, "--force", help="Replace OUTPUT if it exists."),
 ) -> None:
-    """Export a trained model to a self-contained folder: ONNX graphs, sentencepiece model,
-    vocabularies, decoding settings and a manifest of hashes.
+    """Export a trained model to a self-contained folder that runs without torch or fairseq.
+
+    The folder holds ONNX graphs, the sentencepiece model, the vocabularies, the decoding
+    settings and a manifest of every file's hash.
 
     `evo-mt translate DIR` and `evo-mt serve DIR` run it on ONNX Runtime, without torch or
     fairseq; so does the runtime installed alone (`pip install evo-mt`).

@@ -1,4 +1,4 @@
-"""Timing and memory of one model: a training step, its peak memory, and beam search.
+"""Timing and memory of models: a training step, its peak memory, and beam search.
 
 Each rate is the median over repeated passes after a warm-up, so that a one-off stall on a
 busy machine does not decide it.
@@ -7,7 +7,7 @@ busy machine does not decide it.
 import statistics
 import time
 from contextlib import nullcontext
-from typing import List
+from typing import Callable, List
 
 import torch
 import torch.nn.functional as F
@@ -35,35 +35,47 @@ def _autocast(device: torch.device, dtype: str):
     return torch.autocast(device.type, dtype=torch.float16 if dtype == "fp16" else torch.bfloat16)
 
 
-def _median_rate(work, batches: List[Batch], units: int, device, warmup: int, repeats: int) -> float:
-    """Units per second of `work` over all batches: the median of `repeats` timed passes."""
-    for batch in batches[:warmup]:
-        work(batch)
-    rates = []
-    for _ in range(repeats):
-        _sync(device)
-        start = time.perf_counter()
-        for batch in batches:
+def _median_rates(works: List[Callable], batches: List[Batch], units: int, device, warmup: int, repeats: int):
+    """Units per second of each of `works` over all batches: the median of `repeats` timed passes.
+
+    The works' passes alternate, so that a change of load on a shared machine falls on each
+    alike instead of on whichever happened to be timed then.
+    """
+    for work in works:
+        for batch in batches[:warmup]:
             work(batch)
-        _sync(device)
-        rates.append(units / (time.perf_counter() - start))
-    return statistics.median(rates)
+    rates: List[List[float]] = [[] for _ in works]
+    for _ in range(repeats):
+        for work, measured in zip(works, rates, strict=True):
+            _sync(device)
+            start = time.perf_counter()
+            for batch in batches:
+                work(batch)
+            _sync(device)
+            measured.append(units / (time.perf_counter() - start))
+    return [statistics.median(measured) for measured in rates]
 
 
-def train_tokens_per_second(model, batches, pad, device, dtype, warmup: int, repeats: int) -> float:
-    model.train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-    scaler = torch.amp.GradScaler(device.type, enabled=dtype == "fp16")
+def train_tokens_per_second(models, batches, pad, device, dtype, warmup: int, repeats: int) -> List[float]:
+    """Training tokens per second of each model (forward, backward, Adam), timed alternately."""
 
-    def step(batch: Batch) -> None:
-        optimizer.zero_grad(set_to_none=True)
-        with _autocast(device, dtype):
-            loss = _loss(model, batch, pad)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
+    def stepper(model) -> Callable[[Batch], None]:
+        model.train()
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+        scaler = torch.amp.GradScaler(device.type, enabled=dtype == "fp16")
 
-    return _median_rate(step, batches, sum(b.target_tokens for b in batches), device, warmup, repeats)
+        def step(batch: Batch) -> None:
+            optimizer.zero_grad(set_to_none=True)
+            with _autocast(device, dtype):
+                loss = _loss(model, batch, pad)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+
+        return step
+
+    units = sum(b.target_tokens for b in batches)
+    return _median_rates([stepper(m) for m in models], batches, units, device, warmup, repeats)
 
 
 def peak_training_memory(model, batch: Batch, pad: int, device: torch.device, dtype: str) -> int:
@@ -100,20 +112,27 @@ def peak_training_memory(model, batch: Batch, pad: int, device: torch.device, dt
     return peak + sum(p.numel() * p.element_size() for p in model.parameters())
 
 
-def generate_sentences_per_second(model, batches, d, device, dtype, warmup: int, repeats: int) -> float:
-    """Beam search with incremental decoding; every hypothesis gets exactly as many steps as its
-    batch's longest source, so both models do the same work whatever they predict."""
+def generate_sentences_per_second(
+    models, batches, d, device, dtype, warmup: int, repeats: int
+) -> List[float]:
+    """Beam search with incremental decoding, each model's passes timed alternately; every
+    hypothesis gets exactly as many steps as its batch's longest source, so both models do the
+    same work whatever they predict."""
     from fairseq.sequence_generator import SequenceGenerator
 
-    model.eval()
+    def runner(model) -> Callable[[Batch], None]:
+        model.eval()
 
-    def run(batch: Batch) -> None:
-        steps = int(batch.src_lengths.max())
-        generator = SequenceGenerator([model], d, beam_size=BEAM, max_len_a=0, max_len_b=steps, min_len=steps)
-        sample = {"net_input": {"src_tokens": batch.src_tokens, "src_lengths": batch.src_lengths}}
-        with torch.no_grad(), _autocast(device, dtype):
-            generator.generate([model], sample)
+        def run(batch: Batch) -> None:
+            steps = int(batch.src_lengths.max())
+            generator = SequenceGenerator(
+                [model], d, beam_size=BEAM, max_len_a=0, max_len_b=steps, min_len=steps
+            )
+            sample = {"net_input": {"src_tokens": batch.src_tokens, "src_lengths": batch.src_lengths}}
+            with torch.no_grad(), _autocast(device, dtype):
+                generator.generate([model], sample)
 
-    return _median_rate(run, batches, sum(len(b.src_lengths) for b in batches), device, warmup, repeats)
+        return run
 
-
+    units = sum(len(b.src_lengths) for b in batches)
+    return _median_rates([runner(m) for m in models], batches, units, device, warmup, repeats)

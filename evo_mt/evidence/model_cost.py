@@ -68,19 +68,22 @@ def bench(
     ]
     largest = max(train, key=lambda b: b.src_tokens.numel())
 
-    figures: Dict[str, Figures] = {}
-    for name, vanilla in (("vanilla", True), ("ea", False)):
-        arch, options = SIZES[size]
-        model = build_model(arch, d, vanilla=vanilla, seed=seed, **options).to(target)
-        figures[name] = Figures(
-            train_tokens_per_s=train_tokens_per_second(model, train, d.pad(), target, dtype, 2, repeats),
-            peak_memory_mb=peak_training_memory(model, largest, d.pad(), target, dtype) / 2**20,
-            generate_sentences_per_s=generate_sentences_per_second(
-                model, generate, d, target, dtype, 1, repeats
-            ),
-        )
-        del model
-    van, ea = figures["vanilla"], figures["ea"]
+    arch, options = SIZES[size]
+    names = ("vanilla", "ea")
+    models = [build_model(arch, d, vanilla=name == "vanilla", seed=seed, **options) for name in names]
+    peaks = []
+    for model in models:  # one model at a time on the device: its peak is its own
+        peaks.append(peak_training_memory(model.to(target), largest, d.pad(), target, dtype) / 2**20)
+        model.cpu()
+    models = [model.to(target) for model in models]
+    # Both models in one process, their repetitions alternating (measures._median_rates).
+    train_rates = train_tokens_per_second(models, train, d.pad(), target, dtype, 2, repeats)
+    generate_rates = generate_sentences_per_second(models, generate, d, target, dtype, 1, repeats)
+    del models
+    van, ea = (
+        Figures(train_tokens_per_s=rates[0], peak_memory_mb=rates[1], generate_sentences_per_s=rates[2])
+        for rates in zip(train_rates, peaks, generate_rates, strict=True)
+    )
     return {
         "size": size,
         "device": _describe(target),

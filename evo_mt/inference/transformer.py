@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from evo_mt.activations import FEED_FORWARD
 from evo_mt.architecture.chains import Link
 from evo_mt.architecture.config import Architecture, Side
-from evo_mt.evolving_maths import evolve, handed_on, masked_entries, probabilities, rows_for_next_step
+from evo_mt.evolving_maths import evolve, handed_on, masked_entries, probabilities
 from evo_mt.runtime.vocabulary import PAD
 
 
@@ -111,8 +111,8 @@ class Attention(nn.Module):
                     masked = masked.unsqueeze(1).expand(-1, per_sentence, -1, -1, -1).flatten(0, 1)
                 chain_masked = masked
             conv = self.conv
-            mixed, evolved = evolve(
-                handed_on(scores, masked),
+            _, evolved, next_rows = evolve(
+                scores,
                 previous if evolution.receives else None,
                 alpha=evolution.alpha,
                 beta=evolution.beta,
@@ -120,11 +120,10 @@ class Attention(nn.Module):
                 bias=None if conv is None else conv.bias,
                 activation=evolution.activation,
                 causal=evolution.causal,
+                masked=masked,
                 chain_masked=chain_masked,
                 rows_above=rows_above,
             )
-            if rows_above is not None:
-                next_rows = rows_for_next_step(rows_above, mixed)
             if evolution.passes_on:
                 handed = handed_on(evolved, chain_masked)
             probs = probabilities(evolved, masked).type_as(query)
@@ -237,8 +236,6 @@ def _attend(
         if rows is None:  # the first step: zeros, as the causal convolution pads
             k = attention.conv.kernel_size[0]
             rows = h.new_zeros(h.size(0), attention.heads, k - 1, keys.size(2))
-        elif rows.size(-1) < keys.size(2):  # self-attention keys grew by one since the last step
-            rows = F.pad(rows, (0, keys.size(2) - rows.size(-1)))
     out, handed[chain], next_rows = attention(
         h, keys, values, masked=masked, chain_masked=masked, previous=handed[chain], rows_above=rows,
         projected=projected,

@@ -18,12 +18,11 @@ from contextlib import contextmanager
 from typing import Any, Dict, Iterator
 
 import torch
-import torch.nn.functional as F
 from fairseq.modules import MultiheadAttention
 from torch import Tensor, nn
 
 from evo_mt.architecture.chains import Link
-from evo_mt.evolving_maths import evolve, handed_on, masked_entries, probabilities, rows_for_next_step
+from evo_mt.evolving_maths import evolve, handed_on, masked_entries, probabilities
 
 IncrementalState = Dict[str, Dict[str, Tensor | None]]
 
@@ -147,7 +146,7 @@ class EvolvingAttention(MultiheadAttention):
         chain_masked = masked
         if query_padding is not None and query_padding.size(1) == tgt_len:
             chain_masked = masked_entries(src_len, key_padding_mask, attn_mask, query_padding)
-        evolved = self.evolve(handed_on(logits, masked), chain_masked, incremental_state)
+        evolved = self.evolve(logits, masked, chain_masked, incremental_state)
         if before_softmax:
             return (evolved if masked is None else evolved.masked_fill(masked, float("-inf"))).view(
                 -1, tgt_len, src_len
@@ -169,18 +168,22 @@ class EvolvingAttention(MultiheadAttention):
         return out, weights
 
     def evolve(
-        self, scores: Tensor, chain_masked: Tensor | None, incremental_state: IncrementalState | None
+        self,
+        logits: Tensor,
+        masked: Tensor | None,
+        chain_masked: Tensor | None,
+        incremental_state: IncrementalState | None,
     ) -> Tensor:
-        """A_l from S_l (masked keys zero); hands A_l on with every masked entry zeroed.
+        """A_l from S_l; hands A_l on with every masked entry zeroed.
 
         `chain_masked` adds the padded queries to the masked keys: their rows feed neither the
         convolution nor the next layer, but keep their own softmax as in fairseq's attention.
         """
         previous = self.chain.take() if self.receives else None
         conv = self.conv
-        rows_above = self._rows_above(scores, incremental_state) if conv is not None else None
-        mixed, evolved = evolve(
-            scores,
+        rows_above = self._rows_above(logits, incremental_state) if conv is not None else None
+        mixed, evolved, rows = evolve(
+            logits,
             previous,
             alpha=self.alpha,
             beta=self.beta,
@@ -188,12 +191,12 @@ class EvolvingAttention(MultiheadAttention):
             bias=conv.bias if conv is not None else None,
             activation=self.activation,
             causal=self.causal,
+            masked=masked,
             chain_masked=chain_masked,
             rows_above=rows_above,
         )
-        if rows_above is not None:
-            kept = {"rows": rows_for_next_step(rows_above, mixed)}
-            self.set_incremental_state(incremental_state, "evolving_state", kept)
+        if rows is not None:
+            self.set_incremental_state(incremental_state, "evolving_state", {"rows": rows})
         if self.passes_on:
             self.chain.hand_over(handed_on(evolved, chain_masked))
         if self.keep_maps:
@@ -202,20 +205,15 @@ class EvolvingAttention(MultiheadAttention):
                 self.kept["added"] = (evolved - mixed).detach()
         return evolved
 
-    def _rows_above(self, scores: Tensor, incremental_state: IncrementalState | None) -> Tensor | None:
-        """During incremental decoding, the k-1 convolution input rows of earlier steps (zeros at first).
-
-        Self-attention keys grow by one per step, so earlier rows are zero-padded to the new
-        key length; `evolve` stores this step's window back.
-        """
+    def _rows_above(self, logits: Tensor, incremental_state: IncrementalState | None) -> Tensor | None:
+        """During incremental decoding, the k-1 convolution input rows of earlier steps (zeros at first)."""
         if incremental_state is None:
             return None
-        k = self.conv.kernel_size[0]
         state = self.get_incremental_state(incremental_state, "evolving_state")
-        src_len = scores.size(-1)
-        if state is None:
-            return scores.new_zeros(scores.size(0), scores.size(1), k - 1, src_len)
-        return F.pad(state["rows"], (0, src_len - state["rows"].size(-1)))
+        if state is not None:
+            return state["rows"]
+        k = self.conv.kernel_size[0]
+        return logits.new_zeros(logits.size(0), logits.size(1), k - 1, logits.size(-1))
 
     def reorder_incremental_state(
         self, incremental_state: IncrementalState, new_order: Tensor
