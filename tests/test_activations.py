@@ -15,7 +15,7 @@ from test_lean_engine import fairseq_hypotheses
 
 from evo_mt.activations import CONVOLUTION, FEED_FORWARD
 from evo_mt.architecture.options import CONVOLUTION_ACTIVATIONS, FEED_FORWARD_ACTIVATIONS
-from evo_mt.inference.engine import Engine
+from evo_mt.inference.lean_model import LeanModel
 from evo_mt.models.factory import build_model
 from evo_mt.pipeline.fairseq_commands import MAX_LEN_A, MAX_LEN_B
 
@@ -74,7 +74,7 @@ def _saved(model, folder):
     return path
 
 
-def _lean_teacher_forced(engine: Engine, source, target_in):
+def _lean_teacher_forced(engine: LeanModel, source, target_in):
     """The lean engine's log-probabilities of each next token, one decoding step at a time."""
     tokens, _ = source_batch([source])
     encoder_out, padding = engine.model.encoder(tokens)
@@ -86,7 +86,7 @@ def _lean_teacher_forced(engine: Engine, source, target_in):
 @pytest.mark.parametrize("feed_forward,convolution", PAIRS)
 def test_every_activation_gives_the_same_model_in_every_engine(feed_forward, convolution, tmp_path):
     model = _trained(feed_forward, convolution)
-    engine = Engine.load(_saved(model, tmp_path), tmp_path)
+    engine = LeanModel.load(_saved(model, tmp_path), tmp_path)
     sentences = random_sentences(LENGTHS, seed=9)
     with torch.no_grad():
         for source in sentences:

@@ -11,7 +11,7 @@ from conftest import NO_DROPOUT, dictionary, evo_mt, random_sentences, source_ba
 from fairseq.sequence_generator import SequenceGenerator
 
 from evo_mt.checkpoints import CheckpointError
-from evo_mt.inference.engine import Engine
+from evo_mt.inference.lean_model import LeanModel
 from evo_mt.models.factory import build_model
 from evo_mt.pipeline.fairseq_commands import MAX_LEN_A, MAX_LEN_B
 from evo_mt.pipeline.translation import Translator
@@ -70,7 +70,7 @@ def fairseq_hypotheses(model, sentence: torch.Tensor, beam: int):
 def test_lean_hypotheses_equal_fairseqs_for_every_model_variant(variant, tmp_path):
     overrides, vanilla = VARIANTS[variant]
     model, path = saved_checkpoint(tmp_path, overrides, vanilla)
-    engine = Engine.load(path, tmp_path)
+    engine = LeanModel.load(path, tmp_path)
     sentences = random_sentences(LENGTHS, seed=3)
     beam = 4
     lean = engine.generate(
@@ -84,7 +84,7 @@ def test_lean_hypotheses_equal_fairseqs_for_every_model_variant(variant, tmp_pat
 
 def test_the_batch_does_not_change_a_translation(tmp_path):
     _, path = saved_checkpoint(tmp_path, {}, vanilla=False)
-    engine = Engine.load(path, tmp_path)
+    engine = LeanModel.load(path, tmp_path)
     sentences = [s.tolist() for s in random_sentences(LENGTHS, seed=4)]
     options = {"beam": 3, "lenpen": 1.0, "max_len_a": MAX_LEN_A, "max_len_b": MAX_LEN_B}
     together = engine.generate(sentences, **options)
@@ -99,11 +99,11 @@ def test_unsupported_models_are_refused_in_one_line(tmp_path):
     state["cfg"]["model"]["adaptive_softmax_cutoff"] = "10,20"
     torch.save(state, path)
     with pytest.raises(CheckpointError, match="--adaptive-softmax-cutoff, which the lean engine does not"):
-        Engine.load(path, tmp_path)
+        LeanModel.load(path, tmp_path)
     state["cfg"]["model"] = argparse.Namespace(_name="lstm", arch="lstm")
     torch.save(state, path)
     with pytest.raises(CheckpointError, match="a lstm model; the lean engine runs Transformer"):
-        Engine.load(path, tmp_path)
+        LeanModel.load(path, tmp_path)
 
 
 def test_vocabulary_reads_fairseqs_dictionary_as_fairseq_does(tmp_path):

@@ -18,7 +18,7 @@ from typing import Any, Dict
 import torch
 
 from evo_mt.export.graphs import DecoderGraph, EncoderGraph
-from evo_mt.inference.engine import Engine
+from evo_mt.inference.lean_model import LeanModel
 from evo_mt.pipeline.fairseq_commands import MAX_LEN_A, MAX_LEN_B
 from evo_mt.pipeline.files import atomic_dir
 from evo_mt.pipeline.run_folder import find_checkpoint
@@ -50,19 +50,19 @@ def export(
         raise OptionError("output", f"{output} exists; choose another folder or pass --force to replace it")
     run, checkpoint = find_checkpoint(run_or_checkpoint)
     recipe = run.recipe()
-    engine = Engine.load(checkpoint, run.data_bin)
+    lean = LeanModel.load(checkpoint, run.data_bin)
     decoding = DecodingSettings(
         beam=recipe.score.beam, lenpen=recipe.score.lenpen, max_len_a=MAX_LEN_A, max_len_b=MAX_LEN_B
     )
     with atomic_dir(output) as folder:
-        _export_graphs(engine, folder)
+        _export_graphs(lean, folder)
         if quantize == "int8":
             _quantize(folder)
         shutil.copyfile(run.sentencepiece, folder / names.SENTENCEPIECE)
-        source_language, target_language = engine.languages
+        source_language, target_language = lean.languages
         shutil.copyfile(run.data_bin / f"dict.{source_language}.txt", folder / names.SOURCE_DICTIONARY)
         shutil.copyfile(run.data_bin / f"dict.{target_language}.txt", folder / names.TARGET_DICTIONARY)
-        options = engine.options
+        options = lean.options
         manifest = names.write_manifest(
             folder,
             {
@@ -71,8 +71,8 @@ def export(
                 "languages": {"source": source_language, "target": target_language},
                 "architecture": options.get("arch") or options.get("_name"),
                 "options": _plain(options),
-                "max_source_positions": engine.max_source_positions,
-                "max_target_positions": engine.max_target_positions,
+                "max_source_positions": lean.max_source_positions,
+                "max_target_positions": lean.max_target_positions,
                 "decoding": vars(decoding),
                 "quantize": quantize,
                 "exporter": {"torch": torch.__version__, "opset": OPSET},
@@ -91,12 +91,12 @@ def _plain(options: Dict[str, Any]) -> Dict[str, Any]:
     }
 
 
-def _export_graphs(engine: Engine, folder: Path) -> None:
-    model = engine.model.eval()
+def _export_graphs(lean: LeanModel, folder: Path) -> None:
+    model = lean.model.eval()
     first = model.decoder.layers[0]
     heads, head_dim = first.self_attn.heads, first.self_attn.head_dim
     kernel = model.arch.evolving.kernel_size if model.arch.evolving else 1
-    tokens = torch.randint(EOS + 2, len(engine.source), (_SENTENCES, _SOURCE_LENGTH))
+    tokens = torch.randint(EOS + 2, len(lean.source), (_SENTENCES, _SOURCE_LENGTH))
     tokens[:, -1] = EOS
     tokens[0, :2] = PAD  # left padding, as sources are batched
     encoder = EncoderGraph(model)
@@ -136,7 +136,7 @@ def _export_graphs(engine: Engine, folder: Path) -> None:
             else:
                 next_axes[3] = names.SOURCE_LENGTH
             axes[names.NEXT + name] = next_axes
-        last_tokens = torch.randint(EOS + 2, len(engine.target), (hypotheses,))
+        last_tokens = torch.randint(EOS + 2, len(lean.target), (hypotheses,))
         step = torch.tensor([_STEPS], dtype=torch.long)
         reorder = torch.randperm(hypotheses + 1)[:hypotheses]
         torch.onnx.export(

@@ -3,6 +3,6 @@
 vocabulary (fairseq's dict.txt) → architecture (the model, read from the checkpoint's
 stored options) → transformer (encoder, decoder and evolving chains; the chains' maths is
 evo_mt.evolving_maths, shared with the fairseq plugin) → beam_search (fairseq's search) →
-engine (`Engine.load(checkpoint, dictionaries)`, `Engine.generate(...)`).
+engine (`LeanModel.load(checkpoint, dictionaries)`, `LeanModel.generate(...)`).
 Nothing here imports fairseq; import-linter checks it.
 """

@@ -15,7 +15,7 @@ from typing import Any, Dict, List
 import torch
 
 from evo_mt.checkpoints import CheckpointError
-from evo_mt.inference.engine import QUANTIZATIONS
+from evo_mt.inference.lean_model import QUANTIZATIONS
 from evo_mt.pipeline.fairseq_commands import MAX_LEN_A, MAX_LEN_B
 from evo_mt.runtime.errors import OptionError
 
@@ -41,7 +41,7 @@ def decoding_variant(engine: str, quantize: str) -> str:
 
 
 class LeanEngine:
-    """evo_mt.inference's Engine with this run's search options."""
+    """The lean model (evo_mt.inference) with this run's search options."""
 
     name = "lean"
 
@@ -49,13 +49,13 @@ class LeanEngine:
         self, checkpoint: Path, dictionaries: Path, *, device: torch.device, beam: int, lenpen: float,
         quantize: str,
     ) -> None:  # fmt: skip
-        from evo_mt.inference.engine import Engine
+        from evo_mt.inference.lean_model import LeanModel
 
-        self.engine = Engine.load(checkpoint, dictionaries, quantize=quantize).to(device)
+        self.model = LeanModel.load(checkpoint, dictionaries, quantize=quantize).to(device)
         self.beam, self.lenpen = beam, lenpen
-        self.max_source_positions = self.engine.max_source_positions
-        self.model_options = self.engine.options
-        self.languages = self.engine.languages
+        self.max_source_positions = self.model.max_source_positions
+        self.model_options = self.model.options
+        self.languages = self.model.languages
 
     def with_beam(self, beam: int) -> LeanEngine:
         other = copy.copy(self)
@@ -63,13 +63,13 @@ class LeanEngine:
         return other
 
     def source_indices(self, pieces: List[str]) -> List[int]:
-        return self.engine.source.encode(pieces)
+        return self.model.source.encode(pieces)
 
     def generate(self, sources: List[List[int]], nbest: int) -> List[List[List[str]]]:
-        found = self.engine.generate(
+        found = self.model.generate(
             sources, beam=self.beam, lenpen=self.lenpen, max_len_a=MAX_LEN_A, max_len_b=MAX_LEN_B
         )
-        target = self.engine.target
+        target = self.model.target
         return [[target.decode(h.tokens) for h in best[:nbest]] for best in found]
 
 

@@ -1,6 +1,6 @@
 """The lean inference engine: a checkpoint in, hypotheses out, without importing fairseq.
 
-`Engine.load` reads the checkpoint with `weights_only=True` (evo_mt.checkpoints), builds the
+`LeanModel.load` reads the checkpoint with `weights_only=True` (evo_mt.checkpoints), builds the
 plain-PyTorch model of evo_mt.inference.transformer from its stored configuration and
 loads its weights by their fairseq names. `generate` runs fairseq's beam search
 (evo_mt.runtime.beam_search, in numpy: the exported model's too) on batches of source
@@ -47,7 +47,7 @@ class _Decoding:
         )
 
 
-class Engine:
+class LeanModel:
     """A loaded model with its dictionaries, translating token indices to token indices."""
 
     def __init__(
@@ -65,13 +65,13 @@ class Engine:
         self.languages = languages
         self.device = torch.device("cpu")
 
-    def to(self, device: torch.device) -> Engine:
+    def to(self, device: torch.device) -> LeanModel:
         self.model.to(device)
         self.device = torch.device(device)
         return self
 
     @classmethod
-    def load(cls, checkpoint: Path, dictionaries: Path, quantize: str = "none") -> Engine:
+    def load(cls, checkpoint: Path, dictionaries: Path, quantize: str = "none") -> LeanModel:
         """The model of `checkpoint`, with the dict.SRC.txt / dict.TGT.txt of folder `dictionaries`.
 
         `quantize` "int8": the Linear layers' weights as 8-bit integers (torch's dynamic
