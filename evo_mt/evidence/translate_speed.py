@@ -51,8 +51,17 @@ def run_process(name: str, command: List[str], stdin_path: Path) -> Finished:
     with open(stdin_path, "rb") as stdin, tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         process = subprocess.Popen(command, stdin=stdin, stdout=out, stderr=err)
-        # wait4, not Popen.wait: it also gives the child's own resource usage.
-        _, status, usage = os.wait4(process.pid, 0)
+        # The kernel's maximum resident set (wait4's ru_maxrss) counts the memory of the forked
+        # copy of this process before its exec: this process's own size, not the child's. The
+        # child's own high-water mark is read from /proc while it runs (polled; kept as a
+        # fallback where there is no /proc).
+        high_water = 0.0
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            high_water = max(high_water, _high_water_mib(process.pid))
+            time.sleep(0.005)
         seconds = time.perf_counter() - start
         process.returncode = os.waitstatus_to_exitcode(status)
         if process.returncode != 0:
@@ -61,7 +70,19 @@ def run_process(name: str, command: List[str], stdin_path: Path) -> Finished:
             raise UserError(f"{name} failed (exit {process.returncode}): {last[0]}")
         out.seek(0)
         # ru_maxrss is in KiB on Linux.
-        return Finished(seconds, usage.ru_maxrss / 1024, out.read().decode("utf-8"))
+        return Finished(seconds, high_water or usage.ru_maxrss / 1024, out.read().decode("utf-8"))
+
+
+def _high_water_mib(pid: int) -> float:
+    """The process's peak resident set so far (VmHWM), 0 if unknown."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return 0.0
 
 
 def evo_mt_translate(checkpoint: Path, beam: int, *options: str) -> List[str]:

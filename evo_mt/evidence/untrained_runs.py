@@ -49,6 +49,8 @@ def _untrained(template: Run, size: str, root: Path, vanilla: bool, seed: int) -
     cfg = dataclasses.asdict(model.cfg)
     cfg["_name"] = "transformer" if vanilla else "ea_transformer"
     cfg.update({key: value for key, value in vars(model.cfg).items() if key.startswith("ea_")})
+    if vanilla:  # as a run trained with `--ea-chains ''` stores it
+        cfg["ea_chains"] = ""
     task = {"source_lang": recipe.source_lang, "target_lang": recipe.target_lang}
     torch.save({"model": model.state_dict(), "cfg": {"model": cfg, "task": task}}, run.checkpoints / LAST)
     return run

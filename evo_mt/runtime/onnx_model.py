@@ -29,6 +29,10 @@ def session_options(threads: int | None = None):
         threads = int(os.environ["OMP_NUM_THREADS"])
     options.intra_op_num_threads = threads or 0
     options.inter_op_num_threads = 1
+    # Shapes change at every step: ONNX Runtime's arena and memory patterns would keep the
+    # largest of every size ever seen (hundreds of MiB); plain allocation keeps the peak low.
+    options.enable_cpu_mem_arena = False
+    options.enable_mem_pattern = False
     return options
 
 
