@@ -76,17 +76,21 @@ def translate(
     ),
     beam: int = BeamOpt,
     repeats: int = RepeatsOpt,
+    size: str | None = typer.Option(
+        None, help="Untrained EA and vanilla models of this size (small, iwslt_de_en) instead of the runs'."
+    ),
     json_path: Path | None = JsonOpt,
 ) -> None:
     """Whole `evo-mt translate` processes against fairseq-interactive (and CTranslate2).
 
-    Lean fp32 and int8 and fairseq's generator: time, one-line time, peak memory.
+    The lean engine (fp32, int8), fairseq's generator and the exported model (fp32, int8):
+    time, one-line time, peak memory, and how many translations equal the lean engine's.
 
     Example: evo-mt bench translate runs/toy --input lines.txt --vanilla runs/toy-vanilla
     """
     from evo_mt.evidence.translate_speed import table, translation_speed
 
-    report = translation_speed(run, input_file, vanilla=vanilla, beam=beam, repeats=repeats)
+    report = translation_speed(run, input_file, vanilla=vanilla, beam=beam, repeats=repeats, size=size)
     typer.echo(table(report))
     _write_json(report, json_path)
 
