@@ -32,7 +32,8 @@ def test_help_lists_every_command_with_an_example(fairseq_env):
     assert done.returncode == 0
     commands = [c.name or c.callback.__name__ for c in app.registered_commands]
     assert sorted(commands) == sorted(
-        ["prepare", "train", "average", "score", "translate", "serve", "compare", "attention", "plot", "runs"]
+        ["prepare", "train", "average", "score", "translate", "serve", "export", "compare", "attention",
+         "plot", "runs"]
     )  # fmt: skip
     # bench is a group: one subcommand per measurement.
     assert [group.typer_instance.info.name for group in app.registered_groups] == ["bench"]
