@@ -5,9 +5,13 @@ contract in pyproject.toml, checked by `make test`):
 
     evo_mt.runtime      what a deployment needs: the exported-model folder, beam search,
                         translation and serving on ONNX Runtime (no torch, no fairseq)
+    evo_mt.architecture the model's rules: options and defaults, the chain plan, stored
+                        configurations (no torch, no fairseq)
+    evo_mt.activations  the activation functions by the names the options use (torch)
     evo_mt.checkpoints  loading checkpoints safely: weights_only and an explicit allowlist
     evo_mt.evolving_maths  the evolving-attention maths as pure tensor functions (no fairseq)
     evo_mt.models       the fairseq plugin: `--user-dir evo_mt` registers `ea_transformer` here
+    evo_mt.inference    the lean engine: the same model in plain PyTorch, no fairseq
     evo_mt.pipeline     the library: recipes, run folders, corpora, prepare, train, average,
                         translate, score
     evo_mt.export       `evo-mt export`: a checkpoint as an exported-model folder
