@@ -19,11 +19,9 @@ import torch
 
 from evo_mt.export.graphs import DecoderGraph, EncoderGraph
 from evo_mt.inference.lean_model import LeanModel
-from evo_mt.pipeline.fairseq_commands import MAX_LEN_A, MAX_LEN_B
 from evo_mt.pipeline.files import atomic_dir
 from evo_mt.pipeline.run_folder import find_checkpoint
 from evo_mt.runtime import model_folder as names
-from evo_mt.runtime.decoding import DecodingSettings
 from evo_mt.runtime.errors import OptionError, UserError
 from evo_mt.runtime.vocabulary import EOS, PAD
 
@@ -51,9 +49,7 @@ def export(
     run, checkpoint = find_checkpoint(run_or_checkpoint)
     recipe = run.recipe()
     lean = LeanModel.load(checkpoint, run.data_bin)
-    decoding = DecodingSettings(
-        beam=recipe.score.beam, lenpen=recipe.score.lenpen, max_len_a=MAX_LEN_A, max_len_b=MAX_LEN_B
-    )
+    decoding = recipe.score.decoding()
     with atomic_dir(output) as folder:
         _export_graphs(lean, folder)
         if quantize == "int8":
