@@ -14,6 +14,8 @@ from typing import List
 import typer
 
 from evo_mt.runtime.errors import OptionError, UserError
+from evo_mt.runtime.serving.limits import Limits
+from evo_mt.runtime.text import BATCH_SIZE
 from evo_mt_cli.bench import bench_app
 from evo_mt_cli.help import PlainHelp
 
@@ -58,6 +60,8 @@ EngineOpt = typer.Option(
 QuantizeOpt = typer.Option("none", help="int8: 8-bit weights for the Linear layers (lean engine, CPU).")
 BeamOpt = typer.Option(None, min=1, help="Beam size (default: the recipe's score.beam, or the export's).")
 LenpenOpt = typer.Option(None, help="Length penalty (default: the recipe's score.lenpen, or the export's).")
+# Lines a pipe is read ahead, sorted by length and cut into batches: more lines, less padding.
+READ_AHEAD = 2048
 RunOrModelHelp = "A run folder, a checkpoint inside one, or an exported model folder (`evo-mt export`)."
 CheckpointOpt = typer.Option(
     None,
@@ -197,7 +201,7 @@ def _decoding(engine: str, quantize: str) -> str:
 def translate(
     run_or_checkpoint: Path = typer.Argument(..., help=RunOrModelHelp),
     beam: int | None = BeamOpt,
-    batch_size: int = typer.Option(128, min=1, help="Sentences per batch when reading a pipe."),
+    batch_size: int = typer.Option(BATCH_SIZE, min=1, help="Sentences per batch when reading a pipe."),
     nbest: int = typer.Option(1, min=1, help="Hypotheses per line, tab-separated on that line."),
     lenpen: float | None = LenpenOpt,
     device: str | None = typer.Option(None, help="cpu or cuda (default: cuda if present)."),
@@ -220,7 +224,7 @@ def translate(
     for line in lines:
         chunk.append(line)
         # A terminal gets each answer at once; a pipe is read in chunks sorted by length.
-        if interactive or len(chunk) >= batch_size * 16:
+        if interactive or len(chunk) >= max(batch_size * 16, READ_AHEAD):
             _emit(translator.translate(chunk, batch_size=batch_size))
             chunk = []
     if chunk:
@@ -237,14 +241,18 @@ def serve(
         None, min=1, help="Beam size of requests that do not say (default: the run's recipe, score.beam)."
     ),
     lenpen: float | None = LenpenOpt,
-    max_lines: int = typer.Option(256, help="Most lines in one request."),
-    max_chars: int = typer.Option(4096, help="Most characters in one line."),
-    max_body_bytes: int = typer.Option(1 << 20, help="Largest request body, in bytes."),
-    max_beam: int = typer.Option(16, help="Largest beam a request may ask for."),
-    max_queued_lines: int = typer.Option(4096, help="Lines waiting at most; beyond, requests get 503."),
-    batch_size: int = typer.Option(64, help="Most lines in one batch."),
-    max_tokens: int = typer.Option(6000, help="Most padded subword tokens in one batch."),
-    max_wait_ms: float = typer.Option(10.0, help="How long a line may wait for others to fill its batch."),
+    max_lines: int = typer.Option(Limits.max_lines, help="Most lines in one request."),
+    max_chars: int = typer.Option(Limits.max_chars, help="Most characters in one line."),
+    max_body_bytes: int = typer.Option(Limits.max_body_bytes, help="Largest request body, in bytes."),
+    max_beam: int = typer.Option(Limits.max_beam, help="Largest beam a request may ask for."),
+    max_queued_lines: int = typer.Option(
+        Limits.max_queued_lines, help="Lines waiting at most; beyond, requests get 503."
+    ),
+    batch_size: int = typer.Option(Limits.batch_size, help="Most lines in one batch."),
+    max_tokens: int = typer.Option(Limits.max_tokens, help="Most padded subword tokens in one batch."),
+    max_wait_ms: float = typer.Option(
+        Limits.max_wait_ms, help="How long a line may wait for others to fill its batch."
+    ),
     engine: str = EngineOpt,
     quantize: str = QuantizeOpt,
 ) -> None:
@@ -255,7 +263,6 @@ def serve(
 
     Example: evo-mt serve runs/toy --port 8080
     """
-    from evo_mt.runtime.serving.limits import Limits
     from evo_mt.runtime.serving.server import listen
     from evo_mt.runtime.serving.server import serve as run_server
 

@@ -17,6 +17,13 @@ from evo_mt.runtime.errors import OptionError
 
 logger = logging.getLogger("evo_mt")
 
+# Sentences decoded together unless a caller says otherwise (CTranslate2's translate_file
+# default too). The decoding state grows with sentences x beam x length: on the toy model at
+# beam 5 the exported runtime peaks at ~170 MiB with 32 and ~330 MiB with 128, for a few
+# per cent more time (docs/export.md).
+BATCH_SIZE = 32
+MAX_TOKENS = 6000  # padded subword tokens of one batch's sources
+
 
 def check_batch_size(batch_size: int) -> int:
     if batch_size < 1:
@@ -78,7 +85,9 @@ class TextTranslator:
             pieces = pieces[: self.max_source_pieces]
         return self.source_indices(pieces)
 
-    def translate(self, lines: List[str], batch_size: int = 64, max_tokens: int = 6000) -> List[List[str]]:
+    def translate(
+        self, lines: List[str], batch_size: int = BATCH_SIZE, max_tokens: int = MAX_TOKENS
+    ) -> List[List[str]]:
         """The n best translations of each line, in input order; empty lines give empty ones."""
         check_batch_size(batch_size)
         if max_tokens < 1:

@@ -4,6 +4,7 @@ from dataclasses import asdict, dataclass
 from typing import Dict
 
 from evo_mt.runtime.errors import OptionError
+from evo_mt.runtime.text import BATCH_SIZE, MAX_TOKENS
 
 
 @dataclass(frozen=True)
@@ -15,8 +16,8 @@ class Limits:
     max_body_bytes: int = 1 << 20  # bytes in one request body
     max_beam: int = 16  # largest beam a request may ask for
     max_queued_lines: int = 4096  # lines waiting to be translated, all requests together
-    batch_size: int = 64  # lines in one batch (as `evo-mt translate --batch-size`)
-    max_tokens: int = 6000  # padded subword tokens in one batch (as `evo-mt translate`)
+    batch_size: int = BATCH_SIZE  # lines in one batch (as `evo-mt translate --batch-size`)
+    max_tokens: int = MAX_TOKENS  # padded subword tokens in one batch (as `evo-mt translate`)
     max_wait_ms: float = 10.0  # how long the oldest waiting line may wait for company
 
     def __post_init__(self) -> None:
