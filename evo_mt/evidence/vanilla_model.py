@@ -10,6 +10,7 @@ without `ea_*`; its weights are untouched.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ import torch
 from evo_mt.architecture.config import flat_options
 from evo_mt.architecture.options import EvolvingOptions, ea_defaults
 from evo_mt.checkpoints import read_checkpoint
+from evo_mt.models.fairseq_fixes import OPT_IN
 from evo_mt.pipeline.fairseq_commands import USER_DIR
 from evo_mt.pipeline.files import atomic_file
 from evo_mt.pipeline.run_folder import Run
@@ -54,15 +56,15 @@ def convert_to_ctranslate2(run: Run, checkpoint: Path, output: Path) -> Path:
     transformer = as_fairseq_transformer(checkpoint, output / "transformer.pt")
     recipe = run.recipe()
     converted = output / "model"
-    # The user dir only registers evo-mt's checkpoint allowlist: the converter loads with
-    # weights_only=True, and the stored configuration holds an argparse.Namespace.
+    # The converter loads with weights_only=True, and the stored configuration holds an
+    # argparse.Namespace: the user dir, asked for evo-mt's fixes, allowlists it.
     command = [
         sys.executable, "-m", "ctranslate2.converters.fairseq", "--model_path", str(transformer),
         "--data_dir", str(run.data_bin), "--source_lang", recipe.source_lang,
         "--target_lang", recipe.target_lang, "--user_dir", USER_DIR,
         "--output_dir", str(converted), "--force",
     ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True)
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, OPT_IN: "1"})
     if done.returncode != 0:
         last = done.stderr.strip().splitlines()[-1:] or ["(no message)"]
         raise UserError(f"CTranslate2's converter failed on {transformer}: {last[0]}")
