@@ -15,6 +15,7 @@ from typing import Tuple
 
 import torch
 
+from evo_mt.checkpoints import read_checkpoint
 from evo_mt.evidence.model_cost import SIZES
 from evo_mt.pipeline.run_folder import LAST, Run
 from evo_mt.runtime.errors import OptionError
@@ -51,6 +52,12 @@ def _untrained(template: Run, size: str, root: Path, vanilla: bool, seed: int) -
     cfg.update({key: value for key, value in vars(model.cfg).items() if key.startswith("ea_")})
     if vanilla:  # as a run trained with `--ea-chains ''` stores it
         cfg["ea_chains"] = ""
-    task = {"source_lang": recipe.source_lang, "target_lang": recipe.target_lang}
-    torch.save({"model": model.state_dict(), "cfg": {"model": cfg, "task": task}}, run.checkpoints / LAST)
+    # The trained run's checkpoint with the model swapped: fairseq (its generator,
+    # fairseq-interactive) then loads it as any training checkpoint, the task's options included.
+    state = read_checkpoint(template.checkpoint())
+    state["cfg"]["model"] = cfg
+    state["cfg"]["task"]["data"] = str(run.data_bin)
+    state.update(model=model.state_dict(), last_optimizer_state=None)
+    state.pop("averaged_from", None)
+    torch.save(state, run.checkpoints / LAST)
     return run
