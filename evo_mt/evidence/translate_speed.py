@@ -37,6 +37,10 @@ REFERENCE = "fairseq-interactive"  # what the speed-ups are measured against
 LEAN, LEAN_VANILLA = "evo-mt translate", "evo-mt translate (vanilla)"
 EXPORTED, EXPORTED_INT8 = "evo-mt translate DIR (exported)", "evo-mt translate DIR (exported, int8)"
 EXPORTED_VANILLA = "evo-mt translate DIR (vanilla, exported)"
+OWN_SIZE = "the runs' own"
+# An untrained model never ends a sentence: CTranslate2 would decode to its own limit (256
+# tokens), not to 1.2 x source + 10 as the others, and its time would not compare.
+UNTRAINED_CTRANSLATE2 = "CTranslate2: left out with untrained models (they decode to its own length limit)"
 
 
 @dataclass(frozen=True)
@@ -101,7 +105,9 @@ def interactive_translations(stdout: str) -> List[str]:
     return [found[i] for i in sorted(found)]
 
 
-def _commands(run: Run, checkpoint: Path, vanilla: Path | None, beam: int, work: Path) -> Dict[str, Dict]:
+def _commands(
+    run: Run, checkpoint: Path, vanilla: Path | None, beam: int, work: Path, with_ctranslate2: bool
+) -> Dict[str, Dict]:
     """name -> {command, model, how its output reads}, in the table's order."""
     exported = work / "exported"
     export(checkpoint, exported, quantize="none")
@@ -133,7 +139,7 @@ def _commands(run: Run, checkpoint: Path, vanilla: Path | None, beam: int, work:
         "command": evo_mt_translate(work / "exported-vanilla", beam),
         "model": "vanilla",
     }
-    if importlib.util.find_spec("ctranslate2") is not None:
+    if with_ctranslate2 and importlib.util.find_spec("ctranslate2") is not None:
         from evo_mt.evidence.vanilla_model import convert_to_ctranslate2
 
         model_dir = convert_to_ctranslate2(vanilla_run, vanilla_checkpoint, work / "ctranslate2")
@@ -178,7 +184,7 @@ def translation_speed(
 
             run, vanilla_run = untrained_pair(run, size, work / "untrained")
             checkpoint, vanilla = run.checkpoint(), vanilla_run.root
-        commands = _commands(run, checkpoint, vanilla, beam, work)
+        commands = _commands(run, checkpoint, vanilla, beam, work, with_ctranslate2=size is None)
         runs: Dict[str, Dict[str, List[Finished]]] = {name: {"whole": [], "one": []} for name in commands}
         # Round-robin, so that a machine getting slower or faster meanwhile touches every command alike.
         for _ in range(repeats):
@@ -204,7 +210,7 @@ def translation_speed(
         row["same_as_lean"] = sum(a == b for a, b in zip(outputs[name], outputs[same_model], strict=False))
     return {
         "sentences": len(lines), "beam": beam, "repeats": repeats, "rows": rows, "ratios": _ratios(rows),
-        "size": size or "the runs' own",
+        "size": size or OWN_SIZE,
         "ctranslate2_installed": importlib.util.find_spec("ctranslate2") is not None,
     }  # fmt: skip
 
@@ -246,6 +252,8 @@ def table(report: Dict) -> str:
             f"{row['peak_mib']:.0f} | {reference / row['seconds']:.2f}x | {same} | {row['output_words']} |"
         )
     lines += [f"{name}: {value:.2f}x" for name, value in report["ratios"].items()]
-    if LEAN_VANILLA in report["rows"] and not report["ctranslate2_installed"]:
+    if report["size"] != OWN_SIZE:
+        lines.append(UNTRAINED_CTRANSLATE2)
+    elif LEAN_VANILLA in report["rows"] and not report["ctranslate2_installed"]:
         lines.append("CTranslate2: not installed (pip install -e '.[ctranslate2]' to compare with it)")
     return "\n".join(lines)
