@@ -59,11 +59,12 @@ def mix(scores: Tensor, previous: Tensor | None, alpha: float) -> Tensor:
 def window(rows_above: Tensor, mixed: Tensor) -> Tensor:
     """The convolution's input rows in incremental decoding: the cached rows, then this step's.
 
-    Self-attention keys grow by one per step: cached rows are zero-padded to the new width.
+    A step decodes one query row. Self-attention's keys grow by one per step, so its cached
+    rows are one column short of `mixed`: they are zero-padded by that column. (A constant
+    width keeps an exported graph's padding one node; see evo_mt.export.)
     """
-    grown = mixed.size(-1) - rows_above.size(-1)
-    if grown > 0:
-        rows_above = F.pad(rows_above, (0, grown))
+    if mixed.size(-1) > rows_above.size(-1):
+        rows_above = F.pad(rows_above, (0, 1))
     return torch.cat([rows_above, mixed], dim=2)
 
 
@@ -85,7 +86,10 @@ def convolve(
     """
     k = weight.size(-1)
     half = k // 2
-    if rows is not None and rows.size(2) == k:
+    if rows is not None and rows.size(2) == k and torch.onnx.is_in_onnx_export():
+        # ONNX Runtime's Conv takes the k rows as they are: no reshapes in the step's graph.
+        convolved = F.conv2d(rows, weight, bias, padding=(0, half))
+    elif rows is not None and rows.size(2) == k:
         # One query row: (heads, k rows) as the channels of a 1-D convolution along the keys,
         # the same sums without a 2-D convolution's set-up for a single output row.
         convolved = F.conv1d(rows.flatten(1, 2), weight.flatten(1, 2), bias, padding=half).unsqueeze(2)
@@ -150,5 +154,5 @@ def evolve(
     mixed = mix(handed_on(logits, chain_masked), previous, alpha)
     rows = None if rows_above is None else window(rows_above, mixed)
     evolved = convolve(mixed, weight, bias, beta=beta, activation=activation, causal=causal, rows=rows)
-    # A view of this step's rows: the next step copies them into its own window.
-    return mixed, evolved, None if rows is None else rows[:, :, mixed.size(2) :]
+    # A view of this step's rows (all but the oldest): the next step copies them into its window.
+    return mixed, evolved, None if rows is None else rows[:, :, 1:]

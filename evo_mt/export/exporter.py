@@ -9,13 +9,15 @@ as the lean engine's `--quantize int8`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import warnings
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Iterator
 
 import torch
+from torch.onnx import symbolic_helper
 
 from evo_mt.export.graphs import DecoderGraph, EncoderGraph
 from evo_mt.inference.lean_model import LeanModel
@@ -87,6 +89,25 @@ def _plain(options: Dict[str, Any]) -> Dict[str, Any]:
     }
 
 
+@symbolic_helper.parse_args("v", "v", "f")
+def _lerp(g: Any, start: Any, end: Any, weight: float) -> Any:
+    # torch.onnx writes both of torch.lerp's branches and a Where between them; evolving
+    # attention's weights (alpha, beta) are constants, so the branch torch takes is known here.
+    diff = g.op("Sub", end, start)
+    if weight < 0.5:
+        return g.op("Add", start, g.op("Mul", diff, g.op("Constant", value_t=torch.tensor(weight))))
+    return g.op("Sub", end, g.op("Mul", diff, g.op("Constant", value_t=torch.tensor(1.0 - weight))))
+
+
+@contextlib.contextmanager
+def _constant_weight_lerp() -> Iterator[None]:
+    torch.onnx.register_custom_op_symbolic("aten::lerp", _lerp, OPSET)
+    try:
+        yield
+    finally:
+        torch.onnx.unregister_custom_op_symbolic("aten::lerp", OPSET)
+
+
 def _export_graphs(lean: LeanModel, folder: Path) -> None:
     model = lean.model.eval()
     first = model.decoder.layers[0]
@@ -98,7 +119,7 @@ def _export_graphs(lean: LeanModel, folder: Path) -> None:
     encoder = EncoderGraph(model)
     sentence_axes = {0: names.SENTENCES, 1: names.SOURCE_LENGTH}
     per_sentence = {0: names.SENTENCES, 2: names.SOURCE_LENGTH}
-    with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+    with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings(), _constant_weight_lerp():
         # The tracer warns at every Python decision it records (shape tests, `if` on a
         # tensor); each one is the same for every input of the graph (see graphs.py).
         warnings.simplefilter("ignore")
