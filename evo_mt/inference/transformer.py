@@ -84,7 +84,8 @@ class Attention(nn.Module):
         `keys`/`values` are (B_kv, H, T_k, d) with B a multiple of B_kv: the hypotheses of one
         sentence share the cross-attention's keys. `masked` is where the softmax may not look
         (None: nowhere), per row of `keys`; `chain_masked` adds padded queries, which feed
-        nothing onward. `projected`: the query's projection, when `self_projections` made it.
+        nothing onward, and is per hypothesis (B, 1, 1, T_k) when keys are shared.
+        `projected`: the query's projection, when `self_projections` made it.
         """
         batch, length, _ = query.shape
         projected = self.q_proj(query) if projected is None else projected
@@ -105,11 +106,8 @@ class Attention(nn.Module):
             probs = probabilities(scores, masked).type_as(query)
         else:
             if share > 1:  # the chain's maps are per hypothesis: (B, H, 1, T_k)
-                per_sentence = scores.size(2)
                 scores = scores.transpose(1, 2).reshape(batch, self.heads, 1, -1)
-                if masked is not None:  # (B_kv, 1, 1, T_k) -> (B, 1, 1, T_k)
-                    masked = masked.unsqueeze(1).expand(-1, per_sentence, -1, -1, -1).flatten(0, 1)
-                chain_masked = masked
+                masked = chain_masked
             conv = self.conv
             _, evolved, next_rows = evolve(
                 scores,
@@ -201,9 +199,13 @@ class DecoderLayer(_Layer):
             self.encoder_attn.v_proj = nn.Linear(encoder_dim, side.embed_dim)
         self.encoder_attn_layer_norm = nn.LayerNorm(side.embed_dim)
 
-    def step(self, x: Tensor, memory: LayerState, source_masked: Tensor | None, handed: Dict) -> Tensor:
+    def step(
+        self, x: Tensor, memory: LayerState, source_masked: Tensor | None,
+        hypotheses_masked: Tensor | None, handed: Dict,
+    ) -> Tensor:  # fmt: skip
         """One target position (N, 1, C) of N hypotheses through the layer; `handed` holds each
-        chain's map from the layer below and receives this layer's."""
+        chain's map from the layer below and receives this layer's. The source's padding is
+        given per sentence (S, 1, 1, T_src) and per hypothesis (N, 1, 1, T_src)."""
         h = self.normed(self.self_attn_layer_norm, x)
         q, k, v = self.self_attn.self_projections(h)
         memory.keys = torch.cat([memory.keys, k], dim=2)
@@ -221,6 +223,7 @@ class DecoderLayer(_Layer):
             source_masked,
             memory,
             handed,
+            chain_masked=hypotheses_masked,
         )
         return self.feed_forward(self.added(self.encoder_attn_layer_norm, x, out))
 
@@ -228,8 +231,10 @@ class DecoderLayer(_Layer):
 def _attend(
     attention: Attention, chain: str, h: Tensor, keys: Tensor, values: Tensor,
     masked: Tensor | None, memory: LayerState, handed: Dict, projected: Tensor | None = None,
+    chain_masked: Tensor | None = None,
 ) -> Tensor:  # fmt: skip
-    """A decoding step's attention; a convolving one reads and renews its k - 1 cached rows."""
+    """A decoding step's attention; a convolving one reads and renews its k - 1 cached rows.
+    `chain_masked`: `masked` per hypothesis where hypotheses share the keys."""
     rows = None
     if attention.conv is not None:
         rows = memory.rows.get(chain)
@@ -237,7 +242,8 @@ def _attend(
             k = attention.conv.kernel_size[0]
             rows = h.new_zeros(h.size(0), attention.heads, k - 1, keys.size(2))
     out, handed[chain], next_rows = attention(
-        h, keys, values, masked=masked, chain_masked=masked, previous=handed[chain], rows_above=rows,
+        h, keys, values, masked=masked, chain_masked=masked if chain_masked is None else chain_masked,
+        previous=handed[chain], rows_above=rows,
         projected=projected,
     )  # fmt: skip
     if next_rows is not None:
@@ -386,6 +392,7 @@ class Decoder(_Stack):
             )
             for i in range(side.layers)
         )
+        self.cross_evolves = any(layer.encoder_attn.evolution is not None for layer in self.layers)
         self.layer_norm = nn.LayerNorm(side.embed_dim) if arch.decoder_final_norm else None
         self.output_projection = nn.Linear(side.embed_dim, embed_tokens.num_embeddings, bias=False)
 
@@ -405,8 +412,12 @@ class Decoder(_Stack):
         position = (PAD + 1 + state.steps) * last_tokens.new_ones((1, 1))
         x = self.embed(last_tokens.unsqueeze(1), position)  # (N, 1, C)
         handed: Dict[str, Tensor | None] = {"decoder": None, "cross": None}
+        masked, hypotheses_masked = state.source_masked, None
+        if masked is not None and self.cross_evolves:  # once per step, not once per layer
+            share = last_tokens.size(0) // masked.size(0)  # hypotheses per sentence
+            hypotheses_masked = masked.unsqueeze(1).expand(-1, share, -1, -1, -1).flatten(0, 1)
         for layer, memory in zip(self.layers, state.layers, strict=True):
-            x = layer.step(x, memory, state.source_masked, handed)
+            x = layer.step(x, memory, masked, hypotheses_masked, handed)
         if self.layer_norm is not None:
             x = self.layer_norm(x)
         state.steps += 1
