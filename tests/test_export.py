@@ -179,3 +179,26 @@ def test_export_mistakes_end_in_one_line_errors(toy_run, exported_toy, tmp_path,
     assert done.returncode == 1 and done.stderr == (
         "evo-mt: error: --quantize does not apply to an exported folder (it was fixed at export)\n"
     )
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.3, 0.5, 0.9])
+def test_the_exported_lerp_takes_torchs_branch_for_its_constant_weight(weight, tmp_path):
+    import onnx
+    import onnxruntime
+    import torch
+
+    from evo_mt.export.exporter import OPSET, _constant_weight_lerp
+
+    class Lerp(torch.nn.Module):
+        def forward(self, start, end):
+            return torch.lerp(start, end, weight)
+
+    start, end = torch.randn(3, 4, 1, 9) * 30, torch.randn(3, 4, 1, 9) * 30
+    path = tmp_path / "lerp.onnx"
+    with _constant_weight_lerp():
+        torch.onnx.export(Lerp(), (start, end), str(path), dynamo=False, opset_version=OPSET)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert "Where" not in [node.op_type for node in onnx.load(str(path)).graph.node]
+    names = [item.name for item in session.get_inputs()]
+    (got,) = session.run(None, dict(zip(names, [start.numpy(), end.numpy()], strict=True)))
+    torch.testing.assert_close(torch.from_numpy(got), torch.lerp(start, end, weight), rtol=0, atol=1e-5)
