@@ -181,6 +181,8 @@ def test_export_mistakes_end_in_one_line_errors(toy_run, exported_toy, tmp_path,
     )
 
 
+# The TorchScript exporter (what evo_mt.export uses) and its custom symbolics are deprecated.
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 @pytest.mark.parametrize("weight", [0.0, 0.3, 0.5, 0.9])
 def test_the_exported_lerp_takes_torchs_branch_for_its_constant_weight(weight, tmp_path):
     import onnx
