@@ -45,6 +45,7 @@ def _options(
 ) -> None:
     """Machine translation with the Evolving Attention Transformer (fairseq plugin `evo_mt`)."""
 
+
 RecipeArg = typer.Argument(
     ..., help="A recipe folder (recipes/iwslt14) or the name of a project recipe (toy)."
 )
@@ -58,6 +59,11 @@ EngineOpt = typer.Option(
     "lean", help="lean: evo-mt's own inference engine (no fairseq import); fairseq: fairseq's generator."
 )
 QuantizeOpt = typer.Option("none", help="int8: 8-bit weights for the Linear layers (lean engine, CPU).")
+RunEngineOpt = typer.Option(
+    None,
+    help="onnx (default on a CPU): the checkpoint exported once into RUN/exported/ and run on ONNX "
+    "Runtime; lean: evo-mt's own PyTorch engine (the default on a GPU); fairseq: fairseq's generator.",
+)
 BeamOpt = typer.Option(None, min=1, help="Beam size (default: the recipe's score.beam, or the export's).")
 LenpenOpt = typer.Option(None, help="Length penalty (default: the recipe's score.lenpen, or the export's).")
 # Lines a pipe is read ahead, sorted by length and cut into batches: more lines, less padding.
@@ -205,7 +211,7 @@ def translate(
     nbest: int = typer.Option(1, min=1, help="Hypotheses per line, tab-separated on that line."),
     lenpen: float | None = LenpenOpt,
     device: str | None = typer.Option(None, help="cpu or cuda (default: cuda if present)."),
-    engine: str = EngineOpt,
+    engine: str | None = RunEngineOpt,
     quantize: str = QuantizeOpt,
 ) -> None:
     """Translate raw text from stdin to stdout: one output line per input line, in order.
@@ -253,7 +259,7 @@ def serve(
     max_wait_ms: float = typer.Option(
         Limits.max_wait_ms, help="How long a line may wait for others to fill its batch."
     ),
-    engine: str = EngineOpt,
+    engine: str | None = RunEngineOpt,
     quantize: str = QuantizeOpt,
 ) -> None:
     """Serve translations over HTTP (JSON), batching lines of concurrent requests.
@@ -426,26 +432,38 @@ def export(
 
 
 def _translator(
-    path: Path, *, beam: int | None, lenpen: float | None, device: str | None, engine: str, quantize: str,
-    nbest: int = 1,
+    path: Path, *, beam: int | None, lenpen: float | None, device: str | None, engine: str | None,
+    quantize: str, nbest: int = 1,
 ):  # fmt: skip
     """The translator of an exported folder (ONNX Runtime; torch is never imported), or of a
-    run or checkpoint (the lab's engines); `beam`, `lenpen` None: the model's own settings."""
+    run or checkpoint: by default its export cached in the run folder, else the lab's engines;
+    `beam`, `lenpen` None: the model's own settings."""
     from evo_mt.runtime.model_folder import is_model_folder
 
     if is_model_folder(path):
         from evo_mt.runtime.translator import ExportedTranslator
 
-        for option, value, default in (("engine", engine, "lean"), ("quantize", quantize, "none")):
-            if value != default:
+        for option, value, allowed in (("engine", engine, (None, "onnx")), ("quantize", quantize, ("none",))):
+            if value not in allowed:
                 raise OptionError(option, "does not apply to an exported folder (it was fixed at export)")
         if device not in (None, "auto", "cpu"):
             raise OptionError("device", f"{device}: an exported folder runs on the CPU")
         return ExportedTranslator.load(path, beam=beam, nbest=nbest, lenpen=lenpen)
+    from evo_mt.export.run_cache import cached_export, default_engine
     from evo_mt.pipeline.decoding_defaults import decoding_settings
-    from evo_mt.pipeline.translation import Translator
 
     decoding = decoding_settings(path, beam=beam, lenpen=lenpen)
+    if engine is None:
+        engine = default_engine(path, device)
+    if engine == "onnx":
+        from evo_mt.runtime.translator import ExportedTranslator
+
+        if device not in (None, "auto", "cpu"):
+            raise OptionError("device", f"{device}: --engine onnx runs on the CPU; use --engine lean")
+        folder = cached_export(path, quantize=quantize)
+        return ExportedTranslator.load(folder, beam=decoding.beam, nbest=nbest, lenpen=decoding.lenpen)
+    from evo_mt.pipeline.translation import Translator
+
     return Translator.load(
         path, beam=decoding.beam, nbest=nbest, lenpen=decoding.lenpen, device=device, engine=engine,
         quantize=quantize,

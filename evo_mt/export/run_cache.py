@@ -1,0 +1,114 @@
+"""A run's checkpoint exported once into the run folder, so that `evo-mt translate RUN` and
+`evo-mt serve RUN` run on ONNX Runtime, as fast as an exported folder.
+
+    <run>/exported/
+      checkpoint_best-<sha256[:16]>/        an exported folder (evo_mt.runtime.model_folder)
+      checkpoint_best-<sha256[:16]>-int8/   the same, int8
+      checkpoint_best.json                  the checkpoint's size, mtime and sha256
+
+The folder is named after its checkpoint's content, so a changed checkpoint (retrained,
+averaged again) gets a new export and the stale one is removed. Hashing a large checkpoint
+costs more than a one-line translation, so the sha256 is reused while the file's size and
+modification time stay those it was computed for. An export is written under a scratch
+name and renamed whole: concurrent commands each export, the first rename wins, and no
+reader ever sees half a folder. Only this path imports torch (to export), and only when the
+export is missing or stale.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Dict
+
+from evo_mt.pipeline.run_folder import find_checkpoint
+from evo_mt.runtime.model_folder import ModelFolderError, open_folder, sha256
+
+CACHE = "exported"
+
+
+def cached_export(run_or_checkpoint: Path | str, *, quantize: str = "none") -> Path:
+    """The exported folder of a run's default checkpoint (or of a checkpoint in a run),
+    exported now if there is none for that checkpoint's content yet."""
+    run, checkpoint = find_checkpoint(run_or_checkpoint)
+    run.recipe()  # a clear error when this is not a run folder
+    cache = run.root / CACHE
+    digest = _checkpoint_sha256(checkpoint, cache)
+    suffix = "" if quantize == "none" else f"-{quantize}"
+    folder = cache / f"{checkpoint.stem}-{digest[:16]}{suffix}"
+    if not _usable(folder, digest):
+        _export(checkpoint, folder, quantize)
+    for stale in cache.glob(f"{checkpoint.stem}-*{suffix}"):
+        if stale != folder and stale.is_dir() and stale.name.count("-") == folder.name.count("-"):
+            shutil.rmtree(stale, ignore_errors=True)
+    return folder
+
+
+def is_writable(run_or_checkpoint: Path | str) -> bool:
+    """Whether the run folder can hold its export (a read-only run is translated as it is)."""
+    run, _ = find_checkpoint(run_or_checkpoint)
+    cache = run.root / CACHE
+    return os.access(cache if cache.is_dir() else run.root, os.W_OK)
+
+
+def _checkpoint_sha256(checkpoint: Path, cache: Path) -> str:
+    stamp_file = cache / f"{checkpoint.stem}.json"
+    info = checkpoint.stat()
+    now = {"bytes": info.st_size, "mtime_ns": info.st_mtime_ns}
+    try:
+        stamp: Dict = json.loads(stamp_file.read_text(encoding="utf-8"))
+        if {key: stamp.get(key) for key in now} == now and isinstance(stamp.get("sha256"), str):
+            return stamp["sha256"]
+    except (OSError, ValueError):
+        pass
+    digest = sha256(checkpoint)
+    cache.mkdir(exist_ok=True)
+    scratch = cache / f".{stamp_file.name}.{os.getpid()}"
+    scratch.write_text(json.dumps({**now, "sha256": digest}) + "\n", encoding="utf-8")
+    os.replace(scratch, stamp_file)
+    return digest
+
+
+def _usable(folder: Path, digest: str) -> bool:
+    """Whether `folder` is a sound export of the checkpoint with this sha256, in this evo-mt's
+    format (another version's export is redone)."""
+    if not folder.is_dir():
+        return False
+    try:
+        return open_folder(folder).manifest["checkpoint"]["sha256"] == digest
+    except (ModelFolderError, KeyError, TypeError):
+        return False
+
+
+def _export(checkpoint: Path, folder: Path, quantize: str) -> None:
+    from evo_mt.export.exporter import export
+
+    scratch = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+    try:
+        export(checkpoint, scratch / "model", quantize=quantize)
+        if folder.exists():  # unsound or of another format version: set aside, then replaced
+            (scratch / "model").rename(scratch / "new")
+            folder.rename(scratch / "old")
+            (scratch / "new").rename(folder)
+        else:
+            try:
+                (scratch / "model").rename(folder)
+            except OSError:
+                if not folder.is_dir():  # not another command's export, finished first
+                    raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def default_engine(run_or_checkpoint: Path | str, device: str | None) -> str:
+    """The engine `translate RUN` and `serve RUN` use when none is named: "onnx" (the cached
+    export) on a CPU, "lean" where a GPU is to be used or the run folder cannot hold an export.
+
+    Whether a GPU is present is read from the NVIDIA driver's listing rather than torch's, so
+    that the CPU path never imports torch."""
+    gpus = Path("/proc/driver/nvidia/gpus")
+    gpu = device == "cuda" or (device in (None, "auto") and gpus.is_dir() and any(gpus.iterdir()))
+    return "lean" if gpu or not is_writable(run_or_checkpoint) else "onnx"
