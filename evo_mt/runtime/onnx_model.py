@@ -17,13 +17,14 @@ from evo_mt.runtime.model_folder import ModelFolder
 from evo_mt.runtime.vocabulary import PAD
 
 
-def session_options(threads: int | None = None):
-    """CPU settings: every optimisation, one stream of work, `threads` (default: the
-    OMP_NUM_THREADS of the environment, else ONNX Runtime's choice) inside each operator."""
+def session_options(threads: int | None = None, level: str = "ORT_ENABLE_ALL"):
+    """CPU settings: every optimisation (or those up to `level`), one stream of work,
+    `threads` (default: the OMP_NUM_THREADS of the environment, else ONNX Runtime's choice)
+    inside each operator."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
-    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.graph_optimization_level = getattr(onnxruntime.GraphOptimizationLevel, level)
     options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
     if threads is None and os.environ.get("OMP_NUM_THREADS", "").isdigit():
         threads = int(os.environ["OMP_NUM_THREADS"])
