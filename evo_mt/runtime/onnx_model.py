@@ -64,15 +64,16 @@ class OnnxModel:
         encoded = dict(
             zip(self.encoder_outputs, self.encoder.run(None, {names.SOURCE_TOKENS: tokens}), strict=True)
         )
-        hypotheses = len(sources) * beam
-        sizes = {names.CACHED: hypotheses, names.STEPS: 0, names.SOURCE_LENGTH: longest}
+        # Before the first step a sentence's `beam` hypotheses are one and the same: the
+        # first step runs one row per sentence (Decoding.step).
+        sizes = {names.CACHED: len(sources), names.STEPS: 0, names.SOURCE_LENGTH: longest}
         per_sentence, cached = {}, {}
         for name, shape in self.state_inputs.items():
             if names.state_kind(name) in names.PER_SENTENCE:
                 per_sentence[name] = encoded[name]
             else:  # before the first step: nothing cached, convolution rows zero
                 cached[name] = np.zeros([sizes[d] if isinstance(d, str) else d for d in shape], np.float32)
-        return Decoding(self, encoded[names.SOURCE_PADDING], per_sentence, cached)
+        return Decoding(self, encoded[names.SOURCE_PADDING], per_sentence, cached, beam)
 
 
 class Decoding:
@@ -87,8 +88,10 @@ class Decoding:
         source_padding: np.ndarray,
         per_sentence: Dict[str, np.ndarray],
         cached: Dict[str, Any],
+        beam: int,
     ) -> None:
         self.model = model
+        self.beam = beam
         self.source_padding = source_padding
         self.per_sentence = per_sentence
         self.cached = cached  # numpy arrays before the first step, then ONNX Runtime's OrtValues
@@ -97,6 +100,9 @@ class Decoding:
         self._renewed: List[str] = [name[len(names.NEXT) :] for name in model.decoder_outputs[1:]]
 
     def step(self, last_tokens: np.ndarray) -> np.ndarray:
+        hypotheses = len(last_tokens)
+        if self.steps == 0:  # every sentence's hypotheses start alike: one row each
+            last_tokens = np.ascontiguousarray(last_tokens[:: self.beam])
         binding = self.model.decoder.io_binding()
         inputs = {
             names.LAST_TOKENS: last_tokens,
@@ -117,9 +123,14 @@ class Decoding:
         self.model.decoder.run_with_iobinding(binding)
         log_probs, *renewed = binding.get_outputs()
         self.cached = dict(zip(self._renewed, renewed, strict=True))
-        self.reorder = np.arange(len(last_tokens))  # unless `select` chooses otherwise
+        # Each hypothesis continues its own row, unless `select` chooses otherwise; after the
+        # first step, a sentence's hypotheses share its one row.
+        self.reorder = np.arange(hypotheses) // (hypotheses // len(last_tokens))
+        log_probs = log_probs.numpy()
+        if self.steps == 0:
+            log_probs = np.repeat(log_probs, self.beam, axis=0)
         self.steps += 1
-        return log_probs.numpy()
+        return log_probs
 
     def select(self, hypotheses: np.ndarray, sentences: np.ndarray | None) -> None:
         self.reorder = self.reorder[hypotheses]
