@@ -39,7 +39,8 @@ def test_translate_is_timed_against_fairseq_interactive(toy_run, tmp_path, fairs
     assert report["sentences"] == 20
     rows = report["rows"]
     assert list(rows) == [
-        "evo-mt translate", "evo-mt translate DIR (exported)", "evo-mt translate DIR (exported, int8)",
+        "evo-mt translate --engine lean", "evo-mt translate RUN (its cached export)",
+        "evo-mt translate DIR (exported)", "evo-mt translate DIR (exported, int8)",
         "evo-mt translate --quantize int8", "evo-mt translate --engine fairseq", "fairseq-interactive",
     ]  # fmt: skip
     for name, row in rows.items():
@@ -48,7 +49,10 @@ def test_translate_is_timed_against_fairseq_interactive(toy_run, tmp_path, fairs
         assert row["peak_mib"] > 20, name  # a Python process with numpy loaded, at least
         assert row["output_words"] > 20, name
     # Both engines, the exported model and fairseq-interactive translate these lines alike.
-    alike = ("evo-mt translate --engine fairseq", "fairseq-interactive", "evo-mt translate DIR (exported)")
+    alike = (
+        "evo-mt translate --engine fairseq", "fairseq-interactive", "evo-mt translate DIR (exported)",
+        "evo-mt translate RUN (its cached export)",
+    )  # fmt: skip
     for name in alike:
         assert rows[name]["same_as_lean"] == 20, name
     assert set(report["ratios"]) == {
@@ -57,6 +61,8 @@ def test_translate_is_timed_against_fairseq_interactive(toy_run, tmp_path, fairs
         "int8 speedup vs fairseq-interactive",
         "exported speedup vs lean (EA)",
         "exported int8 speedup vs lean (EA)",
+        "translate RUN / translate DIR time",
+        "translate RUN / translate DIR time, one line",
     }
     assert "| fairseq-interactive | ea |" in done.stdout
 
