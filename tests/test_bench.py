@@ -41,7 +41,8 @@ def test_translate_is_timed_against_fairseq_interactive(toy_run, tmp_path, fairs
     assert list(rows) == [
         "evo-mt translate --engine lean", "evo-mt translate RUN (its cached export)",
         "evo-mt translate DIR (exported)", "evo-mt translate DIR (exported, int8)",
-        "evo-mt translate --quantize int8", "evo-mt translate --engine fairseq", "fairseq-interactive",
+        "evo-mt translate --engine lean --quantize int8", "evo-mt translate --engine fairseq",
+        "fairseq-interactive",
     ]  # fmt: skip
     for name, row in rows.items():
         # 20 lines take about as long as one (start-up dominates): both timed, neither ordered.

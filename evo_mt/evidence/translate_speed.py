@@ -38,6 +38,7 @@ from evo_mt.runtime.errors import OptionError, UserError
 REFERENCE = "fairseq-interactive"  # what the speed-ups are measured against
 LEAN, LEAN_VANILLA = "evo-mt translate --engine lean", "evo-mt translate --engine lean (vanilla)"
 CACHED = "evo-mt translate RUN (its cached export)"
+LEAN_INT8 = "evo-mt translate --engine lean --quantize int8"
 EXPORTED, EXPORTED_INT8 = "evo-mt translate DIR (exported)", "evo-mt translate DIR (exported, int8)"
 EXPORTED_VANILLA = "evo-mt translate DIR (vanilla, exported)"
 OWN_SIZE = "the runs' own"
@@ -120,8 +121,8 @@ def _commands(
         CACHED: {"command": evo_mt_translate(checkpoint, beam), "model": "ea", "exports_once": True},
         EXPORTED: {"command": evo_mt_translate(exported, beam), "model": "ea"},
         EXPORTED_INT8: {"command": evo_mt_translate(work / "exported-int8", beam), "model": "ea"},
-        "evo-mt translate --quantize int8": {
-            "command": evo_mt_translate(checkpoint, beam, "--quantize", "int8"),
+        LEAN_INT8: {
+            "command": evo_mt_translate(checkpoint, beam, "--engine", "lean", "--quantize", "int8"),
             "model": "ea",
         },
         "evo-mt translate --engine fairseq": {
@@ -227,7 +228,7 @@ def translation_speed(
 
 def _ratios(rows: Dict[str, Dict]) -> Dict[str, float]:
     reference = rows[REFERENCE]
-    lean, int8 = rows[LEAN], rows["evo-mt translate --quantize int8"]
+    lean, int8 = rows[LEAN], rows[LEAN_INT8]
     ratios = {
         f"speedup vs {REFERENCE}": reference["seconds"] / lean["seconds"],
         f"memory vs {REFERENCE}": lean["peak_mib"] / reference["peak_mib"],
