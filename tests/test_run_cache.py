@@ -80,3 +80,10 @@ def test_a_read_only_run_and_a_gpu_use_the_lean_engine(own_run, monkeypatch):
     assert run_cache.default_engine(own_run, "cuda") == "lean"
     monkeypatch.setattr(run_cache.os, "access", lambda path, mode: False)
     assert run_cache.default_engine(own_run, "cpu") == "lean"
+
+
+def test_a_run_that_cannot_hold_its_export_is_refused_in_one_line(own_run, fairseq_env):
+    (own_run / CACHE).write_text("a file where the export folder goes")
+    done = evo_mt("translate", str(own_run), "--engine", "onnx", env=fairseq_env, input="x\n")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().endswith("translate with --engine lean"), done.stderr

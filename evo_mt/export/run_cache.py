@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Dict
 
 from evo_mt.pipeline.run_folder import find_checkpoint
+from evo_mt.runtime.errors import UserError
 from evo_mt.runtime.model_folder import ModelFolderError, open_folder, sha256
 
 CACHE = "exported"
@@ -36,11 +37,17 @@ def cached_export(run_or_checkpoint: Path | str, *, quantize: str = "none") -> P
     run, checkpoint = find_checkpoint(run_or_checkpoint)
     run.recipe()  # a clear error when this is not a run folder
     cache = run.root / CACHE
-    digest = _checkpoint_sha256(checkpoint, cache)
-    suffix = "" if quantize == "none" else f"-{quantize}"
-    folder = cache / f"{checkpoint.stem}-{digest[:16]}{suffix}"
-    if not _usable(folder, digest):
-        _export(checkpoint, folder, quantize)
+    try:
+        digest = _checkpoint_sha256(checkpoint, cache)
+        suffix = "" if quantize == "none" else f"-{quantize}"
+        folder = cache / f"{checkpoint.stem}-{digest[:16]}{suffix}"
+        if not _usable(folder, digest):
+            _export(checkpoint, folder, quantize)
+    except OSError as error:
+        raise UserError(
+            f"{cache}: cannot write the run's export there ({error.strerror or error}); "
+            "translate with --engine lean"
+        ) from None
     for stale in cache.glob(f"{checkpoint.stem}-*{suffix}"):
         if stale != folder and stale.is_dir() and stale.name.count("-") == folder.name.count("-"):
             shutil.rmtree(stale, ignore_errors=True)
@@ -51,7 +58,9 @@ def is_writable(run_or_checkpoint: Path | str) -> bool:
     """Whether the run folder can hold its export (a read-only run is translated as it is)."""
     run, _ = find_checkpoint(run_or_checkpoint)
     cache = run.root / CACHE
-    return os.access(cache if cache.is_dir() else run.root, os.W_OK)
+    if cache.is_dir():
+        return os.access(cache, os.W_OK)
+    return not cache.exists() and os.access(run.root, os.W_OK)
 
 
 def _checkpoint_sha256(checkpoint: Path, cache: Path) -> str:
