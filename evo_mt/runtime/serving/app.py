@@ -16,7 +16,7 @@ from starlette.routing import Route
 from evo_mt.runtime.serving.batcher import Batcher, QueueFull
 from evo_mt.runtime.serving.limits import Limits
 from evo_mt.runtime.serving.requests import RequestError, parse_translate
-from evo_mt.runtime.text import TextTranslator
+from evo_mt.runtime.text import TextTranslator, join_translations
 
 logger = logging.getLogger("evo_mt")
 
@@ -41,7 +41,11 @@ def memory_mib() -> Dict[str, float | None]:
 
 def create_app(translator: TextTranslator, limits: Limits) -> Starlette:
     batcher = Batcher(translator, limits)
-    info = {**translator.describe(), "limits": limits.as_dict()}
+    info = {
+        **translator.describe(),
+        "sentence_pieces": translator.sentence_pieces,
+        "limits": limits.as_dict(),
+    }
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette):
@@ -58,26 +62,24 @@ def create_app(translator: TextTranslator, limits: Limits) -> Starlette:
         except ClientDisconnect:
             return Response(status_code=400)  # nobody is left to read it
         parsed = parse_translate(body, limits, translator.beam)
-        measured = await asyncio.to_thread(lambda: [batcher.measure(line) for line in parsed.lines])
-        queued = [
-            (i, line, length)
-            for i, (line, (length, _)) in enumerate(zip(parsed.lines, measured, strict=True))
-            if line.strip()
-        ]
+        layouts = await asyncio.to_thread(lambda: [translator.layout(line) for line in parsed.lines])
+        units = [unit for found in layouts for unit in found.units]
         warnings = [
-            f"line {i}: longer than the model's {translator.max_source_pieces} subword positions; truncated"
-            for i, (line, (_, truncated)) in enumerate(zip(parsed.lines, measured, strict=True))
-            if truncated and line.strip()
+            f"line {i}: a sentence longer than the {translator.sentence_pieces} subwords the model "
+            "reads at once; translated in pieces"
+            for i, found in enumerate(layouts)
+            if found.cut_sentences
         ]
         try:
-            job = batcher.submit(queued, count=len(parsed.lines), beam=parsed.beam, nbest=parsed.nbest)
+            job = batcher.submit(units, beam=parsed.beam, nbest=parsed.nbest)
         except QueueFull:
             raise RequestError(503, "the server is busy (its queue is full); retry later") from None
         results = await _unless_disconnected(request, job.future)
         if results is None:
             batcher.cancel(job)
             return Response(status_code=400)
-        translations = results if parsed.nbest > 1 else [best[0] for best in results]
+        joined = join_translations(layouts, results, parsed.nbest)
+        translations = joined if parsed.nbest > 1 else [best[0] for best in joined]
         return JSONResponse({"translations": translations, "warnings": warnings})
 
     async def health(_request: Request) -> Response:
