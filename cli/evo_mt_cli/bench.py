@@ -4,6 +4,7 @@
     translate  whole `evo-mt translate` processes against fairseq-interactive (and CTranslate2)
     serve      a real `evo-mt serve` process under concurrent clients
     quality    vanilla, EA and ablations trained alike, scored, and tested for significance
+    paragraphs test sentences as paragraphs against one a line: BLEU, time, the segmenters
 
 Each prints its table and, with --json, writes its figures (evo_mt.evidence holds the measuring).
 """
