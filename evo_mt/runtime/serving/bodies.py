@@ -35,7 +35,8 @@ async def read_payload(request: Request, limit: int) -> Any:
     of its fields; anything else is read as JSON, whatever its Content-Type says."""
     body = await read_body(request, limit)
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type not in FORM_TYPES:
+    # `curl -d '{...}'` labels JSON as a form: a form's first field never starts with { or [.
+    if media_type not in FORM_TYPES or body.lstrip()[:1] in (b"{", b"["):
         return json_payload(body)
 
     async def replay() -> dict:

@@ -4,8 +4,9 @@ cleaned into the lines to translate. Every field of the one /translate API is re
 Two forms share the route. LibreTranslate's (`q`, a string or a list of texts) is answered in
 LibreTranslate's shape (app.py, libretranslate.py) and refused with LibreTranslate's status,
 400; its texts may hold several lines, each translated on its own. evo-mt's own (`text`, a list
-of lines) keeps its 422 (shape) and 413 (size). `source`, `target`, `format`, `api_key` and
-`beam` belong to both; n-best is `alternatives` with `q` and `nbest` with `text`.
+of lines; any body without `q`) keeps its 422 (shape) and 413 (size). `source`, `target`,
+`format`, `api_key` and `beam` belong to both; n-best is `alternatives` with `q`, `nbest` with
+`text`.
 """
 
 import json
@@ -59,7 +60,7 @@ EVO_MT_STATUSES = _Statuses(422, 413)
 
 
 def is_libretranslate(payload: Dict[str, Any]) -> bool:
-    return "text" not in payload
+    return "q" in payload
 
 
 def api_key_field(payload: Dict[str, Any]) -> str | None:
@@ -171,8 +172,6 @@ def _texts(
     payload: Dict[str, Any], limits: Limits, statuses: _Statuses
 ) -> Tuple[List[str], List[int], List[str], bool]:
     """LibreTranslate's `q`: each text cut into its lines (\\n, \\r\\n or \\r), each a line to translate."""
-    if "q" not in payload:
-        raise RequestError(400, 'missing field "q" (a text, or a list of texts)')
     q = payload["q"]
     single = isinstance(q, str)
     texts = [q] if single else q
@@ -201,6 +200,8 @@ def _lines(
     payload: Dict[str, Any], limits: Limits, statuses: _Statuses
 ) -> Tuple[List[str], List[int], List[str], bool]:
     """evo-mt's `text`: a list of lines."""
+    if "text" not in payload:
+        raise RequestError(422, 'missing field "q" (a text or a list of texts) or "text" (a list of lines)')
     text = payload["text"]
     if not isinstance(text, list):
         raise RequestError(statuses.invalid, f'"text" must be a list of strings, not {json_type(text)}')
