@@ -54,7 +54,7 @@ class KeyFile:
             logger.warning("serve: cannot read %s again (%s); its %d keys read before stay", self.path,
                            _reason(error), len(self._digests))  # fmt: skip
             return
-        logger.warning("serve: %s read again: %d keys", self.path, len(digests))
+        logger.warning("serve: %s read again: %d key(s)", self.path, len(digests))
         self._digests = digests
 
     def _reload_if_changed(self) -> None:
