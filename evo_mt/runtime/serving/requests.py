@@ -175,8 +175,11 @@ def _texts(
     q = payload["q"]
     single = isinstance(q, str)
     texts = [q] if single else q
-    if not isinstance(texts, list) or not all(isinstance(text, str) for text in texts):
+    if not isinstance(texts, list):
         raise RequestError(statuses.invalid, f'"q" must be a string or a list of strings, not {json_type(q)}')
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise RequestError(statuses.invalid, f'"q"[{i}] must be a string, not {json_type(text)}')
     lines, counts, labels = [], [], []
     for i, text in enumerate(texts):
         parts = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
