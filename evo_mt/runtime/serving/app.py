@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import resource
-import signal
 import sys
 from pathlib import Path
 from typing import Dict, List
@@ -61,14 +60,9 @@ def create_app(translator: TextTranslator, limits: Limits, access: Access | None
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette):
         batcher.start()
-        reloading = access.keys is not None and hasattr(signal, "SIGHUP")
-        if reloading:
-            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, access.keys.reload)
         try:
             yield
         finally:
-            if reloading:
-                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             # uvicorn gets here after the in-flight requests have been answered.
             await asyncio.to_thread(batcher.stop)
 
@@ -131,10 +125,7 @@ def create_app(translator: TextTranslator, limits: Limits, access: Access | None
     async def show_metrics(request: Request) -> Response:
         # With --api-keys, a scraper sends one of the keys (Prometheus: `authorization:
         # credentials`); not rate-limited, since scrapes come at a fixed pace.
-        if access.keys is not None:
-            key = api_key(request)
-            if not key or not access.keys.holds(key):
-                raise RequestError(403, "an API key is needed: send Authorization: Bearer KEY")
+        access.check_key(api_key(request))
         return metrics.exposition()
 
     async def page(_request: Request) -> Response:

@@ -27,11 +27,13 @@ def _digest(key: str) -> bytes:
 
 class KeyFile:
     """The keys of a file of one key a line (blank lines and lines starting with # ignored),
-    read again when the file changes (checked on each use) or on `reload` (SIGHUP)."""
+    read again when the file changes (checked on each use), or at the next use after
+    `reload_soon` (SIGHUP)."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._stamp: Tuple[int, int, int] | None = None
+        self._stale = False
         try:
             self._digests = self._read()
         except (OSError, UnicodeDecodeError) as error:
@@ -45,6 +47,10 @@ class KeyFile:
     def holds(self, key: str) -> bool:
         self._reload_if_changed()
         return _digest(key) in self._digests
+
+    def reload_soon(self) -> None:
+        """Have the next use read the file again: safe in a signal handler (SIGHUP)."""
+        self._stale = True
 
     def reload(self) -> None:
         """Read the file again; when it cannot be read, keep the keys read before."""
@@ -62,7 +68,8 @@ class KeyFile:
             stamp = self._stat()
         except OSError:
             stamp = None
-        if stamp != self._stamp:
+        if stamp != self._stamp or self._stale:
+            self._stale = False
             self.reload()
 
     def _stat(self) -> Tuple[int, int, int]:
@@ -122,14 +129,18 @@ class Access:
     def key_required(self) -> bool:
         return self.keys is not None
 
-    def check(self, key: str | None, client: str) -> None:
-        """Pass, or RequestError: 403 without a listed key, 429 over the rate limit. With keys,
-        the limit counts each key's requests; without, each client address's."""
+    def check_key(self, key: str | None) -> None:
+        """Pass, or RequestError(403) when keys are required and `key` is not one of them."""
         if self.keys is not None:
             if not key:
                 raise RequestError(403, "an API key is needed: send api_key (or Authorization: Bearer KEY)")
             if not self.keys.holds(key):
                 raise RequestError(403, "invalid API key")
+
+    def check(self, key: str | None, client: str) -> None:
+        """Pass, or RequestError: 403 without a listed key, 429 over the rate limit. With keys,
+        the limit counts each key's requests; without, each client address's."""
+        self.check_key(key)
         if self.limit is not None:
             caller = _digest(key) if key and self.keys is not None else b"address:" + client.encode()
             wait = self.limit.retry_after(caller)

@@ -106,14 +106,11 @@ def parse_translate(payload: Any, limits: Limits, default_beam: int, pair: Langu
         unknown = sorted(set(payload) - set(FIELDS))
         if unknown:
             raise RequestError(422, f"unknown field {unknown[0]!r}; the fields are {', '.join(FIELDS)}")
-    misplaced = "nbest" if libretranslate else "alternatives"
-    if misplaced in payload:
-        other = "alternatives" if libretranslate else "nbest"
-        raise RequestError(
-            statuses.invalid,
-            f'"{misplaced}" goes with "{"text" if libretranslate else "q"}"; '
-            f'with "{"q" if libretranslate else "text"}" ask for "{other}"',
-        )
+    field, owner, instead = (
+        ("nbest", "text", "alternatives") if libretranslate else ("alternatives", "q", "nbest")
+    )
+    if field in payload:
+        raise RequestError(statuses.invalid, f'"{field}" goes with "{owner}"; ask for "{instead}" instead')
     source_auto = _check_pair(payload, pair)
     _check_format(payload)
     if libretranslate:

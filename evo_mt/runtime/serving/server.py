@@ -51,6 +51,10 @@ def serve(
     # uvicorn catches the signal, shuts down, then raises it again to whatever handler was
     # there before; these do nothing, so a signalled shutdown ends like a normal return.
     previous = {sig: signal.signal(sig, _shutdown_done) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # SIGHUP: the --api-keys file is read again (at the next request that needs a key).
+    if access is not None and access.keys is not None and hasattr(signal, "SIGHUP"):
+        keys = access.keys
+        previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, lambda _signal, _frame: keys.reload_soon())
     try:
         server.run(sockets=[listening])
     finally:
