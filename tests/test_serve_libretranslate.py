@@ -92,7 +92,7 @@ def test_source_auto_and_alternatives(server, exported_toy, expected, fairseq_en
     lines = list(expected)[:3]
     answer = post(server, "/translate", q=lines, source="auto", target="de", alternatives=2).json()
     assert answer["detectedLanguage"] == [{"confidence": 0.0, "language": "en"}] * 3
-    # The beam grows to alternatives + 1 when it is smaller; here the default beam is larger.
+    # The export's beam (5) holds alternatives + 1 hypotheses: `evo-mt translate --nbest 3`'s.
     three_best = translate_command(exported_toy, lines, fairseq_env, "--nbest", "3")
     for text, alternatives, hypotheses in zip(
         answer["translatedText"], answer["alternatives"], three_best, strict=True
@@ -105,6 +105,11 @@ def test_source_auto_and_alternatives(server, exported_toy, expected, fairseq_en
     single = post(server, "/translate", q=lines[0], source="auto", target="de", alternatives=1).json()
     assert single["detectedLanguage"] == {"confidence": 0.0, "language": "en"}
     assert isinstance(single["alternatives"], list)
+    # 6 alternatives take a beam of 7, above the export's 5: the best is then beam 7's.
+    grown = post(server, "/translate", q=lines[0], alternatives=6).json()
+    seven_best = translate_command(exported_toy, lines[:1], fairseq_env, "--beam", "7", "--nbest", "7")
+    assert grown["translatedText"] == seven_best[0].split("\t")[0]
+    assert 1 <= len(grown["alternatives"]) <= 6
 
 
 def test_form_data_as_libretranslate_clients_send_it(server, expected):
