@@ -3,15 +3,18 @@
 from dataclasses import dataclass
 from typing import Dict, List
 
-import pycountry
+from iso639 import Lang
+from iso639.exceptions import InvalidLanguageValue
 
 
 def language_name(code: str) -> str:
-    """The English name of an ISO 639-1 or 639-3 code ("de": "German"; a region or script after
-    "-" is left out); the code itself when unknown."""
+    """The English name of an ISO 639 code ("de": "German"; a region or script after "-" is
+    left out); the code itself when unknown."""
     base = code.replace("_", "-").split("-")[0].lower()
-    found = pycountry.languages.get(**{"alpha_2" if len(base) == 2 else "alpha_3": base})
-    return found.name if found is not None else code
+    try:
+        return Lang(base).name
+    except InvalidLanguageValue:
+        return code
 
 
 @dataclass(frozen=True)
