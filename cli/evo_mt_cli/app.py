@@ -308,17 +308,29 @@ def serve(
     max_wait_ms: float = typer.Option(
         Limits.max_wait_ms, help="How long a line may wait for others to fill its batch."
     ),
+    api_keys: Path | None = typer.Option(
+        None, "--api-keys", help="A file of API keys, one a line: requests without one get 403. "
+        "Read again on SIGHUP and when it changes.",
+    ),
+    rate_limit: int = typer.Option(
+        0, help="Most translate/detect requests a minute per API key (per client address without "
+        "--api-keys); beyond, 429 with Retry-After. 0: no limit.",
+    ),
     engine: str = EngineOpt,
     quantize: str = QuantizeOpt,
     split: bool = SplitOpt,
 ) -> None:
-    """Serve translations over HTTP (JSON), batching lines of concurrent requests.
+    """Serve translations over HTTP: LibreTranslate's API, a web page, Prometheus metrics.
 
-    POST /translate {"text": ["a line", ...]} answers {"translations": [...]}; GET /health,
-    GET /info. SIGTERM or Ctrl-C: finish the requests in flight, then exit.
+    POST /translate {"q": "a text", "source": "en", "target": "de"} answers
+    {"translatedText": "..."}; evo-mt's own {"text": ["a line", ...]} answers {"translations":
+    [...]}. GET / is a page that translates; GET /languages, POST /detect, GET /health,
+    GET /info, GET /metrics, GET /openapi.json. SIGTERM or Ctrl-C: finish the requests in
+    flight, then exit. SIGHUP: read the --api-keys file again.
 
-    Example: evo-mt serve runs/toy --port 8080
+    Example: evo-mt serve toy-model --port 8080 --api-keys keys.txt
     """
+    from evo_mt.runtime.serving.keys import Access, KeyFile
     from evo_mt.runtime.serving.server import listen
     from evo_mt.runtime.serving.server import serve as run_server
 
@@ -336,6 +348,7 @@ def serve(
         raise UserError(f"{run_or_checkpoint}: no such run folder, checkpoint or exported folder")
     if beam is not None and beam > max_beam:  # before anything loads
         raise UserError(f"--beam {beam} is larger than --max-beam {max_beam}; raise --max-beam")
+    access = Access(KeyFile(api_keys) if api_keys is not None else None, rate_limit)
     listening = listen(host, port)
     translator = load_translator(
         run_or_checkpoint, beam=beam, lenpen=lenpen, device=device, engine=engine, quantize=quantize
@@ -348,7 +361,7 @@ def serve(
     def ready(address: str) -> None:
         typer.echo(f"evo-mt serve: {served} (beam {translator.beam}) on {address}", err=True)
 
-    run_server(translator, limits, listening, on_ready=ready)
+    run_server(translator, limits, listening, on_ready=ready, access=access)
 
 
 app.add_typer(bench_app)

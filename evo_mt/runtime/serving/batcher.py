@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Sequence
+from typing import Callable, Dict, List, Sequence
 
 from evo_mt.runtime.serving.limits import Limits
 from evo_mt.runtime.text import TextTranslator, length_batches
@@ -73,9 +73,13 @@ class Counters:
 class Batcher:
     """The worker thread and its queue; `submit` and `cancel` are called from the event loop."""
 
-    def __init__(self, translator: TextTranslator, limits: Limits) -> None:
+    def __init__(
+        self, translator: TextTranslator, limits: Limits, on_batch: Callable[[int], None] | None = None
+    ) -> None:
+        """`on_batch` gets the number of sentences of each batch decoded, on the worker thread."""
         self.translator = translator
         self.limits = limits
+        self.on_batch = on_batch
         self.counters = Counters()
         self._searches: Dict[int, TextTranslator] = {}
         self._pending: List[_Line] = []
@@ -193,5 +197,7 @@ class Batcher:
                 line.job.remaining -= 1
                 if line.job.remaining == 0 and not line.job.cancelled:
                     finished.append(line.job)
+        if self.on_batch is not None:  # counted before anyone is answered
+            self.on_batch(len(batch))
         for job in finished:
             job.future.get_loop().call_soon_threadsafe(job.resolve)
