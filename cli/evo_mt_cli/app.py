@@ -18,6 +18,7 @@ from evo_mt.runtime.serving.limits import Limits
 from evo_mt.runtime.text import BATCH_SIZE
 from evo_mt_cli.bench import bench_app
 from evo_mt_cli.help import PlainHelp
+from evo_mt_cli.translators import load_translator
 
 app = typer.Typer(
     name="evo-mt",
@@ -66,6 +67,12 @@ RunEngineOpt = typer.Option(
 )
 BeamOpt = typer.Option(None, min=1, help="Beam size (default: the recipe's score.beam, or the export's).")
 LenpenOpt = typer.Option(None, help="Length penalty (default: the recipe's score.lenpen, or the export's).")
+SplitOpt = typer.Option(
+    True,
+    "--split/--no-split",
+    help="Cut each line into sentences, translate them and join them (default); "
+    "--no-split: each line is one sentence, as in a test set.",
+)
 # Lines a pipe is read ahead, sorted by length and cut into batches: more lines, less padding.
 READ_AHEAD = 2048
 RunOrModelHelp = "A run folder, a checkpoint inside one, or an exported model folder (`evo-mt export`)."
@@ -203,6 +210,9 @@ def _decoding(engine: str, quantize: str) -> str:
     return f", {variant}" if variant else ""
 
 
+FORMATS = ("text", "markdown")
+
+
 @app.command()
 def translate(
     run_or_checkpoint: Path = typer.Argument(..., help=RunOrModelHelp),
@@ -213,28 +223,73 @@ def translate(
     device: str | None = typer.Option(None, help="cpu or cuda (default: cuda if present)."),
     engine: str | None = RunEngineOpt,
     quantize: str = QuantizeOpt,
+    split: bool = SplitOpt,
+    input_file: Path | None = typer.Option(None, "--input", help="Read this file instead of standard input."),
+    output_file: Path | None = typer.Option(
+        None, "--output", help="Write this file instead of standard output (replaced once all is translated)."
+    ),
+    text_format: str = typer.Option(
+        "text",
+        "--format",
+        help="text, or markdown: code, HTML, link targets, URLs and block markers are kept as they are.",
+    ),
 ) -> None:
     """Translate raw text from stdin to stdout: one output line per input line, in order.
 
-    Example: evo-mt translate runs/toy < sentences.txt > translations.txt
-    """
-    from evo_mt.runtime.lines import stream_lines
+    Each line is cut into sentences, which are translated and joined back; blank lines and
+    the whitespace around and between sentences are kept.
 
-    translator = _translator(
+    Example: evo-mt translate runs/toy < sentences.txt > translations.txt
+
+    Example: evo-mt translate runs/toy --input README.md --output README.de.md --format markdown
+    """
+    import contextlib
+
+    from evo_mt.runtime.lines import open_text_source, stream_lines
+
+    if text_format not in FORMATS:
+        raise OptionError("format", f"must be one of {', '.join(FORMATS)}, not {text_format!r}")
+    if text_format == "markdown" and nbest > 1:
+        raise OptionError("nbest", "must be 1 with --format markdown (a document has one translation)")
+    if input_file is not None and output_file is not None and _same_file(input_file, output_file):
+        raise OptionError("output", f"{output_file} is the --input file; name another file")
+    # The input is opened before the model loads: a missing file is told at once.
+    source = open_text_source(input_file) if input_file is not None else sys.stdin.buffer
+    translator = load_translator(
         run_or_checkpoint, beam=beam, nbest=nbest, lenpen=lenpen, device=device,
         engine=engine, quantize=quantize,
-    )  # fmt: skip
-    lines = stream_lines(sys.stdin.buffer)
-    interactive = sys.stdin.isatty()
-    chunk: List[str] = []
-    for line in lines:
-        chunk.append(line)
-        # A terminal gets each answer at once; a pipe is read in chunks sorted by length.
-        if interactive or len(chunk) >= max(batch_size * 16, READ_AHEAD):
-            _emit(translator.translate(chunk, batch_size=batch_size))
-            chunk = []
-    if chunk:
-        _emit(translator.translate(chunk, batch_size=batch_size))
+    ).with_split(split)  # fmt: skip
+    with contextlib.ExitStack() as stack:
+        out = sys.stdout
+        if output_file is not None:
+            from evo_mt.pipeline.files import atomic_file
+
+            scratch = stack.enter_context(atomic_file(output_file))
+            out = stack.enter_context(open(scratch, "w", encoding="utf-8"))
+        with source:
+            lines = stream_lines(source)
+            if text_format == "markdown":
+                from evo_mt.runtime.markdown import translate_markdown
+
+                document = translate_markdown(
+                    list(lines), lambda texts: [best[0] for best in translator.translate(texts, batch_size)]
+                )
+                _emit([[line] for line in document], out)
+                return
+            # A terminal gets each answer at once; a pipe is read in chunks sorted by length.
+            interactive = source.isatty()
+            chunk: List[str] = []
+            for line in lines:
+                chunk.append(line)
+                if interactive or len(chunk) >= max(batch_size * 16, READ_AHEAD):
+                    _emit(translator.translate(chunk, batch_size=batch_size), out)
+                    chunk = []
+            if chunk:
+                _emit(translator.translate(chunk, batch_size=batch_size), out)
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    return second.exists() and first.exists() and os.path.samefile(first, second)
 
 
 @app.command()
@@ -259,16 +314,29 @@ def serve(
     max_wait_ms: float = typer.Option(
         Limits.max_wait_ms, help="How long a line may wait for others to fill its batch."
     ),
+    api_keys: Path | None = typer.Option(
+        None, "--api-keys", help="A file of API keys, one a line: requests without one get 403. "
+        "Read again on SIGHUP and when it changes.",
+    ),
+    rate_limit: int = typer.Option(
+        0, help="Most translate/detect requests a minute per API key (per client address without "
+        "--api-keys); beyond, 429 with Retry-After. 0: no limit.",
+    ),
     engine: str | None = RunEngineOpt,
     quantize: str = QuantizeOpt,
+    split: bool = SplitOpt,
 ) -> None:
-    """Serve translations over HTTP (JSON), batching lines of concurrent requests.
+    """Serve translations over HTTP: LibreTranslate's API, a web page, Prometheus metrics.
 
-    POST /translate {"text": ["a line", ...]} answers {"translations": [...]}; GET /health,
-    GET /info. SIGTERM or Ctrl-C: finish the requests in flight, then exit.
+    POST /translate {"q": "a text", "source": "en", "target": "de"} answers
+    {"translatedText": "..."}; evo-mt's own {"text": ["a line", ...]} answers {"translations":
+    [...]}. GET / is a page that translates; GET /languages, POST /detect, GET /health,
+    GET /info, GET /metrics, GET /openapi.json. SIGTERM or Ctrl-C: finish the requests in
+    flight, then exit. SIGHUP: read the --api-keys file again.
 
-    Example: evo-mt serve runs/toy --port 8080
+    Example: evo-mt serve toy-model --port 8080 --api-keys keys.txt
     """
+    from evo_mt.runtime.serving.keys import Access, KeyFile
     from evo_mt.runtime.serving.server import listen
     from evo_mt.runtime.serving.server import serve as run_server
 
@@ -286,10 +354,11 @@ def serve(
         raise UserError(f"{run_or_checkpoint}: no such run folder, checkpoint or exported folder")
     if beam is not None and beam > max_beam:  # before anything loads
         raise UserError(f"--beam {beam} is larger than --max-beam {max_beam}; raise --max-beam")
+    access = Access(KeyFile(api_keys) if api_keys is not None else None, rate_limit)
     listening = listen(host, port)
-    translator = _translator(
+    translator = load_translator(
         run_or_checkpoint, beam=beam, lenpen=lenpen, device=device, engine=engine, quantize=quantize
-    )
+    ).with_split(split)
     if translator.beam > max_beam:
         raise UserError(f"--beam {translator.beam} is larger than --max-beam {max_beam}; raise --max-beam")
     model = translator.describe()
@@ -298,7 +367,7 @@ def serve(
     def ready(address: str) -> None:
         typer.echo(f"evo-mt serve: {served} (beam {translator.beam}) on {address}", err=True)
 
-    run_server(translator, limits, listening, on_ready=ready)
+    run_server(translator, limits, listening, on_ready=ready, access=access)
 
 
 app.add_typer(bench_app)
@@ -431,46 +500,10 @@ def export(
     typer.echo(f"exported {name} to {output} ({size:.1f} MiB, quantize {quantize})", err=True)
 
 
-def _translator(
-    path: Path, *, beam: int | None, lenpen: float | None, device: str | None, engine: str | None,
-    quantize: str, nbest: int = 1,
-):  # fmt: skip
-    """The translator of an exported folder (ONNX Runtime; torch is never imported), or of a
-    run or checkpoint: by default its export cached in the run folder, else the lab's engines;
-    `beam`, `lenpen` None: the model's own settings."""
-    from evo_mt.runtime.model_folder import is_model_folder
-
-    if is_model_folder(path):
-        from evo_mt.runtime.translator import ExportedTranslator
-
-        for option, value, allowed in (("engine", engine, (None, "onnx")), ("quantize", quantize, ("none",))):
-            if value not in allowed:
-                raise OptionError(option, "does not apply to an exported folder (it was fixed at export)")
-        if device not in (None, "auto", "cpu"):
-            raise OptionError("device", f"{device}: an exported folder runs on the CPU")
-        return ExportedTranslator.load(path, beam=beam, nbest=nbest, lenpen=lenpen)
-    from evo_mt.export.run_cache import cached_export, default_engine
-    from evo_mt.pipeline.decoding_defaults import decoding_settings
-
-    decoding = decoding_settings(path, beam=beam, lenpen=lenpen)
-    if engine is None:
-        engine = default_engine(path, device)
-    if engine == "onnx":
-        from evo_mt.runtime.translator import ExportedTranslator
-
-        if device not in (None, "auto", "cpu"):
-            raise OptionError("device", f"{device}: --engine onnx runs on the CPU; use --engine lean")
-        folder = cached_export(path, quantize=quantize)
-        return ExportedTranslator.load(folder, beam=decoding.beam, nbest=nbest, lenpen=decoding.lenpen)
-    from evo_mt.pipeline.translation import Translator
-
-    return Translator.load(
-        path, beam=decoding.beam, nbest=nbest, lenpen=decoding.lenpen, device=device, engine=engine,
-        quantize=quantize,
-    )  # fmt: skip
-
-
-def _emit(results: List[List[str]]) -> None:
+def _emit(results: List[List[str]], out=sys.stdout) -> None:
+    if out is not sys.stdout:  # a file: atomic_file states its errors
+        out.writelines("\t".join(hypotheses) + "\n" for hypotheses in results)
+        return
     try:
         for hypotheses in results:
             sys.stdout.write("\t".join(hypotheses) + "\n")

@@ -1,6 +1,7 @@
 """Dynamic batching: lines of concurrent requests decoded together on one worker thread.
 
-Requests put their non-empty lines into one bounded queue. The worker takes the oldest
+Requests put the units of their lines (sentences, as source pieces: evo_mt.runtime.segmentation)
+into one bounded queue. The worker takes the oldest
 waiting line, waits (at most `max_wait_ms` after it arrived) for the lines of the same beam
 size to fill a batch, then cuts batches by length exactly as `TextTranslator.translate` does and
 decodes the one holding the oldest line. Lines of different beam sizes never share a batch
@@ -13,7 +14,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Sequence
 
 from evo_mt.runtime.serving.limits import Limits
 from evo_mt.runtime.text import TextTranslator, length_batches
@@ -48,11 +49,16 @@ class Job:
 
 @dataclass(eq=False)
 class _Line:
+    """One unit of a request: a sentence, or a piece of one too long for the model."""
+
     job: Job
     index: int
-    text: str
-    length: int  # source tokens with </s>, as the model will see them
+    pieces: Sequence[str]
     arrived: float = field(default_factory=time.monotonic)
+
+    @property
+    def length(self) -> int:  # source tokens with </s>, as the model will see them
+        return len(self.pieces) + 1
 
 
 @dataclass
@@ -67,9 +73,13 @@ class Counters:
 class Batcher:
     """The worker thread and its queue; `submit` and `cancel` are called from the event loop."""
 
-    def __init__(self, translator: TextTranslator, limits: Limits) -> None:
+    def __init__(
+        self, translator: TextTranslator, limits: Limits, on_batch: Callable[[int], None] | None = None
+    ) -> None:
+        """`on_batch` gets the number of sentences of each batch decoded, on the worker thread."""
         self.translator = translator
         self.limits = limits
+        self.on_batch = on_batch
         self.counters = Counters()
         self._searches: Dict[int, TextTranslator] = {}
         self._pending: List[_Line] = []
@@ -96,31 +106,25 @@ class Batcher:
         if self._thread.is_alive():
             self._thread.join()
 
-    def measure(self, line: str) -> Tuple[int, bool]:
-        """(source tokens with </s>, whether the line is cut to the model's positions)."""
-        pieces = self.translator.count_pieces(line)
-        limit = self.translator.max_source_pieces
-        return min(pieces, limit) + 1, pieces > limit
-
-    def submit(self, lines: Sequence[Tuple[int, str, int]], *, count: int, beam: int, nbest: int) -> Job:
-        """Queue (index, text, length) lines of a request of `count` lines; empty lines are
-        not queued, their result is already there. Raises QueueFull rather than grow."""
+    def submit(self, units: Sequence[Sequence[str]], *, beam: int, nbest: int) -> Job:
+        """Queue a request's units (source pieces, each within the model's positions).
+        Raises QueueFull rather than grow."""
         job = Job(
             beam=beam,
             nbest=nbest,
-            results=[[""] * nbest for _ in range(count)],
+            results=[[] for _ in units],
             future=asyncio.get_running_loop().create_future(),
-            remaining=len(lines),
+            remaining=len(units),
         )
         with self._condition:
-            if len(self._pending) + len(lines) > self.limits.max_queued_lines:
+            if len(self._pending) + len(units) > self.limits.max_queued_lines:
                 self.counters.rejected_requests += 1
                 raise QueueFull
             self.counters.requests += 1
             now = time.monotonic()
-            self._pending.extend(_Line(job, i, text, length, now) for i, text, length in lines)
+            self._pending.extend(_Line(job, i, pieces, now) for i, pieces in enumerate(units))
             self._condition.notify_all()
-        if not lines:
+        if not units:
             job.resolve()
         return job
 
@@ -176,8 +180,8 @@ class Batcher:
             if beam not in self._searches:
                 self._searches[beam] = self.translator.with_search(beam, nbest=beam)
             # The batch is already one batch by TextTranslator.translate's own rule.
-            hypotheses = self._searches[beam].translate(
-                [line.text for line in batch], batch_size=len(batch), max_tokens=self.limits.max_tokens
+            hypotheses = self._searches[beam].translate_units(
+                [line.pieces for line in batch], batch_size=len(batch), max_tokens=self.limits.max_tokens
             )
         except Exception as error:  # one bad batch must not end the worker
             logger.exception("decoding a batch of %d lines failed", len(batch))
@@ -193,5 +197,7 @@ class Batcher:
                 line.job.remaining -= 1
                 if line.job.remaining == 0 and not line.job.cancelled:
                     finished.append(line.job)
+        if self.on_batch is not None:  # counted before anyone is answered
+            self.on_batch(len(batch))
         for job in finished:
             job.future.get_loop().call_soon_threadsafe(job.resolve)
