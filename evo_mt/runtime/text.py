@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import copy
 import logging
-from typing import Any, Callable, Dict, Iterator, List
+from typing import Any, Callable, Dict, Iterator, List, Sequence
 
+from evo_mt.runtime.decoding import Decoded
 from evo_mt.runtime.errors import OptionError
 
 logger = logging.getLogger("evo_mt")
@@ -52,8 +53,15 @@ class TextTranslator:
     def source_indices(self, pieces: List[str]) -> List[int]:
         raise NotImplementedError
 
-    def generate(self, sources: List[List[int]]) -> List[List[List[str]]]:
-        """The `nbest` best hypotheses (as pieces) of each source (indices ending in </s>)."""
+    def target_indices(self, pieces: List[str]) -> List[int]:
+        """Target vocabulary indices of `pieces` (unknown ones as <unk>), no </s>."""
+        raise NotImplementedError
+
+    def generate(
+        self, sources: List[List[int]], constraints: Sequence[Sequence[Sequence[int]]] | None = None
+    ) -> List[List[Decoded]]:
+        """The `nbest` best hypotheses of each source (indices ending in </s>), with
+        `constraints`: each source's required target phrases (indices, no </s>)."""
         raise NotImplementedError
 
     def describe(self) -> Dict[str, Any]:
@@ -99,7 +107,7 @@ class TextTranslator:
         for batch in length_batches(encoded, batch_size, max_tokens):
             found = self.generate([indices for _, indices in batch])
             for (i, _), best in zip(batch, found, strict=True):
-                results[i] = [self.spm.decode(pieces) for pieces in best]
+                results[i] = [self.spm.decode(found.pieces) for found in best]
         return results
 
 
