@@ -84,7 +84,10 @@ def test_a_phrase_overlapping_a_false_start_is_still_found():
     [
         ([[[]]], "constraints of sentence 1: an empty phrase"),
         ([[[5, EOS]]], "constraints of sentence 1: a phrase holds </s> or <pad>"),
-        ([[[5]], [[4], [5], [6], [7], [8]]], "constraints of sentence 2: 5 constraints are more than beam 5 can carry"),
+        (
+            [[[5]], [[4], [5], [6], [7], [8]]],
+            "constraints of sentence 2: 5 constraints are more than beam 5 can carry",
+        ),
     ],
 )
 def test_what_the_search_cannot_do_is_refused(constraints, problem):

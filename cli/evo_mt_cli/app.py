@@ -5,11 +5,12 @@ Each command parses its flags and calls the library (`evo_mt.pipeline`, `evo_mt.
 the library's errors become one line here, naming the flag where the library named a parameter.
 """
 
+import json
 import logging
 import os
 import sys
 from pathlib import Path
-from typing import List
+from typing import Iterable, List
 
 import typer
 
@@ -207,13 +208,27 @@ def translate(
     device: str | None = typer.Option(None, help="cpu or cuda (default: cuda if present)."),
     engine: str = EngineOpt,
     quantize: str = QuantizeOpt,
+    constraints: bool = typer.Option(
+        False, "--constraints", help="Each line is 'source<TAB>phrase<TAB>...': every phrase must appear."
+    ),
+    glossary: Path | None = typer.Option(
+        None, help="A 'source term<TAB>target term' file: a line's terms' targets must appear."
+    ),
+    mid_word: bool = typer.Option(
+        False, "--mid-word", help="A required phrase may also start inside a word."
+    ),
+    json_lines: bool = typer.Option(
+        False, "--json", help="One JSON object per line: translation, score, nbest, constraints."
+    ),
 ) -> None:
     """Translate raw text from stdin to stdout: one output line per input line, in order.
 
     Example: evo-mt translate runs/toy < sentences.txt > translations.txt
     """
+    from evo_mt.runtime.glossary import Glossary
     from evo_mt.runtime.lines import stream_lines
 
+    terms = None if glossary is None else Glossary.load(glossary)
     translator = _translator(
         run_or_checkpoint, beam=beam, nbest=nbest, lenpen=lenpen, device=device,
         engine=engine, quantize=quantize,
@@ -221,14 +236,37 @@ def translate(
     lines = stream_lines(sys.stdin.buffer)
     interactive = sys.stdin.isatty()
     chunk: List[str] = []
+    first_line = 1
+    options = {"constraints": constraints, "glossary": terms, "mid_word": mid_word, "json_lines": json_lines}
     for line in lines:
         chunk.append(line)
         # A terminal gets each answer at once; a pipe is read in chunks sorted by length.
         if interactive or len(chunk) >= max(batch_size * 16, READ_AHEAD):
-            _emit(translator.translate(chunk, batch_size=batch_size))
+            _translate_chunk(translator, chunk, batch_size, first_line, **options)
+            first_line += len(chunk)
             chunk = []
     if chunk:
-        _emit(translator.translate(chunk, batch_size=batch_size))
+        _translate_chunk(translator, chunk, batch_size, first_line, **options)
+
+
+def _translate_chunk(
+    translator, chunk: List[str], batch_size: int, first_line: int, *, constraints: bool, glossary,
+    mid_word: bool, json_lines: bool,
+) -> None:  # fmt: skip
+    from evo_mt.runtime.constraint_input import split_constraint_lines
+
+    wanted = None
+    if constraints:
+        chunk, wanted = split_constraint_lines(chunk, first_line)
+    found = translator.translate_scored(
+        chunk, constraints=wanted, glossary=glossary, mid_word=mid_word, batch_size=batch_size,
+        first_line=first_line,
+    )  # fmt: skip
+    if json_lines:
+        shape = {"nbest": translator.nbest > 1, "constrained": constraints, "glossary": glossary is not None}
+        _emit([json.dumps(line.to_json(**shape), ensure_ascii=False)] for line in found)
+    else:
+        _emit([t.text for t in line.translations] for line in found)
 
 
 @app.command()
@@ -452,7 +490,7 @@ def _translator(
     )  # fmt: skip
 
 
-def _emit(results: List[List[str]]) -> None:
+def _emit(results: Iterable[List[str]]) -> None:
     try:
         for hypotheses in results:
             sys.stdout.write("\t".join(hypotheses) + "\n")

@@ -71,7 +71,9 @@ class LeanEngine:
     def target_indices(self, pieces: List[str]) -> List[int]:
         return self.model.target.encode(pieces)[:-1]
 
-    def generate(self, sources: List[List[int]], nbest: int, constraints: Constraints = None) -> List[List[Decoded]]:
+    def generate(
+        self, sources: List[List[int]], nbest: int, constraints: Constraints = None
+    ) -> List[List[Decoded]]:
         found = self.model.generate(
             sources, beam=self.beam, lenpen=self.lenpen, max_len_a=MAX_LEN_A, max_len_b=MAX_LEN_B,
             constraints=constraints,
@@ -157,9 +159,13 @@ class FairseqEngine:
 
     def target_indices(self, pieces: List[str]) -> List[int]:
         line = " ".join(pieces)
-        return self.task.target_dictionary.encode_line(line, add_if_not_exist=False, append_eos=False).tolist()
+        return self.task.target_dictionary.encode_line(
+            line, add_if_not_exist=False, append_eos=False
+        ).tolist()
 
-    def generate(self, sources: List[List[int]], nbest: int, constraints: Constraints = None) -> List[List[Decoded]]:
+    def generate(
+        self, sources: List[List[int]], nbest: int, constraints: Constraints = None
+    ) -> List[List[Decoded]]:
         # fairseq limits every hypothesis of a batch by the batch's longest source; evo-mt's
         # rule (evo_mt.runtime.decoding) is each sentence's own. Sentences of one length share
         # their limit, so each length is generated as a batch of its own (and, constrained,
@@ -171,7 +177,9 @@ class FairseqEngine:
             groups.setdefault((len(source), room), []).append(i)
         for (_, room), rows in groups.items():
             wanted = None if constraints is None else [constraints[i] for i in rows]
-            for i, best in zip(rows, self._generate([sources[i] for i in rows], nbest, wanted, room), strict=True):
+            for i, best in zip(
+                rows, self._generate([sources[i] for i in rows], nbest, wanted, room), strict=True
+            ):
                 found[i] = best
         return found
 

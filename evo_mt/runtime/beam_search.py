@@ -94,7 +94,9 @@ def beam_search(
             step, lprobs.reshape(bsz, beam, -1), scores.reshape(bsz, beam, -1), beam
         )
         if required is not None:
-            required.allocate(step, lprobs.reshape(bsz, beam, -1), scores, cand_scores, cand_indices, cand_beams)
+            required.allocate(
+                step, lprobs.reshape(bsz, beam, -1), scores, cand_scores, cand_indices, cand_beams
+            )
         cand_bbsz_idx = cand_beams + bbsz_offsets
         eos_mask = (cand_indices == EOS) & (cand_scores != _NEG_INF)
         eos_mask[:, :beam][cands_to_ignore] = False

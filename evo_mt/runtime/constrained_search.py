@@ -121,13 +121,17 @@ class Constraints:
                 if len(phrase) == 0:
                     raise OptionError("constraints", f"of sentence {number + 1}: an empty phrase")
                 if EOS in phrase or PAD in phrase:
-                    raise OptionError("constraints", f"of sentence {number + 1}: a phrase holds </s> or <pad>")
+                    raise OptionError(
+                        "constraints", f"of sentence {number + 1}: a phrase holds </s> or <pad>"
+                    )
             table = _Phrases(phrases) if phrases else None
             if table is not None and (problem := check_constraint_count(len(table.lengths), beam)):
                 raise OptionError("constraints", f"of sentence {number + 1}: {problem}")
             self.phrases.append(table)
         self.given = [[list(p) for p in phrases] for phrases in constraints]  # by sentence, never shrunk
-        self.progress = [None if t is None else np.zeros((beam, len(t.lengths)), np.int64) for t in self.phrases]
+        self.progress = [
+            None if t is None else np.zeros((beam, len(t.lengths)), np.int64) for t in self.phrases
+        ]
         self.candidate_progress: List[np.ndarray | None] = [None] * len(self.phrases)
 
     def hold_back_eos(self, lprobs: np.ndarray, max_lengths: np.ndarray, step: int) -> None:
@@ -180,7 +184,11 @@ class Constraints:
             # Impossible continuations (-inf) go last, whatever their bank.
             stripe = stripe + (found[by_bank] == _NEG_INF) * (len(by_bank) + 1) * (table.total + 1)
             chosen = by_bank[np.argsort(stripe, kind="stable")][:k]
-            cand_scores[row], cand_indices[row], cand_beams[row] = found[chosen], tokens_[chosen], beams_[chosen]
+            cand_scores[row], cand_indices[row], cand_beams[row] = (
+                found[chosen],
+                tokens_[chosen],
+                beams_[chosen],
+            )
             self.candidate_progress[row] = reached[chosen]
 
     def keep(self, active: np.ndarray) -> None:
@@ -195,7 +203,7 @@ class Constraints:
         ordered = []
         for phrases, hypotheses in zip(self.given, found, strict=True):
             met = [all(phrases_met(h.tokens, phrases)) for h in hypotheses]
-            ordered.append([h for h, m in zip(hypotheses, met) if m] + [h for h, m in zip(hypotheses, met) if not m])
+            ordered.append([hypotheses[i] for i in sorted(range(len(met)), key=lambda i: not met[i])])
         return ordered
 
     def shrink(self, kept_rows: np.ndarray) -> None:

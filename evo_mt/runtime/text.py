@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import copy
 import logging
-from typing import Any, Callable, Dict, Iterator, List, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterator, List, Sequence, Tuple
 
+from evo_mt.runtime.constraint_input import ConstraintError, encode_phrases
 from evo_mt.runtime.decoding import Decoded
 from evo_mt.runtime.errors import OptionError
+from evo_mt.runtime.glossary import Glossary, Term
 
 logger = logging.getLogger("evo_mt")
 
@@ -24,6 +27,37 @@ logger = logging.getLogger("evo_mt")
 # per cent more time (docs/export.md).
 BATCH_SIZE = 32
 MAX_TOKENS = 6000  # padded subword tokens of one batch's sources
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A translation and its score: the hypothesis' log-probability per token (length-
+    normalised: over length ** lenpen, </s> included), at most 0; higher is more confident."""
+
+    text: str
+    score: float
+
+
+@dataclass(frozen=True)
+class LineTranslation:
+    """A line's n best translations, the phrases it was required to hold (given and from the
+    glossary), and the glossary terms found in it."""
+
+    translations: List[Scored]
+    constraints: List[str]
+    terms: List[Term]
+
+    def to_json(self, *, nbest: bool, constrained: bool, glossary: bool) -> Dict[str, Any]:
+        """What `evo-mt translate --json` writes and `evo-mt serve` answers for the line."""
+        best = self.translations[0]
+        found: Dict[str, Any] = {"translation": best.text, "score": best.score}
+        if nbest:
+            found["nbest"] = [{"translation": t.text, "score": t.score} for t in self.translations]
+        if constrained or glossary:
+            found["constraints"] = self.constraints
+        if glossary:
+            found["glossary"] = [{"source": t.source, "target": t.target} for t in self.terms]
+        return found
 
 
 def check_batch_size(batch_size: int) -> int:
@@ -97,18 +131,67 @@ class TextTranslator:
         self, lines: List[str], batch_size: int = BATCH_SIZE, max_tokens: int = MAX_TOKENS
     ) -> List[List[str]]:
         """The n best translations of each line, in input order; empty lines give empty ones."""
+        found = self.translate_scored(lines, batch_size=batch_size, max_tokens=max_tokens)
+        return [[t.text for t in line.translations] for line in found]
+
+    def translate_scored(
+        self,
+        lines: List[str],
+        *,
+        constraints: Sequence[Sequence[str]] | None = None,
+        glossary: Glossary | None = None,
+        mid_word: bool = False,
+        batch_size: int = BATCH_SIZE,
+        max_tokens: int = MAX_TOKENS,
+        first_line: int = 1,
+    ) -> List[LineTranslation]:
+        """Each line's n best translations with their scores, in input order.
+
+        `constraints`: each line's required target phrases; `glossary`: terms whose target
+        becomes a required phrase of each line holding the source term (evo_mt.runtime.glossary);
+        `mid_word`: a phrase may also continue a word (evo_mt.runtime.constraint_input). A
+        ConstraintError names the line (counted from `first_line`) of a phrase that cannot be
+        searched for. An empty line gives empty translations scored 0.
+        """
         check_batch_size(batch_size)
         if max_tokens < 1:
             raise OptionError("max_tokens", f"must be at least 1, not {max_tokens}")
-        results: List[List[str]] = [[""] * self.nbest for _ in lines]
+        required = self._required(lines, constraints, glossary, mid_word, first_line)
+        results = [LineTranslation([Scored("", 0.0)] * self.nbest, [], []) for _ in lines]
         encoded = [(i, self.encode(line)) for i, line in enumerate(lines) if line.strip()]
         # Batches of similar length waste little on padding.
         encoded.sort(key=lambda item: len(item[1]))
         for batch in length_batches(encoded, batch_size, max_tokens):
-            found = self.generate([indices for _, indices in batch])
+            wanted = None if required is None else [required[i][1] for i, _ in batch]
+            found = self.generate([indices for _, indices in batch], wanted)
             for (i, _), best in zip(batch, found, strict=True):
-                results[i] = [self.spm.decode(found.pieces) for found in best]
+                phrases, terms = ([], []) if required is None else (required[i][0], required[i][2])
+                translations = [Scored(self.spm.decode(h.pieces), h.score) for h in best]
+                results[i] = LineTranslation(translations, phrases, terms)
         return results
+
+    def _required(
+        self,
+        lines: List[str],
+        constraints: Sequence[Sequence[str]] | None,
+        glossary: Glossary | None,
+        mid_word: bool,
+        first_line: int,
+    ) -> List[Tuple[List[str], List[List[int]], List[Term]]] | None:
+        """Per line: its required phrases (text, then target indices) and the glossary terms
+        they came from; None when no line has any (the unconstrained search runs)."""
+        if not constraints and not glossary:
+            return None
+        required = []
+        for number, line in enumerate(lines):
+            phrases = list(constraints[number]) if constraints else []
+            terms = glossary.find(line) if glossary else []
+            phrases += [term.target for term in terms if term.target not in phrases]
+            try:
+                required.append((phrases, encode_phrases(self, phrases, mid_word=mid_word), terms))
+            except ConstraintError as error:
+                raise ConstraintError(f"line {first_line + number}: {error}") from None
+        return required if any(indices for _, indices, _ in required) else None
 
 
 def length_batches(

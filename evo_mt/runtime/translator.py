@@ -69,8 +69,12 @@ class ExportedTranslator(TextTranslator):
     ) -> List[List[Decoded]]:
         lengths = self.settings.max_lengths(sources, self.max_target_positions, constraints)
         decoding = self.model.start(sources, self.beam)
-        found = beam_search(decoding, lengths, beam=self.beam, lenpen=self.settings.lenpen, constraints=constraints)
-        return [[Decoded(self.target.decode(h.tokens), h.score) for h in best[: self.nbest]] for best in found]
+        found = beam_search(
+            decoding, lengths, beam=self.beam, lenpen=self.settings.lenpen, constraints=constraints
+        )
+        return [
+            [Decoded(self.target.decode(h.tokens), h.score) for h in best[: self.nbest]] for best in found
+        ]
 
     def describe(self) -> Dict[str, Any]:
         manifest = self.folder.manifest
