@@ -293,6 +293,9 @@ def serve(
     ),
     engine: str = EngineOpt,
     quantize: str = QuantizeOpt,
+    glossary: Path | None = typer.Option(
+        None, help="A 'source term<TAB>target term' file for every request (a request's own terms win)."
+    ),
 ) -> None:
     """Serve translations over HTTP (JSON), batching lines of concurrent requests.
 
@@ -301,6 +304,7 @@ def serve(
 
     Example: evo-mt serve runs/toy --port 8080
     """
+    from evo_mt.runtime.glossary import Glossary
     from evo_mt.runtime.serving.server import listen
     from evo_mt.runtime.serving.server import serve as run_server
 
@@ -318,6 +322,7 @@ def serve(
         raise UserError(f"{run_or_checkpoint}: no such run folder, checkpoint or exported folder")
     if beam is not None and beam > max_beam:  # before anything loads
         raise UserError(f"--beam {beam} is larger than --max-beam {max_beam}; raise --max-beam")
+    terms = None if glossary is None else Glossary.load(glossary)
     listening = listen(host, port)
     translator = _translator(
         run_or_checkpoint, beam=beam, lenpen=lenpen, device=device, engine=engine, quantize=quantize
@@ -330,7 +335,7 @@ def serve(
     def ready(address: str) -> None:
         typer.echo(f"evo-mt serve: {served} (beam {translator.beam}) on {address}", err=True)
 
-    run_server(translator, limits, listening, on_ready=ready)
+    run_server(translator, limits, listening, on_ready=ready, glossary=terms)
 
 
 app.add_typer(bench_app)

@@ -50,10 +50,11 @@ def split_constraint_lines(lines: Sequence[str], first_line: int = 1) -> Tuple[L
 
 
 def encode_phrases(
-    translator: TextTranslator, phrases: Sequence[str], *, mid_word: bool = False
+    translator: TextTranslator, phrases: Sequence[str], *, mid_word: bool = False, beam: int | None = None
 ) -> List[List[int]]:
     """The target indices of each phrase; a ConstraintError for an empty phrase, one the
-    target vocabulary cannot spell, or more distinct phrases than the beam can carry."""
+    target vocabulary cannot spell, or more distinct phrases than the beam (the translator's
+    unless given) can carry."""
     encoded: List[List[int]] = []
     for phrase in phrases:
         if not phrase.strip():
@@ -70,7 +71,7 @@ def encode_phrases(
             )
         if indices not in encoded:
             encoded.append(indices)
-    problem = check_constraint_count(len(encoded), translator.beam)
+    problem = check_constraint_count(len(encoded), translator.beam if beam is None else beam)
     if problem:
         raise ConstraintError(problem)
     return encoded

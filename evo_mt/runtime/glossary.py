@@ -85,11 +85,11 @@ class Glossary:
     def __len__(self) -> int:
         return len(self.terms)
 
-    def merged(self, other: Glossary | None) -> Glossary:
-        """This glossary with `other`'s terms added (`other` wins where both have a term)."""
-        if other is None:
+    def merged_into(self, base: Glossary | None) -> Glossary:
+        """`base`'s terms with this glossary's (this one wins where both have a term)."""
+        if base is None:
             return self
-        terms = {**self.terms, **other.terms}
+        terms = {**base.terms, **self.terms}
         return Glossary([(t.source, t.target, "glossary") for t in terms.values()])
 
     def find(self, sentence: str) -> List[Term]:

@@ -47,6 +47,11 @@ class LineTranslation:
     constraints: List[str]
     terms: List[Term]
 
+    @classmethod
+    def empty(cls, nbest: int) -> LineTranslation:
+        """What an empty line translates to."""
+        return cls([Scored("", 0.0)] * nbest, [], [])
+
     def to_json(self, *, nbest: bool, constrained: bool, glossary: bool) -> Dict[str, Any]:
         """What `evo-mt translate --json` writes and `evo-mt serve` answers for the line."""
         best = self.translations[0]
@@ -157,7 +162,7 @@ class TextTranslator:
         if max_tokens < 1:
             raise OptionError("max_tokens", f"must be at least 1, not {max_tokens}")
         required = self._required(lines, constraints, glossary, mid_word, first_line)
-        results = [LineTranslation([Scored("", 0.0)] * self.nbest, [], []) for _ in lines]
+        results = [LineTranslation.empty(self.nbest) for _ in lines]
         encoded = [(i, self.encode(line)) for i, line in enumerate(lines) if line.strip()]
         # Batches of similar length waste little on padding.
         encoded.sort(key=lambda item: len(item[1]))

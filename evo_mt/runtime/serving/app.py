@@ -13,6 +13,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from evo_mt.runtime.glossary import Glossary
 from evo_mt.runtime.serving.batcher import Batcher, QueueFull
 from evo_mt.runtime.serving.limits import Limits
 from evo_mt.runtime.serving.requests import RequestError, parse_translate
@@ -39,7 +40,7 @@ def memory_mib() -> Dict[str, float | None]:
     return {"rss_mib": now, "peak_rss_mib": peak}
 
 
-def create_app(translator: TextTranslator, limits: Limits) -> Starlette:
+def create_app(translator: TextTranslator, limits: Limits, glossary: Glossary | None = None) -> Starlette:
     batcher = Batcher(translator, limits)
     info = {**translator.describe(), "limits": limits.as_dict()}
 
@@ -57,7 +58,8 @@ def create_app(translator: TextTranslator, limits: Limits) -> Starlette:
             body = await _read_body(request, limits.max_body_bytes)
         except ClientDisconnect:
             return Response(status_code=400)  # nobody is left to read it
-        parsed = parse_translate(body, limits, translator.beam)
+        parsed = parse_translate(body, limits, translator.beam, glossary)
+        required = await asyncio.to_thread(parsed.required, translator)
         measured = await asyncio.to_thread(lambda: [batcher.measure(line) for line in parsed.lines])
         queued = [
             (i, line, length)
@@ -70,14 +72,17 @@ def create_app(translator: TextTranslator, limits: Limits) -> Starlette:
             if truncated and line.strip()
         ]
         try:
-            job = batcher.submit(queued, count=len(parsed.lines), beam=parsed.beam, nbest=parsed.nbest)
+            job = batcher.submit(
+                queued, count=len(parsed.lines), beam=parsed.beam, nbest=parsed.nbest,
+                phrases=[phrases for phrases, _ in required],
+            )  # fmt: skip
         except QueueFull:
             raise RequestError(503, "the server is busy (its queue is full); retry later") from None
         results = await _unless_disconnected(request, job.future)
         if results is None:
             batcher.cancel(job)
             return Response(status_code=400)
-        translations = results if parsed.nbest > 1 else [best[0] for best in results]
+        translations = parsed.answer(results, [terms for _, terms in required])
         return JSONResponse({"translations": translations, "warnings": warnings})
 
     async def health(_request: Request) -> Response:

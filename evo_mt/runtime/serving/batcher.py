@@ -5,7 +5,9 @@ waiting line, waits (at most `max_wait_ms` after it arrived) for the lines of th
 size to fill a batch, then cuts batches by length exactly as `TextTranslator.translate` does and
 decodes the one holding the oldest line. Lines of different beam sizes never share a batch
 (beam search has one beam size per batch); n-best only slices the result, so it does not
-split batches. The event loop never runs the model: it only routes finished results back.
+split batches, and neither do required phrases (glossary terms): constrained beam search takes
+each sentence's own, and searches a sentence without any as if none had. The event loop
+never runs the model: it only routes finished results back.
 """
 
 import asyncio
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Sequence, Tuple
 
 from evo_mt.runtime.serving.limits import Limits
-from evo_mt.runtime.text import TextTranslator, length_batches
+from evo_mt.runtime.text import LineTranslation, TextTranslator, length_batches
 
 logger = logging.getLogger("evo_mt")
 
@@ -31,7 +33,7 @@ class Job:
 
     beam: int
     nbest: int
-    results: List[List[str]]
+    results: List[LineTranslation]
     future: asyncio.Future
     remaining: int = 0
     cancelled: bool = False
@@ -52,6 +54,7 @@ class _Line:
     index: int
     text: str
     length: int  # source tokens with </s>, as the model will see them
+    phrases: List[str]  # required in its translation
     arrived: float = field(default_factory=time.monotonic)
 
 
@@ -102,13 +105,22 @@ class Batcher:
         limit = self.translator.max_source_pieces
         return min(pieces, limit) + 1, pieces > limit
 
-    def submit(self, lines: Sequence[Tuple[int, str, int]], *, count: int, beam: int, nbest: int) -> Job:
-        """Queue (index, text, length) lines of a request of `count` lines; empty lines are
-        not queued, their result is already there. Raises QueueFull rather than grow."""
+    def submit(
+        self,
+        lines: Sequence[Tuple[int, str, int]],
+        *,
+        count: int,
+        beam: int,
+        nbest: int,
+        phrases: Sequence[List[str]] | None = None,
+    ) -> Job:
+        """Queue (index, text, length) lines of a request of `count` lines, with each index's
+        required `phrases`; empty lines are not queued, their result is already there. Raises
+        QueueFull rather than grow."""
         job = Job(
             beam=beam,
             nbest=nbest,
-            results=[[""] * nbest for _ in range(count)],
+            results=[LineTranslation.empty(nbest) for _ in range(count)],
             future=asyncio.get_running_loop().create_future(),
             remaining=len(lines),
         )
@@ -118,7 +130,8 @@ class Batcher:
                 raise QueueFull
             self.counters.requests += 1
             now = time.monotonic()
-            self._pending.extend(_Line(job, i, text, length, now) for i, text, length in lines)
+            wanted = phrases or [[] for _ in range(count)]
+            self._pending.extend(_Line(job, i, text, n, list(wanted[i]), now) for i, text, n in lines)
             self._condition.notify_all()
         if not lines:
             job.resolve()
@@ -176,8 +189,12 @@ class Batcher:
             if beam not in self._searches:
                 self._searches[beam] = self.translator.with_search(beam, nbest=beam)
             # The batch is already one batch by TextTranslator.translate's own rule.
-            hypotheses = self._searches[beam].translate(
-                [line.text for line in batch], batch_size=len(batch), max_tokens=self.limits.max_tokens
+            required = [line.phrases for line in batch]
+            hypotheses = self._searches[beam].translate_scored(
+                [line.text for line in batch],
+                constraints=required if any(required) else None,
+                batch_size=len(batch),
+                max_tokens=self.limits.max_tokens,
             )
         except Exception as error:  # one bad batch must not end the worker
             logger.exception("decoding a batch of %d lines failed", len(batch))
@@ -189,7 +206,9 @@ class Batcher:
             self.counters.batches += 1
             self.counters.lines += len(batch)
             for line, best in zip(batch, hypotheses, strict=True):
-                line.job.results[line.index] = best[: line.job.nbest]
+                line.job.results[line.index] = LineTranslation(
+                    best.translations[: line.job.nbest], best.constraints, best.terms
+                )
                 line.job.remaining -= 1
                 if line.job.remaining == 0 and not line.job.cancelled:
                     finished.append(line.job)

@@ -6,6 +6,7 @@ import socket
 from typing import Callable
 
 from evo_mt.runtime.errors import OptionError
+from evo_mt.runtime.glossary import Glossary
 from evo_mt.runtime.serving.app import create_app
 from evo_mt.runtime.serving.limits import Limits
 from evo_mt.runtime.text import TextTranslator
@@ -18,11 +19,13 @@ def serve(
     limits: Limits,
     listening: socket.socket,
     on_ready: Callable[[str], None] | None = None,
+    glossary: Glossary | None = None,
 ) -> None:
     """Serve on `listening` (see `listen`) until SIGTERM or SIGINT: then stop accepting,
     answer the requests in flight, close the socket and return.
 
-    `on_ready` gets the address ("http://host:port") once the server accepts requests.
+    `on_ready` gets the address ("http://host:port") once the server accepts requests;
+    `glossary` holds the terms of every request (a request's own "glossary" adds to them).
     """
     import uvicorn
 
@@ -39,7 +42,7 @@ def serve(
 
     server = Server(
         uvicorn.Config(
-            create_app(translator, limits),
+            create_app(translator, limits, glossary),
             log_level="warning",
             lifespan="on",
             timeout_graceful_shutdown=None,  # in-flight translations are finished, however long
