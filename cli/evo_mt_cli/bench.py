@@ -4,6 +4,7 @@
     translate  whole `evo-mt translate` processes against fairseq-interactive (and CTranslate2)
     serve      a real `evo-mt serve` process under concurrent clients
     quality    vanilla, EA and ablations trained alike, scored, and tested for significance
+    constraints  required words and a glossary: met, BLEU, time; what a translation's score is worth
 
 Each prints its table and, with --json, writes its figures (evo_mt.evidence holds the measuring).
 """
@@ -154,4 +155,37 @@ def quality(
     )  # fmt: skip
     typer.echo(table(report))
     typer.echo(f"quality comparison written to {(kept or root) / 'quality.json'}", err=True)
+    _write_json(report, json_path)
+
+
+@bench_app.command()
+def constraints(
+    model: Path = typer.Argument(
+        ..., help="A run folder, a checkpoint inside one, or an exported model folder."
+    ),
+    source: Path = typer.Option(..., help="The test source (raw text)."),
+    reference: Path = typer.Option(..., help="Its reference translations."),
+    beam: int = BeamOpt,
+    batch_size: int = typer.Option(32, min=1, help="Sentences per batch."),
+    json_path: Path | None = JsonOpt,
+) -> None:
+    """Required words drawn from the references and a glossary of aligned terms, against
+    unconstrained decoding: constraints met, BLEU, chrF, decoding time; and the sentence chrF
+    of each quarter of the translations sorted by score.
+
+    Example: evo-mt bench constraints runs/gettext --source test.en --reference test.de
+    """
+    from evo_mt.evidence.constrained_decoding import bench, table
+    from evo_mt.runtime.model_folder import is_model_folder
+
+    if is_model_folder(model):
+        from evo_mt.runtime.translator import ExportedTranslator
+
+        translator = ExportedTranslator.load(model, beam=beam)
+    else:
+        from evo_mt.pipeline.translation import Translator
+
+        translator = Translator.load(model, beam=beam, device="cpu")
+    report = bench(translator, source, reference, batch_size)
+    typer.echo(table(report))
     _write_json(report, json_path)
