@@ -3,15 +3,22 @@
 Post & Vilar (2018), as fairseq's LexicallyConstrainedBeamSearch runs it, in numpy inside
 evo_mt.runtime.beam_search. At each step a constrained sentence's candidates are the usual
 2 x beam best continuations, plus each hypothesis' best token, plus each hypothesis' next
-token of every phrase it has not met yet. A candidate's "bank" is the number of phrase
-tokens it has produced (a finished phrase counts all its tokens, one in progress the tokens
-matched so far). The beam is dealt round-robin over the banks, fullest bank first: the best
-candidate of every bank, then the second best of every bank, and so on; within a bank the
-higher score goes first. A hypothesis may only end (</s>) when every phrase is met, except at
-its sentence's maximum length, which the caller extends by the phrases' tokens; the
-hypotheses that met every phrase are then put before those that did not.
+token of every phrase it has not met yet. A candidate's "bank" is the number of phrases it
+has met. The beam is dealt round-robin over the banks, fullest bank first: the first
+candidate of every bank, then the second of every bank, and so on. Within a bank the best
+score comes first, then the candidate furthest inside an unfinished phrase (so that a phrase
+of several tokens gets finished), then the others by score. A hypothesis may only end (</s>)
+when every phrase is met, except at its sentence's maximum length, which the caller extends
+by the phrases' tokens; the hypotheses that met every phrase are then put before those that
+did not.
 
 Where this differs from fairseq's implementation, on purpose:
+- Banks count phrases met, not tokens. With token banks a sentence has more banks than a
+  beam of 5 has places, and the hypotheses that force every phrase token early crowd out the
+  one that would meet the phrases where the model puts them: on the toy model with an
+  aligned-term glossary, 7 of 60 sentences changed (mostly for the worse) with token banks,
+  2 with phrase banks, though the unconstrained translations met 99.7% of the terms already.
+  With at most beam - 1 phrases (LIMIT_HELP), every bank's best candidate has a place.
 - Each phrase is tracked on its own, as a substring match (a Knuth-Morris-Pratt automaton
   per phrase): a phrase is met when its tokens appear contiguously anywhere in the output,
   also overlapping another phrase; a mismatch falls back to the longest matched prefix, not
@@ -19,8 +26,6 @@ Where this differs from fairseq's implementation, on purpose:
 - A phrase given twice is required once.
 - Equal sort keys keep a fixed order (the lower beam x vocabulary index first), so the
   lean engine and the exported runtime, given the same log-probabilities, choose the same.
-- At most beam - 1 phrases per sentence (LIMIT_HELP): the beam is dealt over the banks,
-  and with fewer slots than phrases the hypotheses that place a phrase late are crowded out.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ if TYPE_CHECKING:
     from evo_mt.runtime.beam_search import Hypothesis
 
 _NEG_INF = -np.inf
-LIMIT_HELP = "at most beam size - 1 constraints per sentence"
+LIMIT_HELP = "at most beam size - 1 constraints per sentence"  # a place in the beam for each bank
 
 
 def check_constraint_count(count: int, beam: int) -> str | None:
@@ -71,7 +76,6 @@ class _Phrases:
             self.tokens[c, : len(phrase)] = phrase
             self.fail[c, : len(phrase)] = _failure(phrase)
         self.lengths = np.array([len(p) for p in distinct], dtype=np.int64)
-        self.total = int(self.lengths.sum())
         self.columns = np.arange(len(distinct))[None, :]
 
     def advance(self, progress: np.ndarray, tokens: np.ndarray) -> np.ndarray:
@@ -173,16 +177,27 @@ class Constraints:
             beams_, tokens_ = keys // vocab, keys % vocab
             found = cumulative[beams_, tokens_]
             reached = table.advance(progress[beams_], tokens_)
-            bank = reached.sum(axis=1)
+            phrases = len(table.lengths)
+            bank = (reached >= table.lengths).sum(axis=1)
             by_bank = np.lexsort((keys, -found.astype(np.float64), -bank))
             sorted_bank = bank[by_bank]
             positions = np.arange(len(by_bank))
             first_of_bank = np.maximum.accumulate(
                 np.where(np.r_[True, sorted_bank[1:] != sorted_bank[:-1]], positions, 0)
             )
-            stripe = (positions - first_of_bank) * (table.total + 1) + (table.total - sorted_bank)
+            # Each bank's best candidate first, then its candidate furthest inside a phrase
+            # (so that a phrase of several tokens gets finished), then the others by score.
+            partial = np.where(reached < table.lengths, reached, 0).sum(axis=1)[by_bank]
+            partial[positions == first_of_bank] = 0
+            furthest = np.lexsort((positions, -partial, sorted_bank))
+            heads = furthest[np.r_[True, sorted_bank[furthest][1:] != sorted_bank[furthest][:-1]]]
+            promoted = heads[partial[heads] > 0]
+            place = np.where(positions == first_of_bank, 0, 2)
+            place[promoted] = 1
+            by_bank = by_bank[np.lexsort((positions, place, -sorted_bank))]
+            stripe = (positions - first_of_bank) * (phrases + 1) + (phrases - sorted_bank)
             # Impossible continuations (-inf) go last, whatever their bank.
-            stripe = stripe + (found[by_bank] == _NEG_INF) * (len(by_bank) + 1) * (table.total + 1)
+            stripe = stripe + (found[by_bank] == _NEG_INF) * (len(by_bank) + 1) * (phrases + 1)
             chosen = by_bank[np.argsort(stripe, kind="stable")][:k]
             cand_scores[row], cand_indices[row], cand_beams[row] = (
                 found[chosen],
