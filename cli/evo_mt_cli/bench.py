@@ -165,6 +165,8 @@ def constraints(
     ),
     source: Path = typer.Option(..., help="The test source (raw text)."),
     reference: Path = typer.Option(..., help="Its reference translations."),
+    checkpoint: Path | None = typer.Option(None, help="With a run folder: this checkpoint file."),
+    lines: int | None = typer.Option(None, min=1, help="Only the first this many sentences."),
     beam: int = BeamOpt,
     batch_size: int = typer.Option(32, min=1, help="Sentences per batch."),
     json_path: Path | None = JsonOpt,
@@ -185,7 +187,7 @@ def constraints(
     else:
         from evo_mt.pipeline.translation import Translator
 
-        translator = Translator.load(model, beam=beam, device="cpu")
-    report = bench(translator, source, reference, batch_size)
+        translator = Translator.load(model, checkpoint, beam=beam, device="cpu")
+    report = bench(translator, source, reference, batch_size, lines)
     typer.echo(table(report))
     _write_json(report, json_path)
