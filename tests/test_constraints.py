@@ -178,11 +178,13 @@ def test_serve_takes_a_glossary_per_request_and_a_default_and_answers_scores(exp
             for line, out in zip(source, own["translations"], strict=True)
             if TERM in line
         )
+        words = list(dict.fromkeys(toy_lines(toy_run)[1][0].split()))
+        crowded = dict(zip(list(dict.fromkeys(source[0].split()))[:5], words[:5], strict=True))
         for glossary, problem in [
             ({TERM: ""}, "glossary entry 1: an empty target term"),
             ([["a"]], "glossary must be an object of terms or a list of [source, target] pairs"),
             ({TERM: "\u2603\u2603"}, "cannot be encoded"),
-            ({w: w for w in source[0].split()[:6]}, "more than beam 5 can carry"),
+            (crowded, "line 0: 5 constraints are more than beam 5 can carry"),
         ]:
             response = client.post("/translate", json={"text": source[:1], "glossary": glossary})
             assert response.status_code == 400 and problem in response.json()["error"], response.text
