@@ -1,8 +1,9 @@
 """`evo-mt bench constraints`: what required words cost and buy, and what a score is worth.
 
 On a test set with references, in one process and one model:
-- reference words: per sentence, up to two reference words (of 4 or more letters) that the
-  unconstrained translation lacks, the first two in reference order (Post & Vilar 2018 and
+- reference words: per sentence, up to two reference words (of 4 or more letters, spelled
+  with pieces the model knows) that the unconstrained translation lacks, the first two in
+  reference order (Post & Vilar 2018 and
   Hasler et al. 2018 draw constraints from the references the same way); each sentence's
   words are required (`--constraints`);
 - a glossary of the test set's aligned terms: source words (4+ letters, 3+ test sentences)
@@ -21,11 +22,12 @@ import re
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 from sacrebleu.metrics import CHRF
 
 from evo_mt.pipeline.scoring import score_lines
+from evo_mt.runtime.constraint_input import ConstraintError, encode_phrases
 from evo_mt.runtime.glossary import Glossary
 from evo_mt.runtime.lines import read_lines
 from evo_mt.runtime.text import LineTranslation, TextTranslator
@@ -41,19 +43,24 @@ def words_of(line: str) -> List[str]:
     return _WORD.findall(line)
 
 
-def reference_constraints(translations: Sequence[str], references: Sequence[str]) -> List[List[str]]:
-    """Per sentence, the first WORDS_PER_SENTENCE reference words the translation lacks."""
+def reference_constraints(
+    translations: Sequence[str], references: Sequence[str], spellable: Callable[[str], bool]
+) -> List[List[str]]:
+    """Per sentence, the first WORDS_PER_SENTENCE reference words the translation lacks (that
+    the model's target vocabulary can spell)."""
     drawn = []
     for output, reference in zip(translations, references, strict=True):
         present = set(words_of(output))
         missed = [w for w in dict.fromkeys(words_of(reference)) if len(w) >= MIN_LETTERS and w not in present]
-        drawn.append([w for w in missed if w.isalpha()][:WORDS_PER_SENTENCE])
+        drawn.append([w for w in missed if w.isalpha() and spellable(w)][:WORDS_PER_SENTENCE])
     return drawn
 
 
-def aligned_terms(sources: Sequence[str], references: Sequence[str], most: int) -> List[Tuple[str, str]]:
+def aligned_terms(
+    sources: Sequence[str], references: Sequence[str], most: int, spellable: Callable[[str], bool]
+) -> List[Tuple[str, str]]:
     """(source word, target word) pairs of the test set by Dice over its sentences, best first,
-    such that no sentence holds more than `most` of them."""
+    such that no sentence holds more than `most` of them (target words the model can spell)."""
     source_sets = [
         {w.casefold() for w in words_of(s) if len(w) >= MIN_LETTERS and w.isalpha()} for s in sources
     ]
@@ -68,7 +75,7 @@ def aligned_terms(sources: Sequence[str], references: Sequence[str], most: int) 
     best: Dict[str, Tuple[float, str]] = {}
     for (s, t), both in sorted(pairs.items()):
         dice = 2 * both / (source_count[s] + target_count[t])
-        if dice >= MIN_DICE and (s not in best or dice > best[s][0]):
+        if dice >= MIN_DICE and (s not in best or dice > best[s][0]) and spellable(t):
             best[s] = (dice, t)
     ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[0]))
     kept: List[Tuple[str, str]] = []
@@ -141,9 +148,17 @@ def bench(
     translator.translate(sources[:batch_size], batch_size=batch_size)  # warm-up: not timed
     plain, plain_seconds = _timed(translator, sources, batch_size=batch_size)
     texts = [line.translations[0].text for line in plain]
-    drawn = reference_constraints(texts, references)
+
+    def spellable(word: str) -> bool:
+        try:
+            encode_phrases(translator, [word])
+        except ConstraintError:
+            return False
+        return True
+
+    drawn = reference_constraints(texts, references, spellable)
     forced, forced_seconds = _timed(translator, sources, constraints=drawn, batch_size=batch_size)
-    terms = aligned_terms(sources, references, most=translator.beam - 1)
+    terms = aligned_terms(sources, references, translator.beam - 1, spellable)
     glossary = Glossary([(s, t, f"term {n}") for n, (s, t) in enumerate(terms, 1)])
     glossed, glossed_seconds = _timed(translator, sources, glossary=glossary, batch_size=batch_size)
     applied = [line.constraints for line in glossed]
