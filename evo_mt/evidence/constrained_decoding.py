@@ -11,7 +11,8 @@ On a test set with references, in one process and one model:
   coefficient over the test sentences, kept at Dice >= 0.8 (an oracle glossary, as in
   terminology studies); applied as `--glossary` applies one;
 - for each: the share of constraints met (the phrase at a word start in the translation),
-  BLEU and chrF with and without, and the decoding time of both (the same batches);
+  BLEU and chrF with and without, and the decoding time of both (the same batches, after a
+  warm-up batch; unconstrained decoding is timed first and last, the faster counts);
 - confidence: the unconstrained translations sorted by score, each quarter's mean sentence
   chrF (the lowest-scored quarter first).
 """
@@ -101,10 +102,12 @@ def share_met(translations: Sequence[str], required: Sequence[Sequence[str]]) ->
 
 def _timed(
     translator: TextTranslator, sources: List[str], **options: Any
-) -> Tuple[List[LineTranslation], float]:
-    started = time.perf_counter()
+) -> Tuple[List[LineTranslation], Tuple]:
+    """The translations and (wall, CPU) seconds: CPU time (all the process' threads) is the
+    steadier figure on a shared machine."""
+    started, cpu = time.perf_counter(), time.process_time()
     found = translator.translate_scored(sources, **options)
-    return found, time.perf_counter() - started
+    return found, (time.perf_counter() - started, time.process_time() - cpu)
 
 
 def _row(name: str, found: List[LineTranslation], seconds: Tuple, references: List[str], required) -> Dict:
@@ -161,6 +164,9 @@ def bench(
     terms = aligned_terms(sources, references, translator.beam - 1, spellable)
     glossary = Glossary([(s, t, f"term {n}") for n, (s, t) in enumerate(terms, 1)])
     glossed, glossed_seconds = _timed(translator, sources, glossary=glossary, batch_size=batch_size)
+    # Unconstrained once more, last: of its two timings the faster counts, so that being first
+    # (caches, other processes starting) does not count against it.
+    plain_seconds = min(plain_seconds, _timed(translator, sources, batch_size=batch_size)[1])
     applied = [line.constraints for line in glossed]
     return {
         "source": str(source), "sentences": len(sources), "beam": translator.beam,
