@@ -172,9 +172,9 @@ def test_serve_takes_a_glossary_per_request_and_a_default_and_answers_scores(exp
             else:
                 assert found["translation"] == free[0] and found["glossary"] == []
         # The request's own term for the same source wins; plain strings without "scores".
-        own = client.post("/translate", json={"text": source, "glossary": {TERM: "morgen"}}).json()
+        own = client.post("/translate", json={"text": source, "glossary": {TERM: "selten"}}).json()
         assert all(
-            "morgen" in out.split()
+            "selten" in out.split()
             for line, out in zip(source, own["translations"], strict=True)
             if TERM in line
         )
@@ -183,8 +183,9 @@ def test_serve_takes_a_glossary_per_request_and_a_default_and_answers_scores(exp
         for glossary, problem in [
             ({TERM: ""}, "glossary entry 1: an empty target term"),
             ([["a"]], "glossary must be an object of terms or a list of [source, target] pairs"),
-            ({TERM: "\u2603\u2603"}, "cannot be encoded"),
+            ({TERM: "\u2603\u2603"}, "line 1: constraint '\u2603\u2603' cannot be encoded"),
             (crowded, "line 0: 5 constraints are more than beam 5 can carry"),
         ]:
-            response = client.post("/translate", json={"text": source[:1], "glossary": glossary})
+            assert TERM not in source[0].split() and TERM in source[1].split()
+            response = client.post("/translate", json={"text": source[:2], "glossary": glossary})
             assert response.status_code == 400 and problem in response.json()["error"], response.text
