@@ -12,6 +12,7 @@ lint: venv
 	$(VENV)/bin/lint-imports --no-logo --no-cache
 
 test: lint
+	@bash scripts/setup_browser.sh
 	$(PY) -m pytest -q
 
 # The main job: the toy recipe from nothing to printed translations.

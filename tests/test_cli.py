@@ -38,7 +38,7 @@ def test_help_lists_every_command_with_an_example(fairseq_env):
     # bench is a group: one subcommand per measurement.
     assert [group.typer_instance.info.name for group in app.registered_groups] == ["bench"]
     bench = evo_mt("bench", "--help", env=fairseq_env)
-    measurements = ["model", "translate", "serve", "quality"]
+    measurements = ["model", "translate", "serve", "quality", "paragraphs"]
     assert bench.returncode == 0 and all(name in bench.stdout for name in measurements)
     for command in [*commands, *(f"bench {name}" for name in measurements)]:
         assert command.split()[0] in done.stdout
@@ -70,10 +70,11 @@ def test_translate_keeps_one_line_per_input_line(toy_run, fairseq_env):
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout.split("\n")[:-1]
     assert len(out) == len(lines) + 1
-    assert out[1] == "" and out[3] == ""
+    assert out[1] == "" and out[3] == "  "  # blank lines come back as they came
     assert out[0] and out[4] and out[5]
-    warnings = [line for line in done.stderr.splitlines() if "longer than the model" in line]
-    assert len(warnings) == 1  # one warning for the over-long line
+    warnings = [line for line in done.stderr.splitlines() if "translated in pieces" in line]
+    assert len(warnings) == 1  # said once
+    assert len(out[2].split()) > 1000  # the 5,000 words are translated in pieces, not truncated
 
 
 def test_translate_ten_thousand_lines_from_a_pipe(toy_run, fairseq_env, tmp_path):

@@ -196,8 +196,8 @@ def check_output(command: str, stdout: str) -> None:
     if command.endswith("--version"):
         assert stdout.strip() == f"evo-mt {evo_mt.__version__}"
     elif command.startswith("curl "):
-        translations = json.loads(stdout)["translations"]
-        assert len(translations) == 1 and translations[0].strip(), stdout
+        translation = json.loads(stdout)["translatedText"]
+        assert isinstance(translation, str) and translation.strip(), stdout
     elif "fairseq-interactive" in command:
         detokenized = [line.split("\t")[-1] for line in stdout.splitlines() if line.startswith("D-0\t")]
         assert len(detokenized) == 1 and detokenized[0].strip(), stdout[-2000:]

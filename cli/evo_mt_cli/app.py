@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Iterable, List
+from typing import List
 
 import typer
 
@@ -19,6 +19,7 @@ from evo_mt.runtime.serving.limits import Limits
 from evo_mt.runtime.text import BATCH_SIZE
 from evo_mt_cli.bench import bench_app
 from evo_mt_cli.help import PlainHelp
+from evo_mt_cli.translators import load_translator
 
 app = typer.Typer(
     name="evo-mt",
@@ -61,6 +62,12 @@ EngineOpt = typer.Option(
 QuantizeOpt = typer.Option("none", help="int8: 8-bit weights for the Linear layers (lean engine, CPU).")
 BeamOpt = typer.Option(None, min=1, help="Beam size (default: the recipe's score.beam, or the export's).")
 LenpenOpt = typer.Option(None, help="Length penalty (default: the recipe's score.lenpen, or the export's).")
+SplitOpt = typer.Option(
+    True,
+    "--split/--no-split",
+    help="Cut each line into sentences, translate them and join them (default); "
+    "--no-split: each line is one sentence, as in a test set.",
+)
 # Lines a pipe is read ahead, sorted by length and cut into batches: more lines, less padding.
 READ_AHEAD = 2048
 RunOrModelHelp = "A run folder, a checkpoint inside one, or an exported model folder (`evo-mt export`)."
@@ -198,6 +205,9 @@ def _decoding(engine: str, quantize: str) -> str:
     return f", {variant}" if variant else ""
 
 
+FORMATS = ("text", "markdown")
+
+
 @app.command()
 def translate(
     run_or_checkpoint: Path = typer.Argument(..., help=RunOrModelHelp),
@@ -208,11 +218,21 @@ def translate(
     device: str | None = typer.Option(None, help="cpu or cuda (default: cuda if present)."),
     engine: str = EngineOpt,
     quantize: str = QuantizeOpt,
+    split: bool = SplitOpt,
+    input_file: Path | None = typer.Option(None, "--input", help="Read this file instead of standard input."),
+    output_file: Path | None = typer.Option(
+        None, "--output", help="Write this file instead of standard output (replaced once all is translated)."
+    ),
+    text_format: str = typer.Option(
+        "text",
+        "--format",
+        help="text, or markdown: code, HTML, link targets, URLs and block markers are kept as they are.",
+    ),
     constraints: bool = typer.Option(
-        False, "--constraints", help="Each line is 'source<TAB>phrase<TAB>...': every phrase must appear."
+        False, "--constraints", help="Each line is 'source<TAB>phrase<TAB>...', unsplit: each phrase appears."
     ),
     glossary: Path | None = typer.Option(
-        None, help="A 'source term<TAB>target term' file: a line's terms' targets must appear."
+        None, help="A 'source term<TAB>target term' file: a sentence's terms' targets must appear."
     ),
     mid_word: bool = typer.Option(
         False, "--mid-word", help="A required phrase may also start inside a word."
@@ -223,36 +243,73 @@ def translate(
 ) -> None:
     """Translate raw text from stdin to stdout: one output line per input line, in order.
 
+    Each line is cut into sentences, which are translated and joined back; blank lines and
+    the whitespace around and between sentences are kept.
+
     Example: evo-mt translate runs/toy < sentences.txt > translations.txt
+
+    Example: evo-mt translate runs/toy --input README.md --output README.de.md --format markdown
     """
+    import contextlib
+
+    from evo_mt.runtime.lines import open_text_source, stream_lines
+
+    if text_format not in FORMATS:
+        raise OptionError("format", f"must be one of {', '.join(FORMATS)}, not {text_format!r}")
+    if text_format == "markdown" and nbest > 1:
+        raise OptionError("nbest", "must be 1 with --format markdown (a document has one translation)")
+    if input_file is not None and output_file is not None and _same_file(input_file, output_file):
+        raise OptionError("output", f"{output_file} is the --input file; name another file")
+    if text_format == "markdown" and (constraints or glossary or json_lines):
+        raise OptionError("format", "markdown goes without --constraints, --glossary and --json")
     from evo_mt.runtime.glossary import Glossary
-    from evo_mt.runtime.lines import stream_lines
 
     terms = None if glossary is None else Glossary.load(glossary)
-    translator = _translator(
+    # The input is opened before the model loads: a missing file is told at once.
+    source = open_text_source(input_file) if input_file is not None else sys.stdin.buffer
+    translator = load_translator(
         run_or_checkpoint, beam=beam, nbest=nbest, lenpen=lenpen, device=device,
         engine=engine, quantize=quantize,
-    )  # fmt: skip
-    lines = stream_lines(sys.stdin.buffer)
-    interactive = sys.stdin.isatty()
-    chunk: List[str] = []
-    first_line = 1
-    options = {"constraints": constraints, "glossary": terms, "mid_word": mid_word, "json_lines": json_lines}
-    for line in lines:
-        chunk.append(line)
-        # A terminal gets each answer at once; a pipe is read in chunks sorted by length.
-        if interactive or len(chunk) >= max(batch_size * 16, READ_AHEAD):
-            _translate_chunk(translator, chunk, batch_size, first_line, **options)
-            first_line += len(chunk)
-            chunk = []
-    if chunk:
-        _translate_chunk(translator, chunk, batch_size, first_line, **options)
+    ).with_split(split)  # fmt: skip
+    with contextlib.ExitStack() as stack:
+        out = sys.stdout
+        if output_file is not None:
+            from evo_mt.pipeline.files import atomic_file
+
+            scratch = stack.enter_context(atomic_file(output_file))
+            out = stack.enter_context(open(scratch, "w", encoding="utf-8"))
+        with source:
+            lines = stream_lines(source)
+            if text_format == "markdown":
+                from evo_mt.runtime.markdown import translate_markdown
+
+                document = translate_markdown(
+                    list(lines), lambda texts: [best[0] for best in translator.translate(texts, batch_size)]
+                )
+                _emit([[line] for line in document], out)
+                return
+            # A terminal gets each answer at once; a pipe is read in chunks sorted by length.
+            interactive = source.isatty()
+            options = dict(constraints=constraints, glossary=terms, mid_word=mid_word, json_lines=json_lines)
+            chunk: List[str] = []
+            first_line = 1
+            for line in lines:
+                chunk.append(line)
+                if interactive or len(chunk) >= max(batch_size * 16, READ_AHEAD):
+                    _emit(_translate_chunk(translator, chunk, batch_size, first_line, **options), out)
+                    first_line += len(chunk)
+                    chunk = []
+            if chunk:
+                _emit(_translate_chunk(translator, chunk, batch_size, first_line, **options), out)
 
 
 def _translate_chunk(
     translator, chunk: List[str], batch_size: int, first_line: int, *, constraints: bool, glossary,
     mid_word: bool, json_lines: bool,
-) -> None:  # fmt: skip
+) -> List[List[str]]:  # fmt: skip
+    """What `translate` writes for the lines of `chunk`, each a list of tab-separated fields."""
+    if not (constraints or glossary or json_lines):
+        return translator.translate(chunk, batch_size=batch_size)
     from evo_mt.runtime.constraint_input import split_constraint_lines
 
     wanted = None
@@ -264,9 +321,12 @@ def _translate_chunk(
     )  # fmt: skip
     if json_lines:
         shape = {"nbest": translator.nbest > 1, "constrained": constraints, "glossary": glossary is not None}
-        _emit([json.dumps(line.to_json(**shape), ensure_ascii=False)] for line in found)
-    else:
-        _emit([t.text for t in line.translations] for line in found)
+        return [[json.dumps(line.to_json(**shape), ensure_ascii=False)] for line in found]
+    return [[t.text for t in line.translations] for line in found]
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    return second.exists() and first.exists() and os.path.samefile(first, second)
 
 
 @app.command()
@@ -291,20 +351,32 @@ def serve(
     max_wait_ms: float = typer.Option(
         Limits.max_wait_ms, help="How long a line may wait for others to fill its batch."
     ),
+    api_keys: Path | None = typer.Option(
+        None, "--api-keys", help="A file of API keys, one a line: requests without one get 403. "
+        "Read again on SIGHUP and when it changes.",
+    ),
+    rate_limit: int = typer.Option(
+        0, help="Most translate/detect requests a minute per API key (per client address without "
+        "--api-keys); beyond, 429 with Retry-After. 0: no limit.",
+    ),
     engine: str = EngineOpt,
     quantize: str = QuantizeOpt,
+    split: bool = SplitOpt,
     glossary: Path | None = typer.Option(
         None, help="A 'source term<TAB>target term' file for every request (a request's own terms win)."
     ),
 ) -> None:
-    """Serve translations over HTTP (JSON), batching lines of concurrent requests.
+    """Serve translations over HTTP: LibreTranslate's API, a web page, Prometheus metrics.
 
-    POST /translate {"text": ["a line", ...]} answers {"translations": [...]}; GET /health,
-    GET /info. SIGTERM or Ctrl-C: finish the requests in flight, then exit.
+    POST /translate {"q": "a text", "source": "en", "target": "de"} answers
+    {"translatedText": "..."}; evo-mt's own {"text": ["a line", ...]} answers {"translations":
+    [...]}. GET / is a page that translates; GET /languages, POST /detect, GET /health,
+    GET /info, GET /metrics, GET /openapi.json. SIGTERM or Ctrl-C: finish the requests in
+    flight, then exit. SIGHUP: read the --api-keys file again.
 
-    Example: evo-mt serve runs/toy --port 8080
+    Example: evo-mt serve toy-model --port 8080 --api-keys keys.txt
     """
-    from evo_mt.runtime.glossary import Glossary
+    from evo_mt.runtime.serving.keys import Access, KeyFile
     from evo_mt.runtime.serving.server import listen
     from evo_mt.runtime.serving.server import serve as run_server
 
@@ -322,11 +394,14 @@ def serve(
         raise UserError(f"{run_or_checkpoint}: no such run folder, checkpoint or exported folder")
     if beam is not None and beam > max_beam:  # before anything loads
         raise UserError(f"--beam {beam} is larger than --max-beam {max_beam}; raise --max-beam")
+    access = Access(KeyFile(api_keys) if api_keys is not None else None, rate_limit)
+    from evo_mt.runtime.glossary import Glossary
+
     terms = None if glossary is None else Glossary.load(glossary)
     listening = listen(host, port)
-    translator = _translator(
+    translator = load_translator(
         run_or_checkpoint, beam=beam, lenpen=lenpen, device=device, engine=engine, quantize=quantize
-    )
+    ).with_split(split)
     if translator.beam > max_beam:
         raise UserError(f"--beam {translator.beam} is larger than --max-beam {max_beam}; raise --max-beam")
     model = translator.describe()
@@ -335,7 +410,7 @@ def serve(
     def ready(address: str) -> None:
         typer.echo(f"evo-mt serve: {served} (beam {translator.beam}) on {address}", err=True)
 
-    run_server(translator, limits, listening, on_ready=ready, glossary=terms)
+    run_server(translator, limits, listening, on_ready=ready, access=access, glossary=terms)
 
 
 app.add_typer(bench_app)
@@ -468,34 +543,10 @@ def export(
     typer.echo(f"exported {name} to {output} ({size:.1f} MiB, quantize {quantize})", err=True)
 
 
-def _translator(
-    path: Path, *, beam: int | None, lenpen: float | None, device: str | None, engine: str, quantize: str,
-    nbest: int = 1,
-):  # fmt: skip
-    """The translator of an exported folder (ONNX Runtime; torch is never imported), or of a
-    run or checkpoint (the lab's engines); `beam`, `lenpen` None: the model's own settings."""
-    from evo_mt.runtime.model_folder import is_model_folder
-
-    if is_model_folder(path):
-        from evo_mt.runtime.translator import ExportedTranslator
-
-        for option, value, default in (("engine", engine, "lean"), ("quantize", quantize, "none")):
-            if value != default:
-                raise OptionError(option, "does not apply to an exported folder (it was fixed at export)")
-        if device not in (None, "auto", "cpu"):
-            raise OptionError("device", f"{device}: an exported folder runs on the CPU")
-        return ExportedTranslator.load(path, beam=beam, nbest=nbest, lenpen=lenpen)
-    from evo_mt.pipeline.decoding_defaults import decoding_settings
-    from evo_mt.pipeline.translation import Translator
-
-    decoding = decoding_settings(path, beam=beam, lenpen=lenpen)
-    return Translator.load(
-        path, beam=decoding.beam, nbest=nbest, lenpen=decoding.lenpen, device=device, engine=engine,
-        quantize=quantize,
-    )  # fmt: skip
-
-
-def _emit(results: Iterable[List[str]]) -> None:
+def _emit(results: List[List[str]], out=sys.stdout) -> None:
+    if out is not sys.stdout:  # a file: atomic_file states its errors
+        out.writelines("\t".join(hypotheses) + "\n" for hypotheses in results)
+        return
     try:
         for hypotheses in results:
             sys.stdout.write("\t".join(hypotheses) + "\n")

@@ -4,6 +4,7 @@
     translate  whole `evo-mt translate` processes against fairseq-interactive (and CTranslate2)
     serve      a real `evo-mt serve` process under concurrent clients
     quality    vanilla, EA and ablations trained alike, scored, and tested for significance
+    paragraphs test sentences as paragraphs against one a line: BLEU, time, the segmenters
     constraints  required words and a glossary: met, BLEU, time; what a translation's score is worth
 
 Each prints its table and, with --json, writes its figures (evo_mt.evidence holds the measuring).
@@ -159,6 +160,44 @@ def quality(
 
 
 @bench_app.command()
+def paragraphs(
+    model: Path = typer.Argument(..., help="A run folder or an exported model folder."),
+    source: Path | None = typer.Option(
+        None, help="Source sentences, one a line (default: a run folder's raw test source)."
+    ),
+    references: Path | None = typer.Option(
+        None, help="Their references (default: a run folder's raw test references)."
+    ),
+    repeats: int = RepeatsOpt,
+    json_path: Path | None = JsonOpt,
+) -> None:
+    """Paragraphs of 3-5 test sentences translated as one line each, against the same
+    sentences one a line: BLEU, chrF and time side by side; a line of 80 sentences; and
+    how exactly sentencex (and pysbd, syntok if installed) cut the paragraphs.
+
+    Example: evo-mt bench paragraphs runs/toy
+    """
+    from evo_mt.evidence import paragraphs as measuring
+    from evo_mt.runtime.lines import read_lines
+    from evo_mt_cli.translators import load_translator
+
+    translator = load_translator(model, beam=None, lenpen=None, device="cpu", engine="lean", quantize="none")
+    if source is None or references is None:
+        from evo_mt.runtime.model_folder import is_model_folder
+
+        if is_model_folder(model):
+            raise UserError("an exported folder holds no test set: give --source and --references")
+        from evo_mt.pipeline.run_folder import find_checkpoint
+
+        run = find_checkpoint(model)[0]
+        recipe = run.recipe()
+        source = source or run.text("test", recipe.source_lang)
+        references = references or run.text("test", recipe.target_lang)
+    report = measuring.measure(translator, read_lines(source), read_lines(references), repeats=repeats)
+    typer.echo(measuring.table(report))
+
+
+@bench_app.command()
 def constraints(
     model: Path = typer.Argument(
         ..., help="A run folder, a checkpoint inside one, or an exported model folder."
@@ -188,6 +227,7 @@ def constraints(
         from evo_mt.pipeline.translation import Translator
 
         translator = Translator.load(model, checkpoint, beam=beam, device="cpu")
-    report = bench(translator, source, reference, batch_size, lines)
+    # A test set holds one sentence a line: not split, as `evo-mt score` translates it.
+    report = bench(translator.with_split(False), source, reference, batch_size, lines)
     typer.echo(table(report))
     _write_json(report, json_path)

@@ -43,9 +43,10 @@ def collect(translator: Translator, sentence: str) -> tuple:
     model = translator.engine.models[0]
     if not isinstance(model, EATransformerModel) or not model.evolving_chains():
         raise UserError("this checkpoint has no evolving attention (a vanilla Transformer?): nothing evolves")
-    translation = translator.translate([sentence])[0][0]
+    # The maps are of one sentence: the model sees the whole input, as written.
+    translation = translator.with_split(False).translate([sentence])[0][0]
 
-    source = torch.tensor(translator.encode(sentence))
+    source = torch.tensor(translator.source_indices(translator.spm.encode(sentence, out_type=str)))
     pieces = translator.spm.encode(translation, out_type=str)
     dictionary = translator.engine.task.target_dictionary
     target = dictionary.encode_line(" ".join(pieces), add_if_not_exist=False).long()

@@ -71,6 +71,7 @@ def export(
                 "options": _plain(options),
                 "max_source_positions": lean.max_source_positions,
                 "max_target_positions": lean.max_target_positions,
+                "training_source_pieces": run.training_source_pieces(),
                 "decoding": vars(decoding),
                 "quantize": quantize,
                 "exporter": {"torch": torch.__version__, "opset": OPSET},

@@ -16,7 +16,7 @@
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Tuple
+from typing import Dict, List, Tuple
 
 from evo_mt.pipeline.recipes import RECIPE_FILE, Recipe, load_recipe
 from evo_mt.runtime.errors import UserError
@@ -103,6 +103,19 @@ class Run:
     @property
     def scores(self) -> Path:
         return self.root / "scores"
+
+    def training_source_pieces(self) -> Dict[str, int] | None:
+        """Subword pieces in the source sentences the run trained on: the longest, and the
+        90th percentile (None: not prepared). A model translates sentences up to about the
+        longest; the runtime cuts longer ones into pieces of about the 90th percentile."""
+        source = self.encoded / f"train.{self.recipe().source_lang}"
+        if not source.is_file():
+            return None
+        with open(source, encoding="utf-8") as lines:
+            lengths = sorted(len(line.split()) for line in lines)
+        if not lengths:
+            return None
+        return {"longest": lengths[-1], "p90": lengths[int(0.9 * (len(lengths) - 1))]}
 
     def text(self, split: str, language: str) -> Path:
         """The raw text of one side of a split."""

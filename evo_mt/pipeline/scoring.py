@@ -78,10 +78,11 @@ def score_run(
     if not source_file.is_file() or not reference_file.is_file():
         raise UserError(f"{run.root}: no prepared {split!r} split (expected {source_file})")
     sources = read_lines(source_file)
+    # A test set holds one sentence a line, as its references do: lines are not cut.
     translator = Translator(
         found, sentencepiece=run.sentencepiece, dictionaries=run.data_bin, beam=beam, lenpen=lenpen,
         engine=engine, quantize=quantize,
-    )  # fmt: skip
+    ).with_split(False)  # fmt: skip
     hypotheses = []
     # disable=None: a bar on a terminal, nothing in a log file.
     bar = tqdm(total=len(sources), desc=f"translate {split}", unit=" sent", file=sys.stderr, disable=None)

@@ -35,8 +35,10 @@ class Translator(TextTranslator):
 
     `dictionaries` is the folder of fairseq's dictionaries (a run's data-bin/). Most callers
     want `Translator.load(run_or_checkpoint)`, which finds all three in a run folder.
-    `engine` "lean" runs the fairseq-free inference engine (optionally `quantize` "int8"),
-    "fairseq" fairseq's own generator; both give the same translations.
+    `run`, if given, is the run folder whose training data says how long a sentence the
+    model knows (evo_mt.runtime.text). `engine` "lean" runs the fairseq-free inference
+    engine (optionally `quantize` "int8"), "fairseq" fairseq's own generator; both give the
+    same translations.
     """
 
     def __init__(
@@ -51,6 +53,7 @@ class Translator(TextTranslator):
         device: str | None = None,
         engine: str = "lean",
         quantize: str = "none",
+        run: Run | None = None,
     ) -> None:
         import sentencepiece as spm
 
@@ -68,8 +71,10 @@ class Translator(TextTranslator):
         self.quantize = quantize
         self.spm = spm.SentencePieceProcessor(model_file=str(sentencepiece))
         self.nbest = nbest
-        # Room for </s>: longer inputs are cut to this many pieces.
+        # Room for </s>: longer sentences are translated in pieces of at most this many.
         self.max_source_pieces = self.engine.max_source_positions - 1
+        self.source_language = self.engine.languages[0]
+        self.run = run  # where the training data tells how long a sentence the model knows
 
     @property
     def beam(self) -> int:
@@ -91,7 +96,10 @@ class Translator(TextTranslator):
         else:
             run = Run(Path(run_or_checkpoint).resolve())
             found = run.checkpoint(checkpoint)
-        return cls(found, sentencepiece=run.sentencepiece, dictionaries=run.data_bin, **options)
+        return cls(found, sentencepiece=run.sentencepiece, dictionaries=run.data_bin, run=run, **options)
+
+    def training_source_pieces(self) -> Dict[str, int] | None:
+        return self.run.training_source_pieces() if self.run is not None else None
 
     def source_indices(self, pieces: List[str]) -> List[int]:
         return self.engine.source_indices(pieces)

@@ -14,12 +14,11 @@ from typing import TYPE_CHECKING, List, Sequence, Tuple
 
 from evo_mt.runtime.constrained_search import check_constraint_count
 from evo_mt.runtime.errors import UserError
+from evo_mt.runtime.segmentation import WORD_START
 from evo_mt.runtime.vocabulary import UNK
 
 if TYPE_CHECKING:
     from evo_mt.runtime.text import TextTranslator
-
-WORD_START = "\u2581"  # sentencepiece's mark of a piece that starts a word
 
 
 class ConstraintError(UserError):

@@ -1,10 +1,10 @@
 """Raw text in, raw text out: what every translator shares, whatever runs its model.
 
-A `TextTranslator` cuts lines into sentencepiece pieces, batches them by length, has its
-model generate, and puts the pieces back together. A subclass says how its model turns
-source pieces into indices and generates (the lab's `Translator` on a checkpoint, the
-runtime's `ExportedTranslator` on an exported folder); `translate`, `evo-mt serve` and
-scoring see only this interface.
+A `TextTranslator` cuts lines into sentences and those into sentencepiece pieces, batches
+them by length, has its model generate, and puts pieces and sentences back together. A
+subclass says how its model turns source pieces into indices and generates (the lab's
+`Translator` on a checkpoint, the runtime's `ExportedTranslator` on an exported folder);
+`translate`, `evo-mt serve` and scoring see only this interface.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from evo_mt.runtime.constraint_input import ConstraintError, encode_phrases
 from evo_mt.runtime.decoding import Decoded
 from evo_mt.runtime.errors import OptionError
 from evo_mt.runtime.glossary import Glossary, Term
+from evo_mt.runtime.segmentation import Layout, layout
 
 logger = logging.getLogger("evo_mt")
 
@@ -32,10 +33,13 @@ MAX_TOKENS = 6000  # padded subword tokens of one batch's sources
 @dataclass(frozen=True)
 class Scored:
     """A translation and its score: the hypothesis' log-probability per token (length-
-    normalised: over length ** lenpen, </s> included), at most 0; higher is more confident."""
+    normalised: over length ** lenpen, </s> included), at most 0; higher is more confident.
+    A line of several sentences scores the mean of its sentences' scores weighted by their
+    tokens; `tokens` counts them (</s> included)."""
 
     text: str
     score: float
+    tokens: int = 0
 
 
 @dataclass(frozen=True)
@@ -46,11 +50,6 @@ class LineTranslation:
     translations: List[Scored]
     constraints: List[str]
     terms: List[Term]
-
-    @classmethod
-    def empty(cls, nbest: int) -> LineTranslation:
-        """What an empty line translates to."""
-        return cls([Scored("", 0.0)] * nbest, [], [])
 
     def to_json(self, *, nbest: bool, constrained: bool, glossary: bool) -> Dict[str, Any]:
         """What `evo-mt translate --json` writes and `evo-mt serve` answers for the line."""
@@ -80,14 +79,22 @@ def check_search(beam: int, nbest: int) -> None:
 
 
 class TextTranslator:
-    """Lines to their n best translations; subclasses set `spm`, `nbest`, `beam` and
-    `max_source_pieces` and implement `source_indices`, `generate` and `describe`."""
+    """Lines to their n best translations; subclasses set `spm`, `nbest`, `beam`,
+    `max_source_pieces` and `source_language` and implement `source_indices`, `generate` and
+    `describe`.
+
+    Each line is cut into sentences (evo_mt.runtime.segmentation), translated sentence by
+    sentence, and joined back: one translation per line, its whitespace kept. `split`
+    False takes each line as one sentence (a test set, one sentence a line)."""
 
     spm: Any  # sentencepiece.SentencePieceProcessor
     nbest: int
     beam: int
-    max_source_pieces: int  # longer inputs are cut to this many pieces (room for </s>)
-    _warned_truncation = False
+    max_source_pieces: int  # longer sentences are translated in pieces (room for </s>)
+    source_language: str  # the language code the sentence segmenter is given
+    split: bool = True
+    _cut_lengths: Tuple[int, int] | None = None
+    _warned_cut = False
 
     def source_indices(self, pieces: List[str]) -> List[int]:
         raise NotImplementedError
@@ -114,30 +121,130 @@ class TextTranslator:
         other.beam, other.nbest = beam, nbest
         return other
 
-    def count_pieces(self, line: str) -> int:
-        return len(self.spm.encode(line))
+    def with_split(self, split: bool) -> TextTranslator:
+        """This translator cutting lines into sentences or not, sharing its model."""
+        other = copy.copy(self)
+        other.split = split
+        return other
 
-    def encode(self, line: str) -> List[int]:
-        """The source indices of a raw line (ending in </s>), cut to the model's positions."""
-        pieces = self.spm.encode(line, out_type=str)
-        if len(pieces) > self.max_source_pieces:
-            if not self._warned_truncation:
-                logger.warning(
-                    "a line of %d subwords is longer than the model's %d positions; "
-                    "it is truncated (further such lines are truncated silently)",
-                    len(pieces),
-                    self.max_source_pieces,
-                )
-                self._warned_truncation = True
-            pieces = pieces[: self.max_source_pieces]
-        return self.source_indices(pieces)
+    def training_source_pieces(self) -> Dict[str, int] | None:
+        """Subword pieces of the source sentences the model was trained on, if known: the
+        "longest" and the 90th percentile ("p90")."""
+        return None
+
+    @property
+    def sentence_pieces(self) -> int:
+        """The longest sentence the model is given whole, in subword pieces."""
+        return self._cutting()[0]
+
+    def _cutting(self) -> Tuple[int, int]:
+        """(the longest sentence given whole, the length of the pieces a longer one is cut into).
+
+        A model trained on sentences of up to n pieces ends a much longer one early, dropping
+        the rest, so a longer sentence is cut into pieces of a length most training sentences
+        have. Without cutting lines into sentences (`split` False) only what exceeds the
+        model's positions is cut."""
+        if not self.split:
+            return self.max_source_pieces, self.max_source_pieces
+        if self._cut_lengths is None:
+            trained = self.training_source_pieces() or {}
+            longest = min(self.max_source_pieces, trained.get("longest") or self.max_source_pieces)
+            self._cut_lengths = (longest, min(longest, trained.get("p90") or longest))
+        return self._cut_lengths
+
+    def layout(self, line: str) -> Layout:
+        """How `line` is translated: its sentences, or pieces of those too long for the model."""
+        found = layout(
+            line,
+            language=self.source_language,
+            split=self.split,
+            encode=lambda text: self.spm.encode(text, out_type=str),
+            cutting=self._cutting(),
+        )
+        if found.cut_sentences and not self._warned_cut:
+            logger.warning(
+                "a sentence is longer than the %d subwords the model reads at once; it is "
+                "translated in pieces, cut after clause punctuation or between words (said once)",
+                self.sentence_pieces,
+            )
+            TextTranslator._warned_cut = True  # once per process, whichever copy translates
+        return found
 
     def translate(
         self, lines: List[str], batch_size: int = BATCH_SIZE, max_tokens: int = MAX_TOKENS
     ) -> List[List[str]]:
-        """The n best translations of each line, in input order; empty lines give empty ones."""
-        found = self.translate_scored(lines, batch_size=batch_size, max_tokens=max_tokens)
-        return [[t.text for t in line.translations] for line in found]
+        """The n best translations of each line, in input order; a blank line is given back.
+
+        The k-th translation of a line of several sentences joins the k-th of each."""
+        layouts = [self.layout(line) for line in lines]
+        units = [unit for found in layouts for unit in found.units]
+        return join_translations(layouts, self.translate_units(units, batch_size, max_tokens), self.nbest)
+
+    def translate_units(
+        self, units: Sequence[Sequence[str]], batch_size: int = BATCH_SIZE, max_tokens: int = MAX_TOKENS
+    ) -> List[List[str]]:
+        """The n best translations of each unit (source pieces within the model's positions)."""
+        found = self.translate_units_scored(units, batch_size=batch_size, max_tokens=max_tokens)
+        return [[t.text for t in best] for best in found]
+
+    def translate_units_scored(
+        self,
+        units: Sequence[Sequence[str]],
+        constraints: Sequence[Sequence[str]] | None = None,
+        *,
+        mid_word: bool = False,
+        batch_size: int = BATCH_SIZE,
+        max_tokens: int = MAX_TOKENS,
+    ) -> List[List[Scored]]:
+        """The n best translations of each unit with their scores; `constraints`: each unit's
+        required target phrases (evo_mt.runtime.constraint_input; a ConstraintError for one
+        that cannot be searched for)."""
+        check_batch_size(batch_size)
+        if max_tokens < 1:
+            raise OptionError("max_tokens", f"must be at least 1, not {max_tokens}")
+        required = None
+        if constraints is not None and any(constraints):
+            required = [encode_phrases(self, phrases, mid_word=mid_word) for phrases in constraints]
+        results: List[List[Scored]] = [[] for _ in units]
+        encoded = [(i, self.source_indices(list(pieces))) for i, pieces in enumerate(units)]
+        # Batches of similar length waste little on padding.
+        encoded.sort(key=lambda item: len(item[1]))
+        for batch in length_batches(encoded, batch_size, max_tokens):
+            wanted = None if required is None else [required[i] for i, _ in batch]
+            found = self.generate([indices for _, indices in batch], wanted)
+            for (i, _), best in zip(batch, found, strict=True):
+                results[i] = [Scored(self.spm.decode(h.pieces), h.score, len(h.pieces) + 1) for h in best]
+        return results
+
+    def requirements(
+        self,
+        layouts: Sequence[Layout],
+        labels: Sequence[str],
+        *,
+        constraints: Sequence[Sequence[str]] | None = None,
+        glossary: Glossary | None = None,
+        mid_word: bool = False,
+        beam: int | None = None,
+    ) -> Tuple[List[List[str]], List[List[Term]]]:
+        """Each unit's required phrases and the glossary terms found in it, for lines laid out
+        as `layouts` with `constraints` of their own; a ConstraintError starting with the
+        line's label for a phrase that cannot be searched for (with `beam`, or this one's)."""
+        wanted: List[List[str]] = []
+        found_terms: List[List[Term]] = []
+        for number, (found, label) in enumerate(zip(layouts, labels, strict=True)):
+            given = list(constraints[number]) if constraints is not None else []
+            for position, unit in enumerate(found.units):
+                terms = glossary.find(self.spm.decode(list(unit))) if glossary else []
+                # A line's own phrases go with its first unit (a line longer than the model's
+                # positions is cut into several).
+                phrases = list(dict.fromkeys((given if position == 0 else []) + [t.target for t in terms]))
+                try:
+                    encode_phrases(self, phrases, mid_word=mid_word, beam=beam)
+                except ConstraintError as error:
+                    raise ConstraintError(f"{label}: {error}") from None
+                wanted.append(phrases)
+                found_terms.append(terms)
+        return wanted, found_terms
 
     def translate_scored(
         self,
@@ -152,51 +259,67 @@ class TextTranslator:
     ) -> List[LineTranslation]:
         """Each line's n best translations with their scores, in input order.
 
-        `constraints`: each line's required target phrases; `glossary`: terms whose target
-        becomes a required phrase of each line holding the source term (evo_mt.runtime.glossary);
-        `mid_word`: a phrase may also continue a word (evo_mt.runtime.constraint_input). A
-        ConstraintError names the line (counted from `first_line`) of a phrase that cannot be
-        searched for. An empty line gives empty translations scored 0.
+        `constraints`: each line's required target phrases; such lines are taken as one
+        sentence each (not split), as fairseq's format has them. `glossary`: terms whose
+        target becomes a required phrase of each sentence holding the source term
+        (evo_mt.runtime.glossary). `mid_word`: a phrase may also start inside a word
+        (evo_mt.runtime.constraint_input). A ConstraintError names the line (counted from
+        `first_line`) of a phrase that cannot be searched for. A blank line is given back,
+        scored 0.
         """
-        check_batch_size(batch_size)
-        if max_tokens < 1:
-            raise OptionError("max_tokens", f"must be at least 1, not {max_tokens}")
-        required = self._required(lines, constraints, glossary, mid_word, first_line)
-        results = [LineTranslation.empty(self.nbest) for _ in lines]
-        encoded = [(i, self.encode(line)) for i, line in enumerate(lines) if line.strip()]
-        # Batches of similar length waste little on padding.
-        encoded.sort(key=lambda item: len(item[1]))
-        for batch in length_batches(encoded, batch_size, max_tokens):
-            wanted = None if required is None else [required[i][1] for i, _ in batch]
-            found = self.generate([indices for _, indices in batch], wanted)
-            for (i, _), best in zip(batch, found, strict=True):
-                phrases, terms = ([], []) if required is None else (required[i][0], required[i][2])
-                translations = [Scored(self.spm.decode(h.pieces), h.score) for h in best]
-                results[i] = LineTranslation(translations, phrases, terms)
-        return results
+        translator = self if constraints is None else self.with_split(False)
+        layouts = [translator.layout(line) for line in lines]
+        labels = [f"line {first_line + number}" for number in range(len(lines))]
+        units = [unit for found in layouts for unit in found.units]
+        wanted, found_terms = self.requirements(
+            layouts, labels, constraints=constraints, glossary=glossary, mid_word=mid_word
+        )
+        scored = self.translate_units_scored(
+            units, wanted, mid_word=mid_word, batch_size=batch_size, max_tokens=max_tokens
+        )
+        return join_scored(layouts, scored, wanted, found_terms, self.nbest)
 
-    def _required(
-        self,
-        lines: List[str],
-        constraints: Sequence[Sequence[str]] | None,
-        glossary: Glossary | None,
-        mid_word: bool,
-        first_line: int,
-    ) -> List[Tuple[List[str], List[List[int]], List[Term]]] | None:
-        """Per line: its required phrases (text, then target indices) and the glossary terms
-        they came from; None when no line has any (the unconstrained search runs)."""
-        if not constraints and not glossary:
-            return None
-        required = []
-        for number, line in enumerate(lines):
-            phrases = list(constraints[number]) if constraints else []
-            terms = glossary.find(line) if glossary else []
-            phrases += [term.target for term in terms if term.target not in phrases]
-            try:
-                required.append((phrases, encode_phrases(self, phrases, mid_word=mid_word), terms))
-            except ConstraintError as error:
-                raise ConstraintError(f"line {first_line + number}: {error}") from None
-        return required if any(indices for _, indices, _ in required) else None
+
+def join_translations(
+    layouts: Sequence[Layout], translations: Sequence[List[str]], nbest: int
+) -> List[List[str]]:
+    """The `nbest` translations of each line, from the translations of all lines' units in order."""
+    joined: List[List[str]] = []
+    start = 0
+    for found in layouts:
+        mine = translations[start : start + len(found.units)]
+        start += len(found.units)
+        # A unit may have fewer finished hypotheses than asked: its last stands in.
+        joined.append([found.join([best[min(k, len(best) - 1)] for best in mine]) for k in range(nbest)])
+    return joined
+
+
+def join_scored(
+    layouts: Sequence[Layout],
+    translations: Sequence[List[Scored]],
+    constraints: Sequence[List[str]],
+    terms: Sequence[List[Term]],
+    nbest: int,
+) -> List[LineTranslation]:
+    """Each line's translations from those of all lines' units in order (as
+    join_translations), scored by the token-weighted mean of its units' scores, with the
+    phrases and glossary terms of its units."""
+    joined: List[LineTranslation] = []
+    start = 0
+    for found in layouts:
+        end = start + len(found.units)
+        mine = translations[start:end]
+        best = []
+        for k in range(nbest):
+            parts = [hypotheses[min(k, len(hypotheses) - 1)] for hypotheses in mine]
+            tokens = sum(p.tokens for p in parts)
+            score = sum(p.score * p.tokens for p in parts) / tokens if tokens else 0.0
+            best.append(Scored(found.join([p.text for p in parts]), score, tokens))
+        phrases = list(dict.fromkeys(p for unit in constraints[start:end] for p in unit))
+        line_terms = list(dict.fromkeys(t for unit in terms[start:end] for t in unit))
+        joined.append(LineTranslation(best, phrases, line_terms))
+        start = end
+    return joined
 
 
 def length_batches(

@@ -51,12 +51,16 @@ class ExportedTranslator(TextTranslator):
         self.source = Vocabulary.load(folder.path(names.SOURCE_DICTIONARY))
         self.target = Vocabulary.load(folder.path(names.TARGET_DICTIONARY))
         self.max_source_pieces = int(folder.manifest["max_source_positions"]) - 1
+        self.source_language = folder.manifest["languages"]["source"]
         self.max_target_positions = int(folder.manifest["max_target_positions"])
 
     @classmethod
     def load(cls, folder: Path | str, **options: Any) -> ExportedTranslator:
         """The translator of an exported folder; `options`: beam, nbest, lenpen, threads."""
         return cls(open_folder(folder), **options)
+
+    def training_source_pieces(self) -> Dict[str, int] | None:
+        return self.folder.manifest.get("training_source_pieces")
 
     def source_indices(self, pieces: List[str]) -> List[int]:
         return self.source.encode(pieces)

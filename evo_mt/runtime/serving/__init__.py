@@ -1,8 +1,16 @@
-"""`evo-mt serve`: a translation server (Starlette under uvicorn) with dynamic batching.
+"""`evo-mt serve`: a translation server (Starlette under uvicorn) with dynamic batching and
+LibreTranslate's API.
 
-limits.py    what a request and the queue may hold, and the batching budget
-requests.py  a request's JSON body read, checked and cleaned into lines
-batcher.py   lines of concurrent requests batched by length on one worker thread
-app.py       the HTTP routes: /translate, /health, /info; JSON errors
-server.py    uvicorn: bind, serve, shut down gracefully on SIGTERM/SIGINT
+limits.py          what a request and the queue may hold, and the batching budget
+requests.py        every field of /translate (LibreTranslate's `q` and evo-mt's `text`) checked
+                   and cleaned into lines
+bodies.py          a request body read within its limit, from JSON or form data; its API key
+languages.py       the model's language pair, named as LibreTranslate names languages
+libretranslate.py  LibreTranslate's other routes (/languages, /detect, ...) and its answer shape
+keys.py            the API key file (reloaded on change and SIGHUP) and the per-key rate limit
+metrics.py         Prometheus metrics (prometheus-client) and the middleware that counts requests
+batcher.py         lines of concurrent requests batched by length on one worker thread
+app.py             composes the routes, the page (page/), the OpenAPI description
+                   (openapi.json); JSON errors
+server.py          uvicorn: bind, serve, shut down gracefully on SIGTERM/SIGINT
 """

@@ -1,30 +1,41 @@
-"""The HTTP side: routes, JSON errors, client disconnects. Starlette, no model work here."""
+"""The HTTP side: composes the routes (the one /translate, LibreTranslate's others, the page,
+/health, /info, /metrics, the OpenAPI description), JSON errors, client disconnects. No model
+work here: the batcher runs the model."""
 
 import asyncio
 import contextlib
 import logging
 import resource
 import sys
-from typing import Dict
+from pathlib import Path
+from typing import Dict, List
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from evo_mt.runtime.glossary import Glossary
+from evo_mt.runtime.serving import libretranslate
 from evo_mt.runtime.serving.batcher import Batcher, QueueFull
+from evo_mt.runtime.serving.bodies import api_key, client_address, read_payload
+from evo_mt.runtime.serving.keys import Access
+from evo_mt.runtime.serving.languages import LanguagePair
 from evo_mt.runtime.serving.limits import Limits
-from evo_mt.runtime.serving.requests import RequestError, parse_translate
-from evo_mt.runtime.text import TextTranslator
+from evo_mt.runtime.serving.metrics import Metrics
+from evo_mt.runtime.serving.requests import RequestError, TranslateRequest, parse_translate
+from evo_mt.runtime.text import TextTranslator, join_translations
 
 logger = logging.getLogger("evo_mt")
 
-# An over-long body is read and thrown away up to this size, so that its client gets the 413
-# instead of a reset connection; beyond it the connection is simply closed.
-DRAIN_LIMIT = 64 << 20
 RETRY_AFTER_S = 1
+PAGE = Path(__file__).parent / "page"
+OPENAPI = Path(__file__).parent / "openapi.json"
+OPENAPI_PATHS = ("/openapi.json", "/spec")  # evo-mt's path, and LibreTranslate's
 
 
 def memory_mib() -> Dict[str, float | None]:
@@ -40,9 +51,18 @@ def memory_mib() -> Dict[str, float | None]:
     return {"rss_mib": now, "peak_rss_mib": peak}
 
 
-def create_app(translator: TextTranslator, limits: Limits, glossary: Glossary | None = None) -> Starlette:
-    batcher = Batcher(translator, limits)
-    info = {**translator.describe(), "limits": limits.as_dict()}
+def create_app(
+    translator: TextTranslator, limits: Limits, access: Access | None = None, glossary: Glossary | None = None
+) -> Starlette:
+    access = access or Access()
+    info = {
+        **translator.describe(),
+        "sentence_pieces": translator.sentence_pieces,
+        "limits": limits.as_dict(),
+    }
+    pair = LanguagePair(info["source_language"], info["target_language"])
+    metrics = Metrics(queued_sentences=lambda: batcher.queued_lines)
+    batcher = Batcher(translator, limits, on_batch=metrics.batch_done)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette):
@@ -55,35 +75,49 @@ def create_app(translator: TextTranslator, limits: Limits, glossary: Glossary | 
 
     async def translate(request: Request) -> Response:
         try:
-            body = await _read_body(request, limits.max_body_bytes)
+            payload = await read_payload(request, limits.max_body_bytes)
         except ClientDisconnect:
             return Response(status_code=400)  # nobody is left to read it
-        parsed = parse_translate(body, limits, translator.beam, glossary)
-        required = await asyncio.to_thread(parsed.required, translator)
-        measured = await asyncio.to_thread(lambda: [batcher.measure(line) for line in parsed.lines])
-        queued = [
-            (i, line, length)
-            for i, (line, (length, _)) in enumerate(zip(parsed.lines, measured, strict=True))
-            if line.strip()
-        ]
+        access.check(api_key(request, payload), client_address(request))
+        parsed = parse_translate(payload, limits, translator.beam, pair, glossary)
+        results, warnings = await translated(request, parsed)
+        if results is None:
+            return Response(status_code=400)  # the client left
+        metrics.lines_done([line for line in parsed.lines if line.strip()])
+        if parsed.libretranslate:
+            return JSONResponse(libretranslate.translate_answer(parsed, results, warnings, pair))
+        if parsed.scores:
+            translations = results
+        else:
+            translations = results if parsed.nbest > 1 else [best[0] for best in results]
+        return JSONResponse({"translations": translations, "warnings": warnings})
+
+    async def translated(request: Request, parsed: TranslateRequest):
+        """(each line's n best, or with "scores" its --json object; warnings), or (None, None)
+        when the client left first."""
+        layouts = await asyncio.to_thread(lambda: [translator.layout(line) for line in parsed.lines])
+        units = [unit for found in layouts for unit in found.units]
+        required = await asyncio.to_thread(parsed.requirements, translator, layouts)
         warnings = [
-            f"line {i}: longer than the model's {translator.max_source_pieces} subword positions; truncated"
-            for i, (line, (_, truncated)) in enumerate(zip(parsed.lines, measured, strict=True))
-            if truncated and line.strip()
+            f"{label}: a sentence longer than the {translator.sentence_pieces} subwords the model "
+            "reads at once; translated in pieces"
+            for label, found in zip(parsed.labels, layouts, strict=True)
+            if found.cut_sentences
         ]
         try:
-            job = batcher.submit(
-                queued, count=len(parsed.lines), beam=parsed.beam, nbest=parsed.nbest,
-                phrases=[phrases for phrases, _ in required],
-            )  # fmt: skip
+            job = batcher.submit(units, beam=parsed.beam, nbest=parsed.nbest, phrases=required[0])
         except QueueFull:
-            raise RequestError(503, "the server is busy (its queue is full); retry later") from None
+            raise RequestError(
+                503, "the server is busy (its queue is full); retry later", retry_after=RETRY_AFTER_S
+            ) from None
         results = await _unless_disconnected(request, job.future)
         if results is None:
             batcher.cancel(job)
-            return Response(status_code=400)
-        translations = parsed.answer(results, [terms for _, terms in required])
-        return JSONResponse({"translations": translations, "warnings": warnings})
+            return None, None
+        if parsed.scores:
+            return parsed.scored(layouts, results, required), warnings
+        texts = [[t.text for t in best] for best in results]
+        return join_translations(layouts, texts, parsed.nbest), warnings
 
     async def health(_request: Request) -> Response:
         ready = batcher.alive and batcher.queued_lines < limits.max_queued_lines
@@ -101,35 +135,47 @@ def create_app(translator: TextTranslator, limits: Limits, glossary: Glossary | 
     async def show_info(_request: Request) -> Response:
         return JSONResponse(info)
 
+    async def show_metrics(request: Request) -> Response:
+        # With --api-keys, a scraper sends one of the keys (Prometheus: `authorization:
+        # credentials`); not rate-limited, since scrapes come at a fixed pace.
+        access.check_key(api_key(request))
+        return metrics.exposition()
+
+    async def page(_request: Request) -> Response:
+        return FileResponse(PAGE / "index.html")
+
+    async def openapi(_request: Request) -> Response:
+        return FileResponse(OPENAPI, media_type="application/json")
+
+    routes: List[Route | Mount] = [
+        Route("/", page, methods=["GET"]),
+        Route("/translate", translate, methods=["POST"]),
+        *libretranslate.routes(pair, access, limits),
+        Route("/health", health, methods=["GET"]),
+        Route("/info", show_info, methods=["GET"]),
+        Route("/metrics", show_metrics, methods=["GET"]),
+        *(Route(path, openapi, methods=["GET"]) for path in OPENAPI_PATHS),
+    ]
+    counted = metrics.middleware([route.path for route in routes], prefixes=["/page"])
     return Starlette(
-        routes=[
-            Route("/translate", translate, methods=["POST"]),
-            Route("/health", health, methods=["GET"]),
-            Route("/info", show_info, methods=["GET"]),
-        ],
+        routes=[*routes, Mount("/page", StaticFiles(directory=PAGE), name="page")],
         lifespan=lifespan,
+        middleware=[
+            Middleware(counted),
+            # Browser extensions and web apps on other origins call LibreTranslate servers.
+            Middleware(
+                CORSMiddleware,
+                allow_origins=["*"],
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type"],
+            ),  # fmt: skip
+        ],
         exception_handlers={
             RequestError: _request_error,
             HTTPException: _http_error,
             Exception: _internal_error,
         },
     )
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared and (not declared.isdigit() or int(declared) > DRAIN_LIMIT):
-        raise RequestError(413 if declared.isdigit() else 400, f"Content-Length {declared!r} refused")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size <= limit:
-            chunks.append(chunk)
-        elif size > DRAIN_LIMIT:
-            break
-    if size > limit:
-        raise RequestError(413, f"the body has {size} bytes or more; the limit is {limit}")
-    return b"".join(chunks)
 
 
 async def _unless_disconnected(request: Request, future: asyncio.Future):
@@ -154,7 +200,7 @@ def _error(status: int, message: str, headers: Dict[str, str] | None = None) -> 
 
 async def _request_error(_request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestError)
-    headers = {"Retry-After": str(RETRY_AFTER_S)} if error.status == 503 else None
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
     return _error(error.status, error.message, headers)
 
 

@@ -1,13 +1,12 @@
 """Dynamic batching: lines of concurrent requests decoded together on one worker thread.
 
-Requests put their non-empty lines into one bounded queue. The worker takes the oldest
+Requests put the units of their lines (sentences, as source pieces: evo_mt.runtime.segmentation)
+into one bounded queue. The worker takes the oldest
 waiting line, waits (at most `max_wait_ms` after it arrived) for the lines of the same beam
 size to fill a batch, then cuts batches by length exactly as `TextTranslator.translate` does and
 decodes the one holding the oldest line. Lines of different beam sizes never share a batch
 (beam search has one beam size per batch); n-best only slices the result, so it does not
-split batches, and neither do required phrases (glossary terms): constrained beam search takes
-each sentence's own, and searches a sentence without any as if none had. The event loop
-never runs the model: it only routes finished results back.
+split batches. The event loop never runs the model: it only routes finished results back.
 """
 
 import asyncio
@@ -15,10 +14,10 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Sequence
 
 from evo_mt.runtime.serving.limits import Limits
-from evo_mt.runtime.text import LineTranslation, TextTranslator, length_batches
+from evo_mt.runtime.text import Scored, TextTranslator, length_batches
 
 logger = logging.getLogger("evo_mt")
 
@@ -33,7 +32,7 @@ class Job:
 
     beam: int
     nbest: int
-    results: List[LineTranslation]
+    results: List[List[Scored]]  # each unit's n best
     future: asyncio.Future
     remaining: int = 0
     cancelled: bool = False
@@ -50,12 +49,17 @@ class Job:
 
 @dataclass(eq=False)
 class _Line:
+    """One unit of a request: a sentence, or a piece of one too long for the model."""
+
     job: Job
     index: int
-    text: str
-    length: int  # source tokens with </s>, as the model will see them
-    phrases: List[str]  # required in its translation
+    pieces: Sequence[str]
+    phrases: List[str]  # required in its translation (glossary terms' targets)
     arrived: float = field(default_factory=time.monotonic)
+
+    @property
+    def length(self) -> int:  # source tokens with </s>, as the model will see them
+        return len(self.pieces) + 1
 
 
 @dataclass
@@ -70,9 +74,13 @@ class Counters:
 class Batcher:
     """The worker thread and its queue; `submit` and `cancel` are called from the event loop."""
 
-    def __init__(self, translator: TextTranslator, limits: Limits) -> None:
+    def __init__(
+        self, translator: TextTranslator, limits: Limits, on_batch: Callable[[int], None] | None = None
+    ) -> None:
+        """`on_batch` gets the number of sentences of each batch decoded, on the worker thread."""
         self.translator = translator
         self.limits = limits
+        self.on_batch = on_batch
         self.counters = Counters()
         self._searches: Dict[int, TextTranslator] = {}
         self._pending: List[_Line] = []
@@ -99,41 +107,33 @@ class Batcher:
         if self._thread.is_alive():
             self._thread.join()
 
-    def measure(self, line: str) -> Tuple[int, bool]:
-        """(source tokens with </s>, whether the line is cut to the model's positions)."""
-        pieces = self.translator.count_pieces(line)
-        limit = self.translator.max_source_pieces
-        return min(pieces, limit) + 1, pieces > limit
-
     def submit(
         self,
-        lines: Sequence[Tuple[int, str, int]],
+        units: Sequence[Sequence[str]],
         *,
-        count: int,
         beam: int,
         nbest: int,
         phrases: Sequence[List[str]] | None = None,
     ) -> Job:
-        """Queue (index, text, length) lines of a request of `count` lines, with each index's
-        required `phrases`; empty lines are not queued, their result is already there. Raises
-        QueueFull rather than grow."""
+        """Queue a request's units (source pieces, each within the model's positions), with
+        each unit's required `phrases`. Raises QueueFull rather than grow."""
         job = Job(
             beam=beam,
             nbest=nbest,
-            results=[LineTranslation.empty(nbest) for _ in range(count)],
+            results=[[] for _ in units],
             future=asyncio.get_running_loop().create_future(),
-            remaining=len(lines),
+            remaining=len(units),
         )
         with self._condition:
-            if len(self._pending) + len(lines) > self.limits.max_queued_lines:
+            if len(self._pending) + len(units) > self.limits.max_queued_lines:
                 self.counters.rejected_requests += 1
                 raise QueueFull
             self.counters.requests += 1
             now = time.monotonic()
-            wanted = phrases or [[] for _ in range(count)]
-            self._pending.extend(_Line(job, i, text, n, list(wanted[i]), now) for i, text, n in lines)
+            wanted = phrases or [[] for _ in units]
+            self._pending.extend(_Line(job, i, unit, list(wanted[i]), now) for i, unit in enumerate(units))
             self._condition.notify_all()
-        if not lines:
+        if not units:
             job.resolve()
         return job
 
@@ -189,10 +189,12 @@ class Batcher:
             if beam not in self._searches:
                 self._searches[beam] = self.translator.with_search(beam, nbest=beam)
             # The batch is already one batch by TextTranslator.translate's own rule.
+            # Required phrases do not split batches: the constrained search takes each
+            # sentence's own, and searches a sentence without any as if none had.
             required = [line.phrases for line in batch]
-            hypotheses = self._searches[beam].translate_scored(
-                [line.text for line in batch],
-                constraints=required if any(required) else None,
+            hypotheses = self._searches[beam].translate_units_scored(
+                [line.pieces for line in batch],
+                required if any(required) else None,
                 batch_size=len(batch),
                 max_tokens=self.limits.max_tokens,
             )
@@ -206,11 +208,11 @@ class Batcher:
             self.counters.batches += 1
             self.counters.lines += len(batch)
             for line, best in zip(batch, hypotheses, strict=True):
-                line.job.results[line.index] = LineTranslation(
-                    best.translations[: line.job.nbest], best.constraints, best.terms
-                )
+                line.job.results[line.index] = best[: line.job.nbest]
                 line.job.remaining -= 1
                 if line.job.remaining == 0 and not line.job.cancelled:
                     finished.append(line.job)
+        if self.on_batch is not None:  # counted before anyone is answered
+            self.on_batch(len(batch))
         for job in finished:
             job.future.get_loop().call_soon_threadsafe(job.resolve)

@@ -8,6 +8,7 @@ from typing import Callable
 from evo_mt.runtime.errors import OptionError
 from evo_mt.runtime.glossary import Glossary
 from evo_mt.runtime.serving.app import create_app
+from evo_mt.runtime.serving.keys import Access
 from evo_mt.runtime.serving.limits import Limits
 from evo_mt.runtime.text import TextTranslator
 
@@ -19,13 +20,15 @@ def serve(
     limits: Limits,
     listening: socket.socket,
     on_ready: Callable[[str], None] | None = None,
+    access: Access | None = None,
     glossary: Glossary | None = None,
 ) -> None:
     """Serve on `listening` (see `listen`) until SIGTERM or SIGINT: then stop accepting,
     answer the requests in flight, close the socket and return.
 
     `on_ready` gets the address ("http://host:port") once the server accepts requests;
-    `glossary` holds the terms of every request (a request's own "glossary" adds to them).
+    `access` holds the API keys and the rate limit (default: neither); `glossary` the terms
+    of every request (a request's own "glossary" adds to them).
     """
     import uvicorn
 
@@ -42,7 +45,7 @@ def serve(
 
     server = Server(
         uvicorn.Config(
-            create_app(translator, limits, glossary),
+            create_app(translator, limits, access, glossary),
             log_level="warning",
             lifespan="on",
             timeout_graceful_shutdown=None,  # in-flight translations are finished, however long
@@ -51,6 +54,10 @@ def serve(
     # uvicorn catches the signal, shuts down, then raises it again to whatever handler was
     # there before; these do nothing, so a signalled shutdown ends like a normal return.
     previous = {sig: signal.signal(sig, _shutdown_done) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # SIGHUP: the --api-keys file is read again (at the next request that needs a key).
+    if access is not None and access.keys is not None and hasattr(signal, "SIGHUP"):
+        keys = access.keys
+        previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, lambda _signal, _frame: keys.reload_soon())
     try:
         server.run(sockets=[listening])
     finally:

@@ -1,0 +1,68 @@
+"""Reading a request: its body within the size limit, decoded from JSON or form data, and the
+API key it carries."""
+
+from typing import Any
+
+from starlette.requests import Request
+
+from evo_mt.runtime.serving.requests import RequestError, api_key_field, form_payload, json_payload
+
+# An over-long body is read and thrown away up to this size, so that its client gets the 413
+# instead of a reset connection; beyond it the connection is simply closed.
+DRAIN_LIMIT = 64 << 20
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, or RequestError 413 beyond `limit` bytes; ClientDisconnect when the client left."""
+    declared = request.headers.get("content-length", "")
+    if declared and (not declared.isdigit() or int(declared) > DRAIN_LIMIT):
+        raise RequestError(413 if declared.isdigit() else 400, f"Content-Length {declared!r} refused")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size <= limit:
+            chunks.append(chunk)
+        elif size > DRAIN_LIMIT:
+            break
+    if size > limit:
+        raise RequestError(413, f"the body has {size} bytes or more; the limit is {limit}")
+    return b"".join(chunks)
+
+
+async def read_payload(request: Request, limit: int) -> Any:
+    """The body as JSON holds it: form data (LibreTranslate's clients send it) becomes an object
+    of its fields; anything else is read as JSON, whatever its Content-Type says."""
+    body = await read_body(request, limit)
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    # `curl -d '{...}'` labels JSON as a form: a form's first field never starts with { or [.
+    if media_type not in FORM_TYPES or body.lstrip()[:1] in (b"{", b"["):
+        return json_payload(body)
+
+    async def replay() -> dict:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    try:
+        async with Request(request.scope, replay).form() as form:
+            fields = [(name, value) for name, value in form.multi_items() if isinstance(value, str)]
+    except (AssertionError, ValueError) as error:  # multipart/form-data that does not parse
+        raise RequestError(400, f"the form data does not parse: {error}") from None
+    return form_payload(fields)
+
+
+def api_key(request: Request, payload: Any = None) -> str | None:
+    """The key of a request: the `api_key` field (as LibreTranslate reads it), else the query's
+    `api_key`, else `Authorization: Bearer KEY`."""
+    key = api_key_field(payload) if isinstance(payload, dict) else None
+    if key:
+        return key
+    if request.query_params.get("api_key"):
+        return request.query_params["api_key"]
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return credentials.strip() or None
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client is not None else ""

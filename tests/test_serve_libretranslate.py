@@ -1,0 +1,354 @@
+"""`evo-mt serve` for the clients people have: LibreTranslate's API (its own Python client,
+unchanged), API keys, the rate limit, Prometheus metrics, the OpenAPI description, and the
+web page in a real browser (headless Chromium through Playwright). The exported toy model."""
+
+import json
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import EVO_MT, evo_mt, run_command
+from libretranslatepy import LibreTranslateAPI
+from prometheus_client.parser import text_string_to_metric_families
+from starlette.routing import Route
+
+from evo_mt.evidence.serve_load import ServerProcess
+from evo_mt.runtime.serving.app import create_app
+from evo_mt.runtime.serving.limits import Limits
+from evo_mt.runtime.serving.requests import FIELDS
+from evo_mt.runtime.translator import ExportedTranslator
+
+KEYS = ("key-one-0123", "key-two-4567")
+PAIR = [
+    {"code": "en", "name": "English", "targets": ["de"]},
+    {"code": "de", "name": "German", "targets": []},
+]
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def key_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("keys") / "keys.txt"
+    path.write_text(f"# the test's keys\n{KEYS[0]}\n\n  {KEYS[1]}  \n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(exported_toy, key_file, fairseq_env):
+    with ServerProcess(exported_toy, "--api-keys", str(key_file), env=fairseq_env) as running:
+        yield running
+    assert running.returncode == 0, "".join(running.stderr[-20:])
+
+
+@pytest.fixture(scope="module")
+def test_lines(toy_run):
+    return (toy_run / "raw" / "test.en").read_text().splitlines()[:12]
+
+
+@pytest.fixture(scope="module")
+def expected(exported_toy, test_lines, fairseq_env):
+    """`evo-mt translate DIR`'s translation of each test line."""
+    return dict(zip(test_lines, translate_command(exported_toy, test_lines, fairseq_env), strict=True))
+
+
+def translate_command(folder, lines, env, *options):
+    done = run_command([EVO_MT, "translate", str(folder), *options], env, input="\n".join(lines) + "\n")
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.split("\n")[: len(lines)]
+
+
+def post(server, path, key=KEYS[0], **fields):
+    return httpx.post(f"{server.url}{path}", json={**fields, "api_key": key}, timeout=300)
+
+
+def test_libretranslate_client_lists_languages_and_translates_as_evo_mt_translate(server, expected):
+    client = LibreTranslateAPI(server.url, api_key=KEYS[0])
+    assert client.languages() == PAIR
+    for line, translation in expected.items():
+        assert client.translate(line, "en", "de") == translation
+    assert client.detect(next(iter(expected))) == [{"confidence": 0.0, "language": "en"}]
+
+
+def test_q_as_a_list_gets_a_list_and_a_string_a_string(server, expected):
+    lines = list(expected)
+    answer = post(server, "/translate", q=lines, source="en", target="de")
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"translatedText": [expected[line] for line in lines], "warnings": []}
+    answer = post(server, "/translate", q=lines[0], source="en", target="de", format="text").json()
+    assert answer["translatedText"] == expected[lines[0]]
+    # A text of several lines: each translated on its own, joined again (blank lines kept).
+    answer = post(server, "/translate", q=f"{lines[1]}\r\n\n{lines[2]}", source="en", target="de").json()
+    assert answer["translatedText"] == f"{expected[lines[1]]}\n\n{expected[lines[2]]}"
+
+
+def test_source_auto_and_alternatives(server, exported_toy, expected, fairseq_env):
+    lines = list(expected)[:3]
+    answer = post(server, "/translate", q=lines, source="auto", target="de", alternatives=2).json()
+    assert answer["detectedLanguage"] == [{"confidence": 0.0, "language": "en"}] * 3
+    # The export's beam (5) holds alternatives + 1 hypotheses: `evo-mt translate --nbest 3`'s.
+    three_best = translate_command(exported_toy, lines, fairseq_env, "--nbest", "3")
+    for text, alternatives, hypotheses in zip(
+        answer["translatedText"], answer["alternatives"], three_best, strict=True
+    ):
+        best, *others = hypotheses.split("\t")
+        assert text == best
+        assert alternatives == [
+            other for i, other in enumerate(others) if other not in (best, *others[:i], "")
+        ]
+    single = post(server, "/translate", q=lines[0], source="auto", target="de", alternatives=1).json()
+    assert single["detectedLanguage"] == {"confidence": 0.0, "language": "en"}
+    assert isinstance(single["alternatives"], list)
+    # 6 alternatives take a beam of 7, above the export's 5: the best is then beam 7's.
+    grown = post(server, "/translate", q=lines[0], alternatives=6).json()
+    seven_best = translate_command(exported_toy, lines[:1], fairseq_env, "--beam", "7", "--nbest", "7")
+    assert grown["translatedText"] == seven_best[0].split("\t")[0]
+    assert 1 <= len(grown["alternatives"]) <= 6
+
+
+def test_form_data_as_libretranslate_clients_send_it(server, expected):
+    lines = list(expected)[:2]
+    form = {"q": lines[0], "source": "en", "target": "de", "api_key": KEYS[1]}
+    answer = httpx.post(f"{server.url}/translate", data=form, timeout=300)
+    assert answer.status_code == 200 and answer.json()["translatedText"] == expected[lines[0]]
+    # A repeated q is a list; multipart/form-data (a browser's FormData) reads alike.
+    answer = httpx.post(f"{server.url}/translate", data={**form, "q": lines}, timeout=300)
+    assert answer.json()["translatedText"] == [expected[line] for line in lines]
+    answer = httpx.post(f"{server.url}/translate", data=form, files={"unused": b""}, timeout=300)
+    assert answer.status_code == 200 and answer.json()["translatedText"] == expected[lines[0]]
+    answer = httpx.post(f"{server.url}/translate", data={**form, "alternatives": "1"}, timeout=300)
+    assert answer.status_code == 200 and "alternatives" in answer.json()
+
+
+def test_evo_mt_requests_still_work_on_the_same_route(server, expected):
+    lines = list(expected)[:3]
+    answer = post(server, "/translate", text=lines)
+    assert answer.json() == {"translations": [expected[line] for line in lines], "warnings": []}
+    answer = post(server, "/translate", text=lines[:1], nbest=2, source="en", target="de")
+    assert answer.status_code == 200 and answer.json()["translations"][0][0] == expected[lines[0]]
+    # `curl -d '{...}'` sends JSON labelled as a form.
+    body = json.dumps({"text": lines[:1], "api_key": KEYS[0]})
+    answer = httpx.post(
+        f"{server.url}/translate", content=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert answer.json()["translations"] == [expected[lines[0]]]
+
+
+def test_keys_decide_who_translates(server):
+    for key, status in ((None, 403), ("", 403), ("wrong-key", 403), (KEYS[0], 200), (KEYS[1], 200)):
+        fields = {"q": "the .", "source": "en", "target": "de"}
+        answer = httpx.post(
+            f"{server.url}/translate",
+            json={**fields, **({} if key is None else {"api_key": key})},
+            timeout=60,
+        )
+        assert answer.status_code == status, (key, answer.text)
+        if status == 403:
+            assert isinstance(answer.json()["error"], str) and "key" in answer.json()["error"]
+        answer = httpx.post(
+            f"{server.url}/detect", data={"q": "the .", **({} if key is None else {"api_key": key})}
+        )
+        assert answer.status_code == status
+    bearer = {"Authorization": f"Bearer {KEYS[1]}"}
+    assert httpx.post(f"{server.url}/translate", json={"q": "the ."}, headers=bearer).status_code == 200
+    assert httpx.get(f"{server.url}/metrics").status_code == 403
+    assert httpx.get(f"{server.url}/metrics", headers=bearer).status_code == 200
+    for open_path in ("/health", "/languages", "/info", "/frontend/settings", "/", "/openapi.json"):
+        assert httpx.get(f"{server.url}{open_path}").status_code == 200, open_path
+    assert httpx.get(f"{server.url}/frontend/settings").json()["keyRequired"] is True
+    assert not any(key in line for key in KEYS for line in server.stderr)
+
+
+def test_the_key_file_is_read_again_on_change_and_on_sighup(server, key_file):
+    kept = key_file.read_text()
+    try:
+        key_file.write_text(kept + "key-three-89\n")
+        assert post(server, "/translate", key="key-three-89", q="the .").status_code == 200
+        # Same size, same time stamp, same file: only SIGHUP can tell it changed.
+        before = key_file.stat()
+        with open(key_file, "r+") as same_file:
+            same_file.write(kept.replace(KEYS[0], "key-four-012") + "key-three-89\n")
+        os.utime(key_file, ns=(before.st_atime_ns, before.st_mtime_ns))
+        assert post(server, "/translate", key="key-four-012", q="the .").status_code == 403
+        server.process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        while post(server, "/translate", key="key-four-012", q="the .").status_code != 200:
+            assert time.monotonic() < deadline, "SIGHUP did not reload the key file"
+            time.sleep(0.1)
+        assert post(server, "/translate", key=KEYS[0], q="the .").status_code == 403
+    finally:
+        key_file.write_text(kept)
+    assert post(server, "/translate", key=KEYS[0], q="the .").status_code == 200
+    assert any("keys.txt read again" in line for line in server.stderr)
+    assert not any(key in line for key in (*KEYS, "key-three-89", "key-four-012") for line in server.stderr)
+
+
+def test_the_rate_limit_answers_429_with_retry_after(exported_toy, key_file, fairseq_env):
+    options = ("--api-keys", str(key_file), "--rate-limit", "3")
+    with ServerProcess(exported_toy, *options, env=fairseq_env) as limited:
+        statuses = [post(limited, "/translate", q="the .").status_code for _ in range(3)]
+        refused = post(limited, "/translate", q="the .")
+        other_key = post(limited, "/translate", key=KEYS[1], q="the .")
+        health = httpx.get(f"{limited.url}/health")
+    assert statuses == [200, 200, 200]
+    assert refused.status_code == 429 and 1 <= int(refused.headers["retry-after"]) <= 60
+    assert "Slowdown" in refused.json()["error"]
+    assert other_key.status_code == 200 and health.status_code == 200
+
+
+def metric_values(server):
+    text = httpx.get(f"{server.url}/metrics", headers={"Authorization": f"Bearer {KEYS[0]}"}).text
+    values = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            values[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return values
+
+
+def test_metrics_count_the_translated_lines(server, expected):
+    lines = [*list(expected)[:5], ""]
+    before = metric_values(server)
+    assert post(server, "/translate", q=lines).status_code == 200
+    after = metric_values(server)
+
+    def grew(name, **labels):
+        key = (name, tuple(sorted(labels.items())))
+        return after.get(key, 0) - before.get(key, 0)
+
+    assert grew("evo_mt_translated_lines_total") == 5  # the blank line is not decoded
+    assert grew("evo_mt_translated_characters_total") == sum(len(line) for line in lines)
+    assert grew("evo_mt_http_requests_total", route="/translate", status="200") == 1
+    assert grew("evo_mt_http_request_duration_seconds_count", route="/translate") == 1
+    # Each of these test lines is one sentence.
+    assert grew("evo_mt_translated_sentences_total") == 5
+    assert grew("evo_mt_batch_sentences_sum") == 5 and grew("evo_mt_batch_sentences_count") >= 1
+    assert after[("evo_mt_queued_sentences", ())] == 0
+    httpx.get(f"{server.url}/no/such/path/{time.time()}")
+    assert metric_values(server)[("evo_mt_http_requests_total", (("route", "other"), ("status", "404")))] >= 1
+
+
+LIBRETRANSLATE_ERRORS = [
+    (
+        "a source the model does not read",
+        {"q": "a", "source": "fr", "target": "de"},
+        "en (English) to de (German)",
+    ),
+    (
+        "a target the model does not write",
+        {"q": "a", "source": "en", "target": "es"},
+        "en (English) to de (German)",
+    ),
+    (
+        "html",
+        {"q": "<p>a</p>", "source": "en", "target": "de", "format": "html"},
+        'format "html" is not supported',
+    ),
+    ("an unknown format", {"q": "a", "format": "markdown"}, '"format"'),
+    ("q not text", {"q": 3}, '"q" must be a string or a list of strings'),
+    ("q and text", {"q": "a", "text": ["a"]}, "not both"),
+    ("nbest with q", {"q": "a", "nbest": 2}, '"nbest" goes with "text"'),
+    ("alternatives a string", {"q": "a", "alternatives": "two"}, '"alternatives" must be an integer'),
+    ("alternatives above the beam", {"q": "a", "alternatives": 3, "beam": 2}, 'must not exceed "beam"'),
+    ("a line over --max-chars", {"q": "a" * 5000}, "the limit is 4096"),
+    ("too many lines", {"q": "a\n" * 300}, "the limit is 256"),
+]
+
+
+@pytest.mark.parametrize(
+    "fields, message", [case[1:] for case in LIBRETRANSLATE_ERRORS], ids=[c[0] for c in LIBRETRANSLATE_ERRORS]
+)
+def test_libretranslate_requests_are_refused_with_400(server, fields, message):
+    answer = post(server, "/translate", **fields)
+    assert answer.status_code == 400, answer.text
+    assert message in answer.json()["error"]
+
+
+def test_languages_detect_and_what_is_not_offered(server):
+    assert httpx.get(f"{server.url}/languages").json() == PAIR
+    assert post(server, "/detect", q=["a", "b"]).json() == [[{"confidence": 0.0, "language": "en"}]] * 2
+    assert post(server, "/detect").status_code == 400
+    assert post(server, "/translate", q="a", source="auto", target="de").status_code == 200
+    for path in ("/suggest", "/translate_file"):
+        answer = httpx.post(f"{server.url}{path}", data={"q": "a", "s": "b", "api_key": KEYS[0]})
+        assert answer.status_code == 403 and answer.json()["error"]
+    settings = httpx.get(f"{server.url}/frontend/settings").json()
+    assert settings["language"] == {
+        "source": {"code": "en", "name": "English"},
+        "target": {"code": "de", "name": "German"},
+    }
+
+
+def test_the_openapi_description_matches_the_routes(server, exported_toy):
+    spec = httpx.get(f"{server.url}/openapi.json").json()
+    assert httpx.get(f"{server.url}/spec").json() == spec
+    app = create_app(ExportedTranslator.load(exported_toy), Limits())
+    served = {
+        (route.path, method.lower())
+        for route in app.routes
+        if isinstance(route, Route)
+        for method in route.methods
+        if method != "HEAD"
+    }
+    described = {(path, method) for path, methods in spec["paths"].items() for method in methods}
+    assert described == served
+    assert set(spec["components"]["schemas"]["TranslateRequest"]["properties"]) == set(FIELDS)
+
+
+def test_serve_key_mistakes_end_in_one_line_errors(exported_toy, tmp_path, fairseq_env):
+    missing = tmp_path / "absent.txt"
+    done = evo_mt("serve", str(exported_toy), "--api-keys", str(missing), env=fairseq_env)
+    assert done.returncode == 1
+    assert (
+        done.stderr.strip()
+        == f"evo-mt: error: --api-keys {missing}: cannot read the key file (No such file or directory)"
+    )
+    done = evo_mt("serve", str(exported_toy), "--rate-limit", "-1", env=fairseq_env)
+    assert (
+        done.returncode == 1
+        and done.stderr.strip() == "evo-mt: error: --rate-limit must not be negative, not -1"
+    )
+
+
+def chromium() -> str | None:
+    candidates = (
+        os.environ.get("EVO_MT_CHROMIUM"),
+        "/usr/bin/chromium",
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+    )
+    return next((path for path in candidates if path and os.access(path, os.X_OK)), None)
+
+
+def test_the_page_translates_a_typed_line_in_chromium(server, expected, tmp_path):
+    browser_path = chromium()
+    if browser_path is None:
+        pytest.skip(
+            "no Chromium: scripts/setup_browser.sh (make test) could not install Debian's chromium "
+            "(it needs root or sudo, and apt-get); or set EVO_MT_CHROMIUM to a Chromium"
+        )
+    from playwright.sync_api import sync_playwright
+
+    line = list(expected)[3]
+    screenshot = Path(os.environ.get("EVO_MT_SCREENSHOT") or tmp_path / "serve-page.png")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=browser_path, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 520})
+            page.goto(server.url + "/")
+            page.wait_for_function("document.getElementById('pair').textContent.includes('German')")
+            assert page.text_content("#pair") == "English (en) → German (de)"
+            page.fill("#api-key", KEYS[0])
+            page.fill("#source", line)
+            page.click("#translate")
+            page.wait_for_function("document.getElementById('translation').value !== ''", timeout=60_000)
+            assert page.input_value("#translation") == expected[line]
+            page.screenshot(path=str(screenshot))
+        finally:
+            browser.close()
+    assert screenshot.stat().st_size > 10_000
