@@ -10,7 +10,8 @@ pieces appear in that order in the translation.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, List, Sequence, Tuple
+import contextlib
+from typing import TYPE_CHECKING, Iterator, List, Sequence, Tuple
 
 from evo_mt.runtime.constrained_search import check_constraint_count
 from evo_mt.runtime.errors import UserError
@@ -39,13 +40,20 @@ def split_constraint_lines(lines: Sequence[str], first_line: int = 1) -> Tuple[L
     line (counted from `first_line`) of an empty phrase."""
     sources, phrases = [], []
     for number, line in enumerate(lines, first_line):
-        try:
+        with named(f"line {number}"):
             source, wanted = split_constraint_line(line)
-        except ConstraintError as error:
-            raise ConstraintError(f"line {number}: {error}") from None
         sources.append(source)
         phrases.append(wanted)
     return sources, phrases
+
+
+@contextlib.contextmanager
+def named(where: str) -> Iterator[None]:
+    """A ConstraintError raised inside starts with `where` ("line 3")."""
+    try:
+        yield
+    except ConstraintError as error:
+        raise ConstraintError(f"{where}: {error}") from None
 
 
 def encode_phrases(

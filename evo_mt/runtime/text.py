@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, Sequence, Tuple
 
-from evo_mt.runtime.constraint_input import ConstraintError, encode_phrases
+from evo_mt.runtime.constraint_input import encode_phrases, named
 from evo_mt.runtime.decoding import Decoded
 from evo_mt.runtime.errors import OptionError
 from evo_mt.runtime.glossary import Glossary, Term
@@ -238,10 +238,8 @@ class TextTranslator:
                 # A line's own phrases go with its first unit (a line longer than the model's
                 # positions is cut into several).
                 phrases = list(dict.fromkeys((given if position == 0 else []) + [t.target for t in terms]))
-                try:
+                with named(label):
                     encode_phrases(self, phrases, mid_word=mid_word, beam=beam)
-                except ConstraintError as error:
-                    raise ConstraintError(f"{label}: {error}") from None
                 wanted.append(phrases)
                 found_terms.append(terms)
         return wanted, found_terms
