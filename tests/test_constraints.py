@@ -63,7 +63,7 @@ def test_lean_and_exported_constrained_searches_find_the_same_hypotheses(lean, e
     words = reference_words(lean, toy_run)
     constraints = encoded(lean, words)
     assert sum(map(len, constraints)) >= LINES // 2
-    sources = [lean.encode(line) for line in toy_lines(toy_run)[0]]
+    sources = [lean.source_indices(lean.spm.encode(line, out_type=str)) for line in toy_lines(toy_run)[0]]
     found_lean = lean.generate(sources, constraints)
     found_exported = exported.generate(sources, constraints)
     for phrases, by_lean, by_exported in zip(constraints, found_lean, found_exported, strict=True):
@@ -75,7 +75,7 @@ def test_lean_and_exported_constrained_searches_find_the_same_hypotheses(lean, e
 def test_fairseqs_constrained_search_meets_the_same_constraints(lean, toy_run):
     fairseq = Translator.load(toy_run, beam=5, nbest=1, device="cpu", engine="fairseq")
     constraints = encoded(lean, reference_words(lean, toy_run))
-    sources = [lean.encode(line) for line in toy_lines(toy_run)[0]]
+    sources = [lean.source_indices(lean.spm.encode(line, out_type=str)) for line in toy_lines(toy_run)[0]]
     ours = [best[0] for best in lean.generate(sources, constraints)]
     theirs = [best[0] for best in fairseq.generate(sources, constraints)]
     for phrases, mine, its in zip(constraints, ours, theirs, strict=True):
