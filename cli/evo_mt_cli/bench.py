@@ -210,9 +210,11 @@ def constraints(
     batch_size: int = typer.Option(32, min=1, help="Sentences per batch."),
     json_path: Path | None = JsonOpt,
 ) -> None:
-    """Required words drawn from the references and a glossary of aligned terms, against
-    unconstrained decoding: constraints met, BLEU, chrF, decoding time; and the sentence chrF
-    of each quarter of the translations sorted by score.
+    """Required words and a glossary against unconstrained decoding; what a score is worth.
+
+    Reference words the translation misses, and a glossary of the test set's aligned terms:
+    constraints met, BLEU, chrF, decoding time with and without; and the sentence chrF of
+    each quarter of the translations sorted by score.
 
     Example: evo-mt bench constraints runs/gettext --source test.en --reference test.de
     """
