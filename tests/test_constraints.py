@@ -178,6 +178,9 @@ def test_serve_takes_a_glossary_per_request_and_a_default_and_answers_scores(exp
             for line, out in zip(source, own["translations"], strict=True)
             if TERM in line
         )
+        # LibreTranslate's form takes "glossary" as an extra field.
+        libre = {"q": source[1], "source": "en", "target": "de", "glossary": [[TERM, CHOSEN]]}
+        assert CHOSEN in client.post("/translate", json=libre).json()["translatedText"].split()
         words = list(dict.fromkeys(toy_lines(toy_run)[1][0].split()))
         crowded = dict(zip(list(dict.fromkeys(source[0].split()))[:5], words[:5], strict=True))
         for glossary, problem in [
