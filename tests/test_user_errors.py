@@ -211,3 +211,33 @@ def test_separators_inside_lines_keep_corpora_and_translations_aligned(toy_run, 
     plain = [i for i in range(len(lines)) if i % 7]
     assert len(together) == len(lines)
     assert [together[i] for i in plain] == translator.translate([lines[i] for i in plain])
+
+
+def test_constraint_and_glossary_mistakes_end_in_one_line(monkeypatch, capsys, toy_run, tmp_path):
+    source = "yesterday the rimo tenenulu malas the vamana sasesafo ."
+    cases = [
+        ([], f"{source}\theute\n{source}\theute\t \n", "line 2: constraint 2 is empty"),
+        ([], f"{source}\t\u216b\n", "line 1: constraint '\u216b' cannot be encoded: the model's target"),
+        (["--beam", "2"], f"{source}\theute\tder\n", "line 1: 2 constraints are more than beam 2 can carry"),
+        (["--mid-word"], f"{source}\t\t\n", "line 1: constraint 1 is empty"),
+    ]
+    for options, text, message in cases:
+        status, out, err = cli(
+            monkeypatch, capsys, "translate", str(toy_run), "--constraints", *options, stdin=text.encode()
+        )
+        assert status == 1 and out == "" and "Traceback" not in err, err
+        assert err.strip().splitlines()[-1].startswith(f"evo-mt: error: {message}"), err
+    glossary = tmp_path / "terms.tsv"
+    for content, message in [
+        ("# terms\nyesterday\theute\nthe rimo\n", f"{glossary}:3: not 'source term<TAB>target term' (1 tab-"),
+        ("yesterday\t \n", f"{glossary}:1: an empty target term"),
+        ("yesterday\theute\nYesterday\tgestern\n", f"{glossary}:2: 'Yesterday' already has the target"),
+    ]:
+        glossary.write_text(content)
+        status, out, err = cli(monkeypatch, capsys, "translate", str(toy_run), "--glossary", str(glossary),
+                               stdin=f"{source}\n".encode())  # fmt: skip
+        assert status == 1 and out == "" and "Traceback" not in err, err
+        assert err.strip().splitlines()[-1].startswith(f"evo-mt: error: {message}"), err
+    missing = tmp_path / "none.tsv"
+    status, _, err = cli(monkeypatch, capsys, "translate", str(toy_run), "--glossary", str(missing))
+    assert status == 1 and err.strip().splitlines()[-1] == f"evo-mt: error: {missing}: no such file"

@@ -5,6 +5,7 @@ Each command parses its flags and calls the library (`evo_mt.pipeline`, `evo_mt.
 the library's errors become one line here, naming the flag where the library named a parameter.
 """
 
+import json
 import logging
 import os
 import sys
@@ -233,6 +234,18 @@ def translate(
         "--format",
         help="text, or markdown: code, HTML, link targets, URLs and block markers are kept as they are.",
     ),
+    constraints: bool = typer.Option(
+        False, "--constraints", help="Each line is 'source<TAB>phrase<TAB>...', unsplit: each phrase appears."
+    ),
+    glossary: Path | None = typer.Option(
+        None, help="A 'source term<TAB>target term' file: a sentence's terms' targets must appear."
+    ),
+    mid_word: bool = typer.Option(
+        False, "--mid-word", help="A required phrase may also start inside a word."
+    ),
+    json_lines: bool = typer.Option(
+        False, "--json", help="One JSON object per line: translation, score, nbest, constraints."
+    ),
 ) -> None:
     """Translate raw text from stdin to stdout: one output line per input line, in order.
 
@@ -253,6 +266,11 @@ def translate(
         raise OptionError("nbest", "must be 1 with --format markdown (a document has one translation)")
     if input_file is not None and output_file is not None and _same_file(input_file, output_file):
         raise OptionError("output", f"{output_file} is the --input file; name another file")
+    if text_format == "markdown" and (constraints or glossary or json_lines):
+        raise OptionError("format", "markdown goes without --constraints, --glossary and --json")
+    from evo_mt.runtime.glossary import Glossary
+
+    terms = None if glossary is None else Glossary.load(glossary)
     # The input is opened before the model loads: a missing file is told at once.
     source = open_text_source(input_file) if input_file is not None else sys.stdin.buffer
     translator = load_translator(
@@ -278,14 +296,39 @@ def translate(
                 return
             # A terminal gets each answer at once; a pipe is read in chunks sorted by length.
             interactive = source.isatty()
+            options = dict(constraints=constraints, glossary=terms, mid_word=mid_word, json_lines=json_lines)
             chunk: List[str] = []
+            first_line = 1
             for line in lines:
                 chunk.append(line)
                 if interactive or len(chunk) >= max(batch_size * 16, READ_AHEAD):
-                    _emit(translator.translate(chunk, batch_size=batch_size), out)
+                    _emit(_translate_chunk(translator, chunk, batch_size, first_line, **options), out)
+                    first_line += len(chunk)
                     chunk = []
             if chunk:
-                _emit(translator.translate(chunk, batch_size=batch_size), out)
+                _emit(_translate_chunk(translator, chunk, batch_size, first_line, **options), out)
+
+
+def _translate_chunk(
+    translator, chunk: List[str], batch_size: int, first_line: int, *, constraints: bool, glossary,
+    mid_word: bool, json_lines: bool,
+) -> List[List[str]]:  # fmt: skip
+    """What `translate` writes for the lines of `chunk`, each a list of tab-separated fields."""
+    if not (constraints or glossary or json_lines):
+        return translator.translate(chunk, batch_size=batch_size)
+    from evo_mt.runtime.constraint_input import split_constraint_lines
+
+    wanted = None
+    if constraints:
+        chunk, wanted = split_constraint_lines(chunk, first_line)
+    found = translator.translate_scored(
+        chunk, constraints=wanted, glossary=glossary, mid_word=mid_word, batch_size=batch_size,
+        first_line=first_line,
+    )  # fmt: skip
+    if json_lines:
+        shape = {"nbest": translator.nbest > 1, "constrained": constraints, "glossary": glossary is not None}
+        return [[json.dumps(line.to_json(**shape), ensure_ascii=False)] for line in found]
+    return [[t.text for t in line.translations] for line in found]
 
 
 def _same_file(first: Path, second: Path) -> bool:
@@ -325,6 +368,9 @@ def serve(
     engine: str | None = RunEngineOpt,
     quantize: str = QuantizeOpt,
     split: bool = SplitOpt,
+    glossary: Path | None = typer.Option(
+        None, help="A 'source term<TAB>target term' file for every request (a request's own terms win)."
+    ),
 ) -> None:
     """Serve translations over HTTP: LibreTranslate's API, a web page, Prometheus metrics.
 
@@ -355,6 +401,9 @@ def serve(
     if beam is not None and beam > max_beam:  # before anything loads
         raise UserError(f"--beam {beam} is larger than --max-beam {max_beam}; raise --max-beam")
     access = Access(KeyFile(api_keys) if api_keys is not None else None, rate_limit)
+    from evo_mt.runtime.glossary import Glossary
+
+    terms = None if glossary is None else Glossary.load(glossary)
     listening = listen(host, port)
     translator = load_translator(
         run_or_checkpoint, beam=beam, lenpen=lenpen, device=device, engine=engine, quantize=quantize
@@ -367,7 +416,7 @@ def serve(
     def ready(address: str) -> None:
         typer.echo(f"evo-mt serve: {served} (beam {translator.beam}) on {address}", err=True)
 
-    run_server(translator, limits, listening, on_ready=ready, access=access)
+    run_server(translator, limits, listening, on_ready=ready, access=access, glossary=terms)
 
 
 app.add_typer(bench_app)

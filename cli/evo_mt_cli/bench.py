@@ -5,6 +5,7 @@
     serve      a real `evo-mt serve` process under concurrent clients
     quality    vanilla, EA and ablations trained alike, scored, and tested for significance
     paragraphs test sentences as paragraphs against one a line: BLEU, time, the segmenters
+    constraints  required words and a glossary: met, BLEU, time; what a translation's score is worth
 
 Each prints its table and, with --json, writes its figures (evo_mt.evidence holds the measuring).
 """
@@ -170,9 +171,11 @@ def paragraphs(
     repeats: int = RepeatsOpt,
     json_path: Path | None = JsonOpt,
 ) -> None:
-    """Paragraphs of 3-5 test sentences translated as one line each, against the same
-    sentences one a line: BLEU, chrF and time side by side; a line of 80 sentences; and
-    how exactly sentencex (and pysbd, syntok if installed) cut the paragraphs.
+    """Test sentences as paragraphs against the same sentences one a line.
+
+    Paragraphs of 3-5 test sentences are translated as one line each and the sentences one a
+    line: BLEU, chrF and time side by side; then a line of 80 sentences; then how exactly
+    sentencex (and pysbd, syntok if installed) cut the paragraphs.
 
     Example: evo-mt bench paragraphs runs/toy
     """
@@ -194,4 +197,41 @@ def paragraphs(
         references = references or run.text("test", recipe.target_lang)
     report = measuring.measure(translator, read_lines(source), read_lines(references), repeats=repeats)
     typer.echo(measuring.table(report))
+
+
+@bench_app.command()
+def constraints(
+    model: Path = typer.Argument(
+        ..., help="A run folder, a checkpoint inside one, or an exported model folder."
+    ),
+    source: Path = typer.Option(..., help="The test source (raw text)."),
+    reference: Path = typer.Option(..., help="Its reference translations."),
+    checkpoint: Path | None = typer.Option(None, help="With a run folder: this checkpoint file."),
+    lines: int | None = typer.Option(None, min=1, help="Only the first this many sentences."),
+    beam: int = BeamOpt,
+    batch_size: int = typer.Option(32, min=1, help="Sentences per batch."),
+    json_path: Path | None = JsonOpt,
+) -> None:
+    """Required words and a glossary against unconstrained decoding; what a score is worth.
+
+    Reference words the translation misses, and a glossary of the test set's aligned terms:
+    constraints met, BLEU, chrF, decoding time with and without; and the sentence chrF of
+    each quarter of the translations sorted by score.
+
+    Example: evo-mt bench constraints runs/gettext --source test.en --reference test.de
+    """
+    from evo_mt.evidence.constrained_decoding import bench, table
+    from evo_mt.runtime.model_folder import is_model_folder
+
+    if is_model_folder(model):
+        from evo_mt.runtime.translator import ExportedTranslator
+
+        translator = ExportedTranslator.load(model, beam=beam)
+    else:
+        from evo_mt.pipeline.translation import Translator
+
+        translator = Translator.load(model, checkpoint, beam=beam, device="cpu")
+    # A test set holds one sentence a line: not split, as `evo-mt score` translates it.
+    report = bench(translator.with_split(False), source, reference, batch_size, lines)
+    typer.echo(table(report))
     _write_json(report, json_path)

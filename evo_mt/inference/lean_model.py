@@ -127,8 +127,10 @@ class LeanModel:
         lenpen: float,
         max_len_a: float,
         max_len_b: int,
+        constraints: Sequence[Sequence[Sequence[int]]] | None = None,
     ) -> List[List[Hypothesis]]:
-        """The finished hypotheses of each source (indices ending in </s>), best first."""
+        """The finished hypotheses of each source (indices ending in </s>), best first;
+        `constraints`: each source's required target phrases (evo_mt.runtime.beam_search)."""
         lengths = [len(s) for s in sources]
         longest = max(lengths)
         # Left padding, as fairseq batches sources for generation.
@@ -137,13 +139,14 @@ class LeanModel:
             tokens[row, longest - len(source) :] = torch.tensor(source, dtype=torch.long)
         tokens = tokens.to(self.device)
         settings = DecodingSettings(beam=beam, lenpen=lenpen, max_len_a=max_len_a, max_len_b=max_len_b)
-        max_lengths = np.array([settings.max_length(n, self.max_target_positions) for n in lengths])
+        max_lengths = settings.max_lengths(sources, self.max_target_positions, constraints)
         encoder_out, padding = self.model.encoder(tokens)
         state = self.model.decoder.start(encoder_out, padding)
         # Each sentence's state is shared by its `beam` hypotheses until the first step
         # chooses; the hypotheses' own rows are made here, the cross keys stay per sentence.
         state.select(torch.arange(len(sources), device=self.device).repeat_interleave(beam), None)
-        return beam_search(_Decoding(self.model, state, self.device), max_lengths, beam=beam, lenpen=lenpen)
+        decoding = _Decoding(self.model, state, self.device)
+        return beam_search(decoding, max_lengths, beam=beam, lenpen=lenpen, constraints=constraints)
 
 
 def _option(cfg, name: str):

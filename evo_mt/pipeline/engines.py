@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Sequence
 
 import torch
 
 from evo_mt.checkpoints import CheckpointError
 from evo_mt.inference.lean_model import QUANTIZATIONS
 from evo_mt.pipeline.fairseq_commands import MAX_LEN_A, MAX_LEN_B
+from evo_mt.runtime.decoding import Decoded
 from evo_mt.runtime.errors import OptionError
+
+Constraints = Sequence[Sequence[Sequence[int]]] | None  # per source: required target phrases
 
 ENGINES = ("lean", "fairseq")
 
@@ -65,12 +68,18 @@ class LeanEngine:
     def source_indices(self, pieces: List[str]) -> List[int]:
         return self.model.source.encode(pieces)
 
-    def generate(self, sources: List[List[int]], nbest: int) -> List[List[List[str]]]:
+    def target_indices(self, pieces: List[str]) -> List[int]:
+        return self.model.target.encode(pieces)[:-1]
+
+    def generate(
+        self, sources: List[List[int]], nbest: int, constraints: Constraints = None
+    ) -> List[List[Decoded]]:
         found = self.model.generate(
-            sources, beam=self.beam, lenpen=self.lenpen, max_len_a=MAX_LEN_A, max_len_b=MAX_LEN_B
-        )
+            sources, beam=self.beam, lenpen=self.lenpen, max_len_a=MAX_LEN_A, max_len_b=MAX_LEN_B,
+            constraints=constraints,
+        )  # fmt: skip
         target = self.model.target
-        return [[target.decode(h.tokens) for h in best[:nbest]] for best in found]
+        return [[Decoded(target.decode(h.tokens), h.score) for h in best[:nbest]] for best in found]
 
 
 class FairseqEngine:
@@ -116,17 +125,23 @@ class FairseqEngine:
         self.languages = (self.task.cfg.source_lang, self.task.cfg.target_lang)
         self.generator = self._generator(beam)
 
-    def _generator(self, beam: int):
+    def _generator(self, beam: int, constraint_tokens: int | None = None):
+        """fairseq's generator; with `constraint_tokens`, its lexically constrained search
+        (unordered phrases) with room for that many more tokens, as evo-mt's own search."""
+        from fairseq.search import LexicallyConstrainedBeamSearch
         from fairseq.sequence_generator import SequenceGenerator
 
+        target = self.task.target_dictionary
+        constrained = constraint_tokens is not None
         return SequenceGenerator(
             self.models,
-            self.task.target_dictionary,
+            target,
             beam_size=beam,
             len_penalty=self.lenpen,
             max_len_a=MAX_LEN_A,
-            max_len_b=MAX_LEN_B,
+            max_len_b=MAX_LEN_B + (constraint_tokens or 0),
             max_len=min(m.max_decoder_positions() for m in self.models) - 1,
+            search_strategy=LexicallyConstrainedBeamSearch(target, "unordered") if constrained else None,
         )
 
     @property
@@ -142,31 +157,56 @@ class FairseqEngine:
         line = " ".join(pieces)
         return self.task.source_dictionary.encode_line(line, add_if_not_exist=False).long().tolist()
 
-    def generate(self, sources: List[List[int]], nbest: int) -> List[List[List[str]]]:
+    def target_indices(self, pieces: List[str]) -> List[int]:
+        line = " ".join(pieces)
+        return self.task.target_dictionary.encode_line(
+            line, add_if_not_exist=False, append_eos=False
+        ).tolist()
+
+    def generate(
+        self, sources: List[List[int]], nbest: int, constraints: Constraints = None
+    ) -> List[List[Decoded]]:
         # fairseq limits every hypothesis of a batch by the batch's longest source; evo-mt's
         # rule (evo_mt.runtime.decoding) is each sentence's own. Sentences of one length share
-        # their limit, so each length is generated as a batch of its own.
-        found: List[List[List[str]] | None] = [None] * len(sources)
-        by_length: Dict[int, List[int]] = {}
+        # their limit, so each length is generated as a batch of its own (and, constrained,
+        # each length and number of constraint tokens: the room left for them).
+        found: List[List[Decoded] | None] = [None] * len(sources)
+        groups: Dict[tuple, List[int]] = {}
         for i, source in enumerate(sources):
-            by_length.setdefault(len(source), []).append(i)
-        for rows in by_length.values():
-            for i, best in zip(rows, self._generate([sources[i] for i in rows], nbest), strict=True):
+            room = None if constraints is None else sum(map(len, constraints[i]))
+            groups.setdefault((len(source), room), []).append(i)
+        for (_, room), rows in groups.items():
+            wanted = None if constraints is None else [constraints[i] for i in rows]
+            for i, best in zip(
+                rows, self._generate([sources[i] for i in rows], nbest, wanted, room), strict=True
+            ):
                 found[i] = best
         return found
 
-    def _generate(self, sources: List[List[int]], nbest: int) -> List[List[List[str]]]:
+    def _generate(
+        self, sources: List[List[int]], nbest: int, constraints: Constraints, room: int | None
+    ) -> List[List[Decoded]]:
         from fairseq.data import data_utils
+        from fairseq.token_generation_constraints import pack_constraints
 
         dictionary = self.task.source_dictionary
         tokens = [torch.tensor(s, dtype=torch.long) for s in sources]
         batch = data_utils.collate_tokens(tokens, dictionary.pad(), left_pad=True)
         lengths = torch.tensor([len(t) for t in tokens])
         sample = {"net_input": {"src_tokens": batch.to(self.device), "src_lengths": lengths.to(self.device)}}
+        options: Dict[str, Any] = {}
+        generator = self.generator
+        if constraints is not None:
+            generator = self._generator(self.beam, room)
+            packed = pack_constraints([[torch.tensor(p, dtype=torch.long) for p in c] for c in constraints])
+            options["constraints"] = packed.to(self.device)
         with torch.no_grad():
-            output = self.generator.generate(self.models, sample)
+            output = generator.generate(self.models, sample, **options)
         target = self.task.target_dictionary
-        return [[target.string(h["tokens"].int().cpu()).split() for h in best[:nbest]] for best in output]
+        return [
+            [Decoded(target.string(h["tokens"].int().cpu()).split(), float(h["score"])) for h in best[:nbest]]
+            for best in output
+        ]
 
 
 def load_engine(

@@ -6,12 +6,13 @@ test sentence is translated exactly once, in order).
 
 import contextlib
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Sequence
 
 import torch
 
 from evo_mt.pipeline.engines import check_engine, load_engine
 from evo_mt.pipeline.run_folder import Run, find_checkpoint
+from evo_mt.runtime.decoding import Decoded
 from evo_mt.runtime.errors import OptionError, UserError
 from evo_mt.runtime.text import TextTranslator, check_search
 
@@ -103,8 +104,13 @@ class Translator(TextTranslator):
     def source_indices(self, pieces: List[str]) -> List[int]:
         return self.engine.source_indices(pieces)
 
-    def generate(self, sources: List[List[int]]) -> List[List[List[str]]]:
-        return self.engine.generate(sources, self.nbest)
+    def target_indices(self, pieces: List[str]) -> List[int]:
+        return self.engine.target_indices(pieces)
+
+    def generate(
+        self, sources: List[List[int]], constraints: Sequence[Sequence[Sequence[int]]] | None = None
+    ) -> List[List[Decoded]]:
+        return self.engine.generate(sources, self.nbest, constraints)
 
     def describe(self) -> Dict[str, Any]:
         options = self.engine.model_options

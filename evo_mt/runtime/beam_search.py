@@ -9,16 +9,23 @@ lower index first) and the same end (a sentence is done with `beam` finished hyp
 or at its maximum length). One difference, on purpose: the maximum length is each
 sentence's own (evo_mt.runtime.decoding), where fairseq uses the longest source of the
 batch, so a translation never depends on the sentences it was batched with.
+
+With `constraints` (required target phrases per sentence), the candidates of a sentence that
+has some are chosen by dynamic beam allocation (Post & Vilar 2018; evo_mt.runtime.
+constrained_search); a sentence without any is searched exactly as without constraints.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Protocol
+from typing import TYPE_CHECKING, List, Protocol, Sequence
 
 import numpy as np
 
 from evo_mt.runtime.vocabulary import EOS, PAD
+
+if TYPE_CHECKING:
+    from evo_mt.runtime.constrained_search import Constraints
 
 # fairseq's SequenceGenerator default: no end of sentence as the first token.
 MIN_LENGTH = 1
@@ -42,14 +49,27 @@ class StepDecoder(Protocol):
 
 
 def beam_search(
-    decoder: StepDecoder, max_lengths: np.ndarray, *, beam: int, lenpen: float
+    decoder: StepDecoder,
+    max_lengths: np.ndarray,
+    *,
+    beam: int,
+    lenpen: float,
+    constraints: Sequence[Sequence[Sequence[int]]] | None = None,
 ) -> List[List[Hypothesis]]:
     """The finished hypotheses of each sentence, best first (at most `beam` of them).
 
     `max_lengths` (S,) is each sentence's maximum number of target tokens before </s>; the
-    decoder starts with `beam` copies of each of the S sentences, in order.
+    decoder starts with `beam` copies of each of the S sentences, in order. `constraints`,
+    when given, holds each sentence's required phrases (target indices, no </s>; an empty
+    list for a sentence without any); the caller leaves room for them in `max_lengths`
+    (DecodingSettings.max_length's `constraint_tokens`).
     """
     bsz = len(max_lengths)
+    required: Constraints | None = None
+    if constraints is not None:
+        from evo_mt.runtime.constrained_search import Constraints
+
+        required = Constraints(constraints, beam)
     longest = int(max_lengths.max())
     tokens = np.full((bsz * beam, longest + 2), PAD, dtype=np.int64)
     tokens[:, 0] = EOS
@@ -68,9 +88,15 @@ def beam_search(
                 reorder = (reorder.reshape(-1, beam) + shift[:, None] * beam).reshape(-1)
             decoder.select(reorder, batch_idxs)
         lprobs = search.constrained(decoder.step(np.ascontiguousarray(tokens[:, step])), step)
+        if required is not None:
+            required.hold_back_eos(lprobs, search.max_lengths, step)
         cand_scores, cand_indices, cand_beams = _candidates(
             step, lprobs.reshape(bsz, beam, -1), scores.reshape(bsz, beam, -1), beam
         )
+        if required is not None:
+            required.allocate(
+                step, lprobs.reshape(bsz, beam, -1), scores, cand_scores, cand_indices, cand_beams
+            )
         cand_bbsz_idx = cand_beams + bbsz_offsets
         eos_mask = (cand_indices == EOS) & (cand_scores != _NEG_INF)
         eos_mask[:, :beam][cands_to_ignore] = False
@@ -87,6 +113,8 @@ def beam_search(
             batch_idxs = np.flatnonzero(keep)
             bsz = len(batch_idxs)
             search.shrink(batch_idxs)
+            if required is not None:
+                required.shrink(batch_idxs)
             eos_mask, cand_beams = eos_mask[batch_idxs], cand_beams[batch_idxs]
             bbsz_offsets = bbsz_offsets[:bsz]
             cand_bbsz_idx = cand_beams + bbsz_offsets
@@ -108,7 +136,10 @@ def beam_search(
             scores[:, :step] = scores[active_bbsz_idx, :step]
         scores[:, step] = np.take_along_axis(cand_scores, active_hypos, axis=1).reshape(-1)
         reorder = active_bbsz_idx
-    return [_best_first(hypotheses) for hypotheses in search.finalized]
+        if required is not None:
+            required.keep(active_hypos)
+    found = [_best_first(hypotheses) for hypotheses in search.finalized]
+    return found if required is None else required.met_first(found)
 
 
 def _candidates(step: int, lprobs: np.ndarray, scores: np.ndarray, beam: int):

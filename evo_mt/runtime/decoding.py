@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import List, Sequence
+
+import numpy as np
 
 from evo_mt.runtime.errors import OptionError
 
@@ -35,8 +38,32 @@ class DecodingSettings:
         if self.max_len_b < 1:
             raise OptionError("max_len_b", f"must be at least 1, not {self.max_len_b}")
 
-    def max_length(self, source_length: int, max_target_positions: int) -> int:
-        """Most target tokens before </s> for a source of `source_length` tokens (</s> included).
+    def max_length(self, source_length: int, max_target_positions: int, constraint_tokens: int = 0) -> int:
+        """Most target tokens before </s> for a source of `source_length` tokens (</s> included);
+        a translation that must hold required phrases of `constraint_tokens` tokens gets room
+        for them too.
 
         fairseq keeps 2 of the decoder's positions back (the start symbol and </s>)."""
-        return min(int(self.max_len_a * source_length + self.max_len_b), max_target_positions - 2)
+        wanted = int(self.max_len_a * source_length + self.max_len_b) + constraint_tokens
+        return min(wanted, max_target_positions - 2)
+
+    def max_lengths(
+        self,
+        sources: Sequence[Sequence[int]],
+        max_target_positions: int,
+        constraints: Sequence[Sequence[Sequence[int]]] | None = None,
+    ) -> np.ndarray:
+        """`max_length` of each source of a batch, with room for its required phrases."""
+        extra = [0] * len(sources) if constraints is None else [sum(map(len, c)) for c in constraints]
+        return np.array(
+            [self.max_length(len(s), max_target_positions, n) for s, n in zip(sources, extra, strict=True)]
+        )
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """One hypothesis of a sentence as a model's vocabulary spells it, with its score (the
+    sum of its tokens' log-probabilities over length ** lenpen; </s> included)."""
+
+    pieces: List[str]
+    score: float

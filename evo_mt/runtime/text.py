@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import copy
 import logging
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, Sequence, Tuple
 
+from evo_mt.runtime.constraint_input import encode_phrases, named
+from evo_mt.runtime.decoding import Decoded
 from evo_mt.runtime.errors import OptionError
+from evo_mt.runtime.glossary import Glossary, Term
 from evo_mt.runtime.segmentation import Layout, layout
 
 logger = logging.getLogger("evo_mt")
@@ -24,6 +28,40 @@ logger = logging.getLogger("evo_mt")
 # per cent more time (docs/export.md).
 BATCH_SIZE = 32
 MAX_TOKENS = 6000  # padded subword tokens of one batch's sources
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A translation and its score: the hypothesis' log-probability per token (length-
+    normalised: over length ** lenpen, </s> included), at most 0; higher is more confident.
+    A line of several sentences scores the mean of its sentences' scores weighted by their
+    tokens; `tokens` counts them (</s> included)."""
+
+    text: str
+    score: float
+    tokens: int = 0
+
+
+@dataclass(frozen=True)
+class LineTranslation:
+    """A line's n best translations, the phrases it was required to hold (given and from the
+    glossary), and the glossary terms found in it."""
+
+    translations: List[Scored]
+    constraints: List[str]
+    terms: List[Term]
+
+    def to_json(self, *, nbest: bool, constrained: bool, glossary: bool) -> Dict[str, Any]:
+        """What `evo-mt translate --json` writes and `evo-mt serve` answers for the line."""
+        best = self.translations[0]
+        found: Dict[str, Any] = {"translation": best.text, "score": best.score}
+        if nbest:
+            found["nbest"] = [{"translation": t.text, "score": t.score} for t in self.translations]
+        if constrained or glossary:
+            found["constraints"] = self.constraints
+        if glossary:
+            found["glossary"] = [{"source": t.source, "target": t.target} for t in self.terms]
+        return found
 
 
 def check_batch_size(batch_size: int) -> int:
@@ -61,8 +99,15 @@ class TextTranslator:
     def source_indices(self, pieces: List[str]) -> List[int]:
         raise NotImplementedError
 
-    def generate(self, sources: List[List[int]]) -> List[List[List[str]]]:
-        """The `nbest` best hypotheses (as pieces) of each source (indices ending in </s>)."""
+    def target_indices(self, pieces: List[str]) -> List[int]:
+        """Target vocabulary indices of `pieces` (unknown ones as <unk>), no </s>."""
+        raise NotImplementedError
+
+    def generate(
+        self, sources: List[List[int]], constraints: Sequence[Sequence[Sequence[int]]] | None = None
+    ) -> List[List[Decoded]]:
+        """The `nbest` best hypotheses of each source (indices ending in </s>), with
+        `constraints`: each source's required target phrases (indices, no </s>)."""
         raise NotImplementedError
 
     def describe(self) -> Dict[str, Any]:
@@ -139,18 +184,98 @@ class TextTranslator:
         self, units: Sequence[Sequence[str]], batch_size: int = BATCH_SIZE, max_tokens: int = MAX_TOKENS
     ) -> List[List[str]]:
         """The n best translations of each unit (source pieces within the model's positions)."""
+        found = self.translate_units_scored(units, batch_size=batch_size, max_tokens=max_tokens)
+        return [[t.text for t in best] for best in found]
+
+    def translate_units_scored(
+        self,
+        units: Sequence[Sequence[str]],
+        constraints: Sequence[Sequence[str]] | None = None,
+        *,
+        mid_word: bool = False,
+        batch_size: int = BATCH_SIZE,
+        max_tokens: int = MAX_TOKENS,
+    ) -> List[List[Scored]]:
+        """The n best translations of each unit with their scores; `constraints`: each unit's
+        required target phrases (evo_mt.runtime.constraint_input; a ConstraintError for one
+        that cannot be searched for)."""
         check_batch_size(batch_size)
         if max_tokens < 1:
             raise OptionError("max_tokens", f"must be at least 1, not {max_tokens}")
-        results: List[List[str]] = [[] for _ in units]
+        required = None
+        if constraints is not None and any(constraints):
+            required = [encode_phrases(self, phrases, mid_word=mid_word) for phrases in constraints]
+        results: List[List[Scored]] = [[] for _ in units]
         encoded = [(i, self.source_indices(list(pieces))) for i, pieces in enumerate(units)]
         # Batches of similar length waste little on padding.
         encoded.sort(key=lambda item: len(item[1]))
         for batch in length_batches(encoded, batch_size, max_tokens):
-            found = self.generate([indices for _, indices in batch])
+            wanted = None if required is None else [required[i] for i, _ in batch]
+            found = self.generate([indices for _, indices in batch], wanted)
             for (i, _), best in zip(batch, found, strict=True):
-                results[i] = [self.spm.decode(pieces) for pieces in best]
+                results[i] = [Scored(self.spm.decode(h.pieces), h.score, len(h.pieces) + 1) for h in best]
         return results
+
+    def requirements(
+        self,
+        layouts: Sequence[Layout],
+        labels: Sequence[str],
+        *,
+        constraints: Sequence[Sequence[str]] | None = None,
+        glossary: Glossary | None = None,
+        mid_word: bool = False,
+        beam: int | None = None,
+    ) -> Tuple[List[List[str]], List[List[Term]]]:
+        """Each unit's required phrases and the glossary terms found in it, for lines laid out
+        as `layouts` with `constraints` of their own; a ConstraintError starting with the
+        line's label for a phrase that cannot be searched for (with `beam`, or this one's)."""
+        wanted: List[List[str]] = []
+        found_terms: List[List[Term]] = []
+        for number, (found, label) in enumerate(zip(layouts, labels, strict=True)):
+            given = list(constraints[number]) if constraints is not None else []
+            for position, unit in enumerate(found.units):
+                terms = glossary.find(self.spm.decode(list(unit))) if glossary else []
+                # A line's own phrases go with its first unit (a line longer than the model's
+                # positions is cut into several).
+                phrases = list(dict.fromkeys((given if position == 0 else []) + [t.target for t in terms]))
+                with named(label):
+                    encode_phrases(self, phrases, mid_word=mid_word, beam=beam)
+                wanted.append(phrases)
+                found_terms.append(terms)
+        return wanted, found_terms
+
+    def translate_scored(
+        self,
+        lines: List[str],
+        *,
+        constraints: Sequence[Sequence[str]] | None = None,
+        glossary: Glossary | None = None,
+        mid_word: bool = False,
+        batch_size: int = BATCH_SIZE,
+        max_tokens: int = MAX_TOKENS,
+        first_line: int = 1,
+    ) -> List[LineTranslation]:
+        """Each line's n best translations with their scores, in input order.
+
+        `constraints`: each line's required target phrases; such lines are taken as one
+        sentence each (not split), as fairseq's format has them. `glossary`: terms whose
+        target becomes a required phrase of each sentence holding the source term
+        (evo_mt.runtime.glossary). `mid_word`: a phrase may also start inside a word
+        (evo_mt.runtime.constraint_input). A ConstraintError names the line (counted from
+        `first_line`) of a phrase that cannot be searched for. A blank line is given back,
+        scored 0.
+        """
+        translator = self if constraints is None else self.with_split(False)
+        layouts = [translator.layout(line) for line in lines]
+        labels = [f"line {first_line + number}" for number in range(len(lines))]
+        units = [unit for found in layouts for unit in found.units]
+        wanted, found_terms = self.requirements(
+            layouts, labels, constraints=constraints, glossary=glossary, mid_word=mid_word
+        )
+        scored = self.translate_units_scored(
+            units, wanted, mid_word=mid_word, batch_size=batch_size, max_tokens=max_tokens
+        )
+        return join_scored(layouts, scored, wanted, found_terms, self.nbest)
 
 
 def join_translations(
@@ -164,6 +289,34 @@ def join_translations(
         start += len(found.units)
         # A unit may have fewer finished hypotheses than asked: its last stands in.
         joined.append([found.join([best[min(k, len(best) - 1)] for best in mine]) for k in range(nbest)])
+    return joined
+
+
+def join_scored(
+    layouts: Sequence[Layout],
+    translations: Sequence[List[Scored]],
+    constraints: Sequence[List[str]],
+    terms: Sequence[List[Term]],
+    nbest: int,
+) -> List[LineTranslation]:
+    """Each line's translations from those of all lines' units in order (as
+    join_translations), scored by the token-weighted mean of its units' scores, with the
+    phrases and glossary terms of its units."""
+    joined: List[LineTranslation] = []
+    start = 0
+    for found in layouts:
+        end = start + len(found.units)
+        mine = translations[start:end]
+        best = []
+        for k in range(nbest):
+            parts = [hypotheses[min(k, len(hypotheses) - 1)] for hypotheses in mine]
+            tokens = sum(p.tokens for p in parts)
+            score = sum(p.score * p.tokens for p in parts) / tokens if tokens else 0.0
+            best.append(Scored(found.join([p.text for p in parts]), score, tokens))
+        phrases = list(dict.fromkeys(p for unit in constraints[start:end] for p in unit))
+        line_terms = list(dict.fromkeys(t for unit in terms[start:end] for t in unit))
+        joined.append(LineTranslation(best, phrases, line_terms))
+        start = end
     return joined
 
 

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any, Dict, List
-
-import numpy as np
+from typing import Any, Dict, List, Sequence
 
 from evo_mt.runtime import model_folder as names
 from evo_mt.runtime.beam_search import beam_search
-from evo_mt.runtime.decoding import DecodingSettings
+from evo_mt.runtime.decoding import Decoded, DecodingSettings
 from evo_mt.runtime.model_folder import ModelFolder, open_folder
 from evo_mt.runtime.text import TextTranslator, check_search
 from evo_mt.runtime.vocabulary import Vocabulary
@@ -67,11 +65,20 @@ class ExportedTranslator(TextTranslator):
     def source_indices(self, pieces: List[str]) -> List[int]:
         return self.source.encode(pieces)
 
-    def generate(self, sources: List[List[int]]) -> List[List[List[str]]]:
-        lengths = np.array([self.settings.max_length(len(s), self.max_target_positions) for s in sources])
+    def target_indices(self, pieces: List[str]) -> List[int]:
+        return self.target.encode(pieces)[:-1]
+
+    def generate(
+        self, sources: List[List[int]], constraints: Sequence[Sequence[Sequence[int]]] | None = None
+    ) -> List[List[Decoded]]:
+        lengths = self.settings.max_lengths(sources, self.max_target_positions, constraints)
         decoding = self.model.start(sources, self.beam)
-        found = beam_search(decoding, lengths, beam=self.beam, lenpen=self.settings.lenpen)
-        return [[self.target.decode(h.tokens) for h in best[: self.nbest]] for best in found]
+        found = beam_search(
+            decoding, lengths, beam=self.beam, lenpen=self.settings.lenpen, constraints=constraints
+        )
+        return [
+            [Decoded(self.target.decode(h.tokens), h.score) for h in best[: self.nbest]] for best in found
+        ]
 
     def describe(self) -> Dict[str, Any]:
         manifest = self.folder.manifest

@@ -19,6 +19,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from evo_mt.runtime.glossary import Glossary
 from evo_mt.runtime.serving import libretranslate
 from evo_mt.runtime.serving.batcher import Batcher, QueueFull
 from evo_mt.runtime.serving.bodies import api_key, client_address, read_payload
@@ -50,7 +51,9 @@ def memory_mib() -> Dict[str, float | None]:
     return {"rss_mib": now, "peak_rss_mib": peak}
 
 
-def create_app(translator: TextTranslator, limits: Limits, access: Access | None = None) -> Starlette:
+def create_app(
+    translator: TextTranslator, limits: Limits, access: Access | None = None, glossary: Glossary | None = None
+) -> Starlette:
     access = access or Access()
     info = {
         **translator.describe(),
@@ -76,20 +79,25 @@ def create_app(translator: TextTranslator, limits: Limits, access: Access | None
         except ClientDisconnect:
             return Response(status_code=400)  # nobody is left to read it
         access.check(api_key(request, payload), client_address(request))
-        parsed = parse_translate(payload, limits, translator.beam, pair)
+        parsed = parse_translate(payload, limits, translator.beam, pair, glossary)
         results, warnings = await translated(request, parsed)
         if results is None:
             return Response(status_code=400)  # the client left
         metrics.lines_done([line for line in parsed.lines if line.strip()])
         if parsed.libretranslate:
             return JSONResponse(libretranslate.translate_answer(parsed, results, warnings, pair))
-        translations = results if parsed.nbest > 1 else [best[0] for best in results]
+        if parsed.scores:
+            translations = results
+        else:
+            translations = results if parsed.nbest > 1 else [best[0] for best in results]
         return JSONResponse({"translations": translations, "warnings": warnings})
 
     async def translated(request: Request, parsed: TranslateRequest):
-        """(each line's n best, warnings), or (None, None) when the client left first."""
+        """(each line's n best, or with "scores" its --json object; warnings), or (None, None)
+        when the client left first."""
         layouts = await asyncio.to_thread(lambda: [translator.layout(line) for line in parsed.lines])
         units = [unit for found in layouts for unit in found.units]
+        required = await asyncio.to_thread(parsed.requirements, translator, layouts)
         warnings = [
             f"{label}: a sentence longer than the {translator.sentence_pieces} subwords the model "
             "reads at once; translated in pieces"
@@ -97,7 +105,7 @@ def create_app(translator: TextTranslator, limits: Limits, access: Access | None
             if found.cut_sentences
         ]
         try:
-            job = batcher.submit(units, beam=parsed.beam, nbest=parsed.nbest)
+            job = batcher.submit(units, beam=parsed.beam, nbest=parsed.nbest, phrases=required[0])
         except QueueFull:
             raise RequestError(
                 503, "the server is busy (its queue is full); retry later", retry_after=RETRY_AFTER_S
@@ -106,7 +114,10 @@ def create_app(translator: TextTranslator, limits: Limits, access: Access | None
         if results is None:
             batcher.cancel(job)
             return None, None
-        return join_translations(layouts, results, parsed.nbest), warnings
+        if parsed.scores:
+            return parsed.scored(layouts, results, required), warnings
+        texts = [[t.text for t in best] for best in results]
+        return join_translations(layouts, texts, parsed.nbest), warnings
 
     async def health(_request: Request) -> Response:
         ready = batcher.alive and batcher.queued_lines < limits.max_queued_lines

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Sequence
 
 from evo_mt.runtime.serving.limits import Limits
-from evo_mt.runtime.text import TextTranslator, length_batches
+from evo_mt.runtime.text import Scored, TextTranslator, length_batches
 
 logger = logging.getLogger("evo_mt")
 
@@ -32,7 +32,7 @@ class Job:
 
     beam: int
     nbest: int
-    results: List[List[str]]
+    results: List[List[Scored]]  # each unit's n best
     future: asyncio.Future
     remaining: int = 0
     cancelled: bool = False
@@ -54,6 +54,7 @@ class _Line:
     job: Job
     index: int
     pieces: Sequence[str]
+    phrases: List[str]  # required in its translation (glossary terms' targets)
     arrived: float = field(default_factory=time.monotonic)
 
     @property
@@ -106,9 +107,16 @@ class Batcher:
         if self._thread.is_alive():
             self._thread.join()
 
-    def submit(self, units: Sequence[Sequence[str]], *, beam: int, nbest: int) -> Job:
-        """Queue a request's units (source pieces, each within the model's positions).
-        Raises QueueFull rather than grow."""
+    def submit(
+        self,
+        units: Sequence[Sequence[str]],
+        *,
+        beam: int,
+        nbest: int,
+        phrases: Sequence[List[str]] | None = None,
+    ) -> Job:
+        """Queue a request's units (source pieces, each within the model's positions), with
+        each unit's required `phrases`. Raises QueueFull rather than grow."""
         job = Job(
             beam=beam,
             nbest=nbest,
@@ -122,7 +130,8 @@ class Batcher:
                 raise QueueFull
             self.counters.requests += 1
             now = time.monotonic()
-            self._pending.extend(_Line(job, i, pieces, now) for i, pieces in enumerate(units))
+            wanted = phrases or [[] for _ in units]
+            self._pending.extend(_Line(job, i, unit, list(wanted[i]), now) for i, unit in enumerate(units))
             self._condition.notify_all()
         if not units:
             job.resolve()
@@ -180,8 +189,14 @@ class Batcher:
             if beam not in self._searches:
                 self._searches[beam] = self.translator.with_search(beam, nbest=beam)
             # The batch is already one batch by TextTranslator.translate's own rule.
-            hypotheses = self._searches[beam].translate_units(
-                [line.pieces for line in batch], batch_size=len(batch), max_tokens=self.limits.max_tokens
+            # Required phrases do not split batches: the constrained search takes each
+            # sentence's own, and searches a sentence without any as if none had.
+            required = [line.phrases for line in batch]
+            hypotheses = self._searches[beam].translate_units_scored(
+                [line.pieces for line in batch],
+                required if any(required) else None,
+                batch_size=len(batch),
+                max_tokens=self.limits.max_tokens,
             )
         except Exception as error:  # one bad batch must not end the worker
             logger.exception("decoding a batch of %d lines failed", len(batch))

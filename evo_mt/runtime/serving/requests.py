@@ -5,21 +5,26 @@ Two forms share the route. LibreTranslate's (`q`, a string or a list of texts) i
 LibreTranslate's shape (app.py, libretranslate.py) and refused with LibreTranslate's status,
 400; its texts may hold several lines, each translated on its own. evo-mt's own (`text`, a list
 of lines; any body without `q`) keeps its 422 (shape) and 413 (size). `source`, `target`,
-`format`, `api_key` and `beam` belong to both; n-best is `alternatives` with `q`, `nbest` with
-`text`.
+`format`, `api_key`, `beam` and `glossary` (evo-mt's, an extra field for LibreTranslate's
+form) belong to both; n-best is `alternatives` with `q`, `nbest` with `text`; `scores` (each
+line's translation with its score) is evo-mt's.
 """
 
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
+from evo_mt.runtime.constraint_input import ConstraintError
+from evo_mt.runtime.glossary import Glossary, GlossaryError, Term
+from evo_mt.runtime.segmentation import Layout
 from evo_mt.runtime.serving.languages import LanguagePair
 from evo_mt.runtime.serving.limits import Limits
+from evo_mt.runtime.text import Scored, TextTranslator, join_scored
 
 LIBRETRANSLATE_FIELDS = ("q", "source", "target", "format", "alternatives", "api_key")
-EVO_MT_FIELDS = ("text", "beam", "nbest")
-FIELDS = LIBRETRANSLATE_FIELDS + EVO_MT_FIELDS
+EVO_MT_FIELDS = ("text", "beam", "nbest", "scores")
+FIELDS = LIBRETRANSLATE_FIELDS + EVO_MT_FIELDS + ("glossary",)
 INTEGER_FIELDS = ("alternatives", "beam", "nbest")
 FORMATS = ("text", "html")
 # json.loads keeps an unpaired \ud800-\udfff escape as a lone surrogate, which no encoder
@@ -47,6 +52,29 @@ class TranslateRequest:
     libretranslate: bool  # `q` given: answer in LibreTranslate's shape
     single: bool  # `q` was one string, not a list: so is the answer
     source_auto: bool  # `source` was "auto": the answer says which language was assumed
+    glossary: Glossary | None = None  # the server's terms and the request's (which win)
+    scores: bool = False  # evo-mt's form: answer {translation, score, ...} objects
+
+    def requirements(
+        self, translator: TextTranslator, layouts: Sequence[Layout]
+    ) -> Tuple[List[List[str]], List[List[Term]]]:
+        """Each unit's required phrases (glossary terms' targets) and terms; RequestError 400
+        naming the line of a term that cannot be searched for."""
+        try:
+            return translator.requirements(layouts, self.labels, glossary=self.glossary, beam=self.beam)
+        except ConstraintError as error:
+            raise RequestError(400, str(error)) from None
+
+    def scored(
+        self,
+        layouts: Sequence[Layout],
+        results: Sequence[List[Scored]],
+        required: Tuple[List[List[str]], List[List[Term]]],
+    ) -> List[Dict[str, Any]]:
+        """Each line as `evo-mt translate --json` writes it."""
+        shape = {"nbest": self.nbest > 1, "constrained": False, "glossary": self.glossary is not None}
+        lines = join_scored(layouts, results, *required, self.nbest)
+        return [line.to_json(**shape) for line in lines]
 
 
 @dataclass(frozen=True)
@@ -91,8 +119,11 @@ def form_payload(items: List[Tuple[str, str]]) -> Dict[str, Any]:
     return payload
 
 
-def parse_translate(payload: Any, limits: Limits, default_beam: int, pair: LanguagePair) -> TranslateRequest:
-    """The request in a decoded body (a JSON value or the form's fields), or RequestError."""
+def parse_translate(
+    payload: Any, limits: Limits, default_beam: int, pair: LanguagePair, glossary: Glossary | None = None
+) -> TranslateRequest:
+    """The request in a decoded body (a JSON value or the form's fields), or RequestError;
+    `glossary`: the server's terms, to which the request's own are added."""
     if not isinstance(payload, dict):
         raise RequestError(
             422, 'the body must be a JSON object such as {"q": "a text"} or {"text": ["a line"]}'
@@ -127,7 +158,19 @@ def parse_translate(payload: Any, limits: Limits, default_beam: int, pair: Langu
     else:
         beam = max(default_beam, nbest)  # asking for n hypotheses takes a beam of n at least
     lines = [LONE_SURROGATE.sub("\ufffd", line) for line in lines]
-    return TranslateRequest(lines, texts, labels, beam, nbest, libretranslate, single, source_auto)
+    scores = payload.get("scores", False)
+    if not isinstance(scores, bool):
+        raise RequestError(statuses.invalid, f'"scores" must be true or false, not {json_type(scores)}')
+    if scores and libretranslate:
+        raise RequestError(400, '"scores" goes with "text" (evo-mt\'s form), not with "q"')
+    if payload.get("glossary") is not None:
+        try:
+            glossary = Glossary.from_request(payload["glossary"]).merged_into(glossary)
+        except GlossaryError as error:
+            raise RequestError(400, str(error)) from None
+    return TranslateRequest(
+        lines, texts, labels, beam, nbest, libretranslate, single, source_auto, glossary, scores
+    )
 
 
 def parse_detect(payload: Any) -> List[str]:

@@ -6,6 +6,7 @@ import socket
 from typing import Callable
 
 from evo_mt.runtime.errors import OptionError
+from evo_mt.runtime.glossary import Glossary
 from evo_mt.runtime.serving.app import create_app
 from evo_mt.runtime.serving.keys import Access
 from evo_mt.runtime.serving.limits import Limits
@@ -20,12 +21,14 @@ def serve(
     listening: socket.socket,
     on_ready: Callable[[str], None] | None = None,
     access: Access | None = None,
+    glossary: Glossary | None = None,
 ) -> None:
     """Serve on `listening` (see `listen`) until SIGTERM or SIGINT: then stop accepting,
     answer the requests in flight, close the socket and return.
 
     `on_ready` gets the address ("http://host:port") once the server accepts requests;
-    `access` holds the API keys and the rate limit (default: neither).
+    `access` holds the API keys and the rate limit (default: neither); `glossary` the terms
+    of every request (a request's own "glossary" adds to them).
     """
     import uvicorn
 
@@ -42,7 +45,7 @@ def serve(
 
     server = Server(
         uvicorn.Config(
-            create_app(translator, limits, access),
+            create_app(translator, limits, access, glossary),
             log_level="warning",
             lifespan="on",
             timeout_graceful_shutdown=None,  # in-flight translations are finished, however long
