@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The browser of the serve page's test (tests/test_serve_page.py): Debian's chromium package,
+# The browser of the serve page's test (tests/test_serve_libretranslate.py): Debian's chromium package,
 # driven by Playwright's Python API (which brings its own driver, no browser download).
 # Installs it with apt when no Chromium is found, as root or through sudo without a password;
 # otherwise says why and leaves the test to skip with that reason. Idempotent and quick.

@@ -197,6 +197,7 @@ def paragraphs(
         references = references or run.text("test", recipe.target_lang)
     report = measuring.measure(translator, read_lines(source), read_lines(references), repeats=repeats)
     typer.echo(measuring.table(report))
+    _write_json(report, json_path)
 
 
 @bench_app.command()
