@@ -59,7 +59,8 @@ def health(url):
 def test_translations_are_those_of_evo_mt_translate(server, toy_run, fairseq_env):
     test_lines = (toy_run / "raw" / "test.en").read_text().splitlines()[:30]
     long_line = " ".join(["the rimo"] * 600)  # more subwords than the model's positions
-    lines = [test_lines[0], "", *test_lines[1:], "   ", long_line, "tab\tand \x1b[31m escape \x00"]
+    paragraph = "  " + "  ".join(test_lines[2:6]) + " "  # four sentences, spaced as pasted
+    lines = [test_lines[0], "", *test_lines[1:], "   ", long_line, "tab\tand \x1b[31m escape \x00", paragraph]
     response = httpx.post(f"{server.url}/translate", json={"text": lines}, timeout=300)
     assert response.status_code == 200, response.text
     body = response.json()
@@ -70,10 +71,12 @@ def test_translations_are_those_of_evo_mt_translate(server, toy_run, fairseq_env
     positions, longest = info["max_source_pieces"], info["sentence_pieces"]
     assert len(long_line) < 20000 and 2 * 600 > positions > longest
     assert body["warnings"] == [
-        f"line {len(lines) - 2}: a sentence longer than the {longest} subwords the model reads at once; "
+        f"line {len(lines) - 3}: a sentence longer than the {longest} subwords the model reads at once; "
         "translated in pieces"
     ]
-    assert len(body["translations"][-2].split()) > 600  # in pieces, not truncated
+    assert len(body["translations"][-3].split()) > 600  # in pieces, not truncated
+    # The paragraph is its four sentences' translations, spaced as its sentences were.
+    assert body["translations"][-1] == "  " + "  ".join(body["translations"][3:7]) + " "
 
     response = httpx.post(
         f"{server.url}/translate", json={"text": lines[:8], "beam": 3, "nbest": 3}, timeout=300
