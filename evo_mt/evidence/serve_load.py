@@ -45,6 +45,7 @@ class ServerProcess:
         self.stderr: List[str] = []
         self.url = ""
         self.returncode: int | None = None
+        self.terminated = False
 
     def __enter__(self) -> "ServerProcess":
         self.process = subprocess.Popen(
@@ -75,9 +76,12 @@ class ServerProcess:
     def terminate(self) -> None:
         """SIGTERM: the server stops accepting, answers what is in flight, exits."""
         self.process.send_signal(signal.SIGTERM)
+        self.terminated = True
 
     def stop(self, timeout: float = 120) -> int:
-        if self.process.poll() is None:
+        """SIGTERM unless sent already (a second one, while the server still shuts down,
+        would end it at once: exit status -15), then wait for the exit status."""
+        if self.process.poll() is None and not self.terminated:
             self.terminate()
         try:
             self.returncode = self.process.wait(timeout)
