@@ -74,6 +74,12 @@ SplitOpt = typer.Option(
     help="Cut each line into sentences, translate them and join them (default); "
     "--no-split: each line is one sentence, as in a test set.",
 )
+WorkersOpt = typer.Option(
+    None, min=1, help="Batches translated at once, a thread each (ONNX Runtime; default: one per core)."
+)
+ThreadsOpt = typer.Option(
+    None, min=1, help="ONNX Runtime's threads inside each worker (default: the cores over the workers)."
+)
 # Lines a pipe is read ahead, sorted by length and cut into batches: more lines, less padding.
 READ_AHEAD = 2048
 RunOrModelHelp = "A run folder, a checkpoint inside one, or an exported model folder (`evo-mt export`)."
@@ -224,6 +230,8 @@ def translate(
     device: str | None = typer.Option(None, help="cpu or cuda (default: cuda if present)."),
     engine: str | None = RunEngineOpt,
     quantize: str = QuantizeOpt,
+    workers: int | None = WorkersOpt,
+    threads: int | None = ThreadsOpt,
     split: bool = SplitOpt,
     input_file: Path | None = typer.Option(None, "--input", help="Read this file instead of standard input."),
     output_file: Path | None = typer.Option(
@@ -275,7 +283,7 @@ def translate(
     source = open_text_source(input_file) if input_file is not None else sys.stdin.buffer
     translator = load_translator(
         run_or_checkpoint, beam=beam, nbest=nbest, lenpen=lenpen, device=device,
-        engine=engine, quantize=quantize,
+        engine=engine, quantize=quantize, workers=workers, threads=threads,
     ).with_split(split)  # fmt: skip
     with contextlib.ExitStack() as stack:
         out = sys.stdout
@@ -367,6 +375,8 @@ def serve(
     ),
     engine: str | None = RunEngineOpt,
     quantize: str = QuantizeOpt,
+    workers: int | None = WorkersOpt,
+    threads: int | None = ThreadsOpt,
     split: bool = SplitOpt,
     glossary: Path | None = typer.Option(
         None, help="A 'source term<TAB>target term' file for every request (a request's own terms win)."
@@ -406,8 +416,9 @@ def serve(
     terms = None if glossary is None else Glossary.load(glossary)
     listening = listen(host, port)
     translator = load_translator(
-        run_or_checkpoint, beam=beam, lenpen=lenpen, device=device, engine=engine, quantize=quantize
-    ).with_split(split)
+        run_or_checkpoint, beam=beam, lenpen=lenpen, device=device, engine=engine, quantize=quantize,
+        workers=workers, threads=threads,
+    ).with_split(split)  # fmt: skip
     if translator.beam > max_beam:
         raise UserError(f"--beam {translator.beam} is larger than --max-beam {max_beam}; raise --max-beam")
     model = translator.describe()

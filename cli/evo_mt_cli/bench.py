@@ -2,6 +2,7 @@
 
     model      EA against fairseq's Transformer of the same size, in one process
     translate  whole `evo-mt translate` processes against fairseq-interactive (and CTranslate2)
+    threads    workers x threads of `evo-mt translate` on ONNX Runtime, at 1, 32 and all lines
     serve      a real `evo-mt serve` process under concurrent clients
     quality    vanilla, EA and ablations trained alike, scored, and tested for significance
     paragraphs test sentences as paragraphs against one a line: BLEU, time, the segmenters
@@ -93,6 +94,28 @@ def translate(
     from evo_mt.evidence.translate_speed import table, translation_speed
 
     report = translation_speed(run, input_file, vanilla=vanilla, beam=beam, repeats=repeats, size=size)
+    typer.echo(table(report))
+    _write_json(report, json_path)
+
+
+@bench_app.command()
+def threads(
+    model: Path = typer.Argument(..., help="An exported folder or a run folder (its cached export)."),
+    input_file: Path = InputOpt,
+    beam: int = BeamOpt,
+    repeats: int = RepeatsOpt,
+    json_path: Path | None = JsonOpt,
+) -> None:
+    """Workers x threads of `evo-mt translate` on ONNX Runtime, at 1, 32 and all lines.
+
+    Whole processes under each layout that fills the cores (and one thread): time, peak
+    memory, and whether the translations are those of one worker of one thread.
+
+    Example: evo-mt bench threads runs/toy --input lines.txt
+    """
+    from evo_mt.evidence.thread_layout import table, thread_layouts
+
+    report = thread_layouts(model, input_file, beam=beam, repeats=repeats)
     typer.echo(table(report))
     _write_json(report, json_path)
 

@@ -9,11 +9,12 @@ from evo_mt.runtime.text import TextTranslator
 
 def load_translator(
     path: Path, *, beam: int | None, lenpen: float | None, device: str | None, engine: str | None,
-    quantize: str, nbest: int = 1,
+    quantize: str, nbest: int = 1, workers: int | None = None, threads: int | None = None,
 ) -> TextTranslator:  # fmt: skip
     """The translator of an exported folder (ONNX Runtime; torch is never imported), or of a
     run or checkpoint: by default its export cached in the run folder (evo_mt.export.run_cache),
-    else the lab's engines; `beam`, `lenpen` None: the model's own settings."""
+    else the lab's engines; `beam`, `lenpen` None: the model's own settings; `workers`,
+    `threads`: ONNX Runtime's (evo_mt.runtime.onnx_model.thread_layout)."""
     from evo_mt.runtime.model_folder import is_model_folder
 
     if is_model_folder(path):
@@ -24,7 +25,9 @@ def load_translator(
                 raise OptionError(option, "does not apply to an exported folder (it was fixed at export)")
         if device not in (None, "auto", "cpu"):
             raise OptionError("device", f"{device}: an exported folder runs on the CPU")
-        return ExportedTranslator.load(path, beam=beam, nbest=nbest, lenpen=lenpen)
+        return ExportedTranslator.load(
+            path, beam=beam, nbest=nbest, lenpen=lenpen, workers=workers, threads=threads
+        )
     from evo_mt.export.run_cache import cached_export, default_engine
     from evo_mt.pipeline.decoding_defaults import decoding_settings
 
@@ -37,7 +40,12 @@ def load_translator(
         if device not in (None, "auto", "cpu"):
             raise OptionError("device", f"{device}: --engine onnx runs on the CPU; use --engine lean")
         folder = cached_export(path, quantize=quantize)
-        return ExportedTranslator.load(folder, beam=decoding.beam, nbest=nbest, lenpen=decoding.lenpen)
+        return ExportedTranslator.load(
+            folder, beam=decoding.beam, nbest=nbest, lenpen=decoding.lenpen, workers=workers, threads=threads
+        )
+    for option, value in (("workers", workers), ("threads", threads)):
+        if value is not None:
+            raise OptionError(option, f"applies to ONNX Runtime (--engine onnx), not --engine {engine}")
     from evo_mt.pipeline.translation import Translator
 
     return Translator.load(

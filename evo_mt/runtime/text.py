@@ -9,8 +9,10 @@ subclass says how its model turns source pieces into indices and generates (the 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, Sequence, Tuple
 
@@ -93,6 +95,8 @@ class TextTranslator:
     max_source_pieces: int  # longer sentences are translated in pieces (room for </s>)
     source_language: str  # the language code the sentence segmenter is given
     split: bool = True
+    # Batches generated at once, each in a thread of its own (`generate` must allow it).
+    workers: int = 1
     _cut_lengths: Tuple[int, int] | None = None
     _warned_cut = False
 
@@ -209,11 +213,22 @@ class TextTranslator:
         encoded = [(i, self.source_indices(list(pieces))) for i, pieces in enumerate(units)]
         # Batches of similar length waste little on padding.
         encoded.sort(key=lambda item: len(item[1]))
-        for batch in length_batches(encoded, batch_size, max_tokens):
+        if self.workers > 1:  # fewer batches than workers: smaller ones, so that all work
+            batch_size = min(batch_size, -(-len(encoded) // self.workers))
+        batches = list(length_batches(encoded, batch_size, max_tokens))
+
+        def generate(batch: list) -> List[List[Decoded]]:
             wanted = None if required is None else [required[i] for i, _ in batch]
-            found = self.generate([indices for _, indices in batch], wanted)
-            for (i, _), best in zip(batch, found, strict=True):
-                results[i] = [Scored(self.spm.decode(h.pieces), h.score, len(h.pieces) + 1) for h in best]
+            return self.generate([indices for _, indices in batch], wanted)
+
+        with contextlib.ExitStack() as stack:
+            found_each: Iterator[List[List[Decoded]]] = map(generate, batches)
+            if self.workers > 1 and len(batches) > 1:
+                pool = stack.enter_context(ThreadPoolExecutor(self.workers, thread_name_prefix="evo-mt"))
+                found_each = pool.map(generate, batches)
+            for batch, found in zip(batches, found_each, strict=True):
+                for (i, _), best in zip(batch, found, strict=True):
+                    results[i] = [Scored(self.spm.decode(h.pieces), h.score, len(h.pieces) + 1) for h in best]
         return results
 
     def requirements(

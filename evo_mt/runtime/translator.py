@@ -31,11 +31,12 @@ class ExportedTranslator(TextTranslator):
         beam: int | None = None,
         nbest: int = 1,
         lenpen: float | None = None,
+        workers: int | None = None,
         threads: int | None = None,
     ) -> None:
         import sentencepiece as spm
 
-        from evo_mt.runtime.onnx_model import OnnxModel
+        from evo_mt.runtime.onnx_model import OnnxModel, thread_layout
 
         exported = DecodingSettings(**folder.decoding)
         self.settings = dataclasses.replace(
@@ -46,7 +47,8 @@ class ExportedTranslator(TextTranslator):
         check_search(self.settings.beam, nbest)
         self.folder = folder
         self.beam, self.nbest = self.settings.beam, nbest
-        self.model = OnnxModel(folder, threads)
+        self.workers, self.threads = thread_layout(workers, threads)
+        self.model = OnnxModel(folder, self.threads)
         self.spm = spm.SentencePieceProcessor(model_file=str(folder.path(names.SENTENCEPIECE)))
         self.source = Vocabulary.load(folder.path(names.SOURCE_DICTIONARY))
         self.target = Vocabulary.load(folder.path(names.TARGET_DICTIONARY))
@@ -56,7 +58,8 @@ class ExportedTranslator(TextTranslator):
 
     @classmethod
     def load(cls, folder: Path | str, **options: Any) -> ExportedTranslator:
-        """The translator of an exported folder; `options`: beam, nbest, lenpen, threads."""
+        """The translator of an exported folder; `options`: beam, nbest, lenpen, and workers
+        and threads (evo_mt.runtime.onnx_model.thread_layout)."""
         return cls(open_folder(folder), **options)
 
     def training_source_pieces(self) -> Dict[str, int] | None:
@@ -95,5 +98,7 @@ class ExportedTranslator(TextTranslator):
             "engine": "onnxruntime",
             "quantize": manifest.get("quantize", "none"),
             "beam": self.beam,
+            "workers": self.workers,
+            "threads": self.threads,
             "max_source_pieces": self.max_source_pieces,
         }
