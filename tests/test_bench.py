@@ -180,3 +180,25 @@ def test_quality_comparison_trains_and_scores_every_variant_alike(tmp_path, fair
     changed = evo_mt(*command, env=fairseq_env)
     assert changed.returncode != 0 and "Traceback" not in changed.stderr
     assert "vanilla-seed1.json: kept from recipe toy as it was before its score changed" in changed.stderr
+
+
+def test_threads_times_every_layout_at_each_size_and_finds_the_same_translations(
+    exported_toy, toy_run, tmp_path, fairseq_env
+):
+    lines = (toy_run / "raw" / "test.en").read_text().splitlines()[:40]
+    source = tmp_path / "input.txt"
+    source.write_text("\n".join(lines) + "\n")
+    output = tmp_path / "threads.json"
+    env = {**fairseq_env, "OMP_NUM_THREADS": "2"}  # taken as the cores, whatever the machine has
+    done = evo_mt(
+        "bench", "threads", str(exported_toy), "--input", str(source), "--repeats", "1",
+        "--json", str(output), env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(output.read_text())
+    assert report["cores"] == 2 and report["default"] == [2, 1]
+    found = {(row["workers"], row["threads"], row["lines"]): row for row in report["rows"]}
+    assert set(found) == {(w, t, n) for w, t in ((1, 2), (2, 1), (1, 1)) for n in (1, 32, 40)}
+    for key, row in found.items():
+        assert row["seconds"] > 0 and row["peak_mib"] > 20 and row["same_as_one_thread"], key
+    assert "2 workers x 1 thread against 1 worker x 2 threads (time ratio): 1: " in done.stdout

@@ -47,8 +47,52 @@ def translate_folder(folder, lines, env, *options):
 def test_exported_translations_equal_the_lean_engines(exported_toy, toy_run):
     lines = toy_lines(toy_run, 60) + ["", "an unknown w0rd"]
     lean = Translator.load(toy_run, beam=4, nbest=2, device="cpu").translate(lines, batch_size=16)
-    exported = ExportedTranslator.load(exported_toy, beam=4, nbest=2).translate(lines, batch_size=16)
-    assert exported == lean
+    exported = ExportedTranslator.load(exported_toy, beam=4, nbest=2, workers=2, threads=1)
+    assert exported.translate(lines, batch_size=16) == lean
+
+
+def test_workers_translate_as_one_worker_does(exported_toy, toy_run):
+    # 60 lines: more batches than workers; 5: one batch, cut so that each worker has a part.
+    lines = toy_lines(toy_run, 60)
+    one = ExportedTranslator.load(exported_toy, workers=1, threads=1)
+    for workers, threads in ((2, 1), (3, 2)):
+        several = ExportedTranslator.load(exported_toy, workers=workers, threads=threads)
+        assert (several.workers, several.threads) == (workers, threads)
+        for count in (60, 5):
+            assert several.translate(lines[:count]) == one.translate(lines[:count])
+
+
+@pytest.mark.parametrize(
+    "omp, workers, threads, expected",
+    [("1", None, None, (1, 1)), ("4", None, None, (4, 1)), ("4", None, 2, (2, 2)), ("4", 1, None, (1, 4)),
+     ("4", 3, 3, (3, 3)), ("", 2, None, None)],
+)  # fmt: skip
+def test_workers_times_threads_fill_the_cores_by_default(omp, workers, threads, expected, monkeypatch):
+    from evo_mt.runtime.onnx_model import available_cores, thread_layout
+
+    if omp:
+        monkeypatch.setenv("OMP_NUM_THREADS", omp)
+    else:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+        cores = available_cores()
+        expected = (2, max(1, cores // 2))
+    assert thread_layout(workers, threads) == expected
+
+
+def test_workers_and_threads_errors_are_one_line(exported_toy, toy_run, fairseq_env):
+    from evo_mt.runtime.errors import OptionError
+    from evo_mt.runtime.onnx_model import thread_layout
+
+    with pytest.raises(OptionError, match="at least 1"):
+        thread_layout(0, None)
+    lean = evo_mt("translate", str(toy_run), "--engine", "lean", "--workers", "2", env=fairseq_env, input="a")
+    assert lean.returncode != 0
+    assert lean.stderr.strip() == (
+        "evo-mt: error: --workers applies to ONNX Runtime (--engine onnx), not --engine lean"
+    )
+    lines = toy_lines(toy_run, 12)
+    two = translate_folder(exported_toy, lines, fairseq_env, "--workers", "2", "--threads", "1")
+    assert two.returncode == 0 and two.stdout == translate_folder(exported_toy, lines, fairseq_env).stdout
 
 
 def test_translate_and_the_runtime_api_run_with_torch_and_fairseq_blocked(exported_toy, toy_run, fairseq_env):

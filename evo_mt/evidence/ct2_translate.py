@@ -18,6 +18,8 @@ def main(argv: List[str] | None = None) -> None:
     parser.add_argument("sentencepiece", help="the run's sentencepiece model")
     parser.add_argument("--beam", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--inter-threads", type=int, default=1, help="batches translated at once")
+    parser.add_argument("--intra-threads", type=int, default=0, help="threads in each (0: its default)")
     args = parser.parse_args(argv)
     import ctranslate2
     import sentencepiece
@@ -25,7 +27,9 @@ def main(argv: List[str] | None = None) -> None:
     from evo_mt.runtime.lines import stream_lines
 
     pieces = sentencepiece.SentencePieceProcessor(model_file=args.sentencepiece)
-    translator = ctranslate2.Translator(args.model, device="cpu")
+    translator = ctranslate2.Translator(
+        args.model, device="cpu", inter_threads=args.inter_threads, intra_threads=args.intra_threads
+    )
     lines = list(stream_lines(sys.stdin.buffer))
     sources = [pieces.encode(line, out_type=str) for line in lines]
     wanted = [i for i, source in enumerate(sources) if source]

@@ -35,9 +35,9 @@ def thread_layouts(model: Path, lines_file: Path, *, beam: int = 5, repeats: int
     lines = read_lines(lines_file)
     if not lines:
         raise OptionError("input", f"{lines_file} has no lines to translate")
+    cores = available_cores()
     env_threads = os.environ.pop("OMP_NUM_THREADS", None)  # the layouts say the threads
     try:
-        cores = available_cores()
         chosen = layouts(cores)
         sizes = sorted({min(n, len(lines)) for n in SIZES} | {len(lines)})
         timings: Dict[Tuple[int, int, int], List] = {(w, t, n): [] for w, t in chosen for n in sizes}
@@ -66,7 +66,8 @@ def thread_layouts(model: Path, lines_file: Path, *, beam: int = 5, repeats: int
             "peak_mib": statistics.median(f.peak_mib for f in finished),
             "same_as_one_thread": outputs == {r.stdout for r in timings[1, 1, n]},
         })  # fmt: skip
-    return {"cores": cores, "default": list(thread_layout()), "beam": beam, "repeats": repeats, "rows": rows}
+    default = thread_layout()  # OMP_NUM_THREADS as given again
+    return {"cores": cores, "default": list(default), "beam": beam, "repeats": repeats, "rows": rows}
 
 
 def table(report: Dict) -> str:
