@@ -22,11 +22,10 @@ def thread_layout(workers: int | None = None, threads: int | None = None) -> Tup
     """(workers, threads): batches decoded at once, and ONNX Runtime's threads inside each.
 
     Their product is the machine's cores (or OMP_NUM_THREADS where it is set); by default
-    all of them are workers of one thread each, CTranslate2's inter_threads. On the 2-core
-    machine of docs/export.md two one-thread workers translated 1,000 toy lines 1.7x faster
-    than one worker of two threads, and 32 lines (cut into two batches) 1.3x; one line alike.
-    A toy step's operators are too small for threads inside one to pay, while two batches
-    overlap one's numpy beam search with the other's graph."""
+    all of them are workers of one thread each, CTranslate2's inter_threads: fastest at 1, 32
+    and 1,000 lines on a 2-core machine (docs/export.md, "Workers and threads"). A toy step's
+    operators are too small for threads inside one to pay, while two batches overlap one's
+    numpy beam search with the other's graph."""
     for option, value in (("workers", workers), ("threads", threads)):
         if value is not None and value < 1:
             raise OptionError(option, f"must be at least 1, not {value}")
