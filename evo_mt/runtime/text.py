@@ -25,9 +25,9 @@ from evo_mt.runtime.segmentation import Layout, layout
 logger = logging.getLogger("evo_mt")
 
 # Sentences decoded together unless a caller says otherwise (CTranslate2's translate_file
-# default too). The decoding state grows with sentences x beam x length: on the toy model at
-# beam 5 the exported runtime peaks at ~170 MiB with 32 and ~330 MiB with 128, for a few
-# per cent more time (docs/export.md).
+# default too), shared out among the workers. The decoding state grows with sentences x
+# beam x length: on the toy model at beam 5 the exported runtime peaks at ~170 MiB with 32
+# and ~330 MiB with 128, for a few per cent more time (docs/export.md).
 BATCH_SIZE = 32
 MAX_TOKENS = 6000  # padded subword tokens of one batch's sources
 
@@ -213,8 +213,11 @@ class TextTranslator:
         encoded = [(i, self.source_indices(list(pieces))) for i, pieces in enumerate(units)]
         # Batches of similar length waste little on padding.
         encoded.sort(key=lambda item: len(item[1]))
-        if self.workers > 1:  # fewer batches than workers: smaller ones, so that all work
-            batch_size = min(batch_size, -(-len(encoded) // self.workers))
+        if self.workers > 1:
+            # `batch_size` sentences decode at once, across the workers: each worker's batch
+            # holds its share (as fast, and the memory one batch took); and with fewer
+            # sentences than that, each worker still gets some.
+            batch_size = -(-min(batch_size, len(encoded)) // self.workers)
         batches = list(length_batches(encoded, batch_size, max_tokens))
 
         def generate(batch: list) -> List[List[Decoded]]:
