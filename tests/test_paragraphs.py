@@ -118,3 +118,18 @@ def test_every_line_with_text_gives_a_line_with_text(exported, lines):
     assert len(translations) == len(lines)
     for line, (translation,) in zip(lines, translations, strict=True):
         assert bool(line.strip()) == bool(translation.strip()), (line, translation)
+
+
+def test_prepare_keeps_the_training_lengths_that_cutting_reads(toy_run, tmp_path):
+    from evo_mt.pipeline.run_folder import TRAINING_LENGTHS, Run
+
+    run = Run(toy_run)
+    kept = run.training_source_pieces()
+    assert (run.encoded / TRAINING_LENGTHS).is_file() and 0 < kept["p90"] <= kept["longest"]
+    # A run prepared before they were kept: counted from its encoded training text, alike.
+    older = tmp_path / "run"
+    (older / "encoded").mkdir(parents=True)
+    (older / "recipe.toml").write_bytes((toy_run / "recipe.toml").read_bytes())
+    source = f"train.{run.recipe().source_lang}"
+    (older / "encoded" / source).write_bytes((run.encoded / source).read_bytes())
+    assert Run(older).training_source_pieces() == kept

@@ -4,13 +4,14 @@ Each stage writes a scratch folder and renames it when whole, so a finished stag
 skipped and an interrupted one is redone from scratch.
 """
 
+import json
 import logging
 import shutil
 import sys
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator, List
 
 from tqdm import tqdm
 
@@ -18,7 +19,7 @@ from evo_mt.pipeline import fairseq_commands
 from evo_mt.pipeline.corpora import reader_for
 from evo_mt.pipeline.files import atomic_dir, atomic_file, read_lines, write_lines
 from evo_mt.pipeline.recipes import RECIPE_FILE, Recipe
-from evo_mt.pipeline.run_folder import SPLITS, Run
+from evo_mt.pipeline.run_folder import SPLITS, TRAINING_LENGTHS, Run, piece_statistics
 from evo_mt.pipeline.run_lock import holding
 from evo_mt.runtime.errors import UserError
 
@@ -120,9 +121,20 @@ def encode(recipe: Recipe, run: Run, out: Path) -> None:
                 delay=1,
                 disable=None,
             )
-            write_lines(
-                out / f"{split}.{lang}", (" ".join(model.encode(line, out_type=str)) for line in pieces)
-            )
+            lengths: List[int] = []  # the sentences' pieces, kept of the training source
+            keep = split == "train" and lang == recipe.source_lang
+
+            def encoded_lines(lines: Iterable[str], keep: bool = keep, lengths: List[int] = lengths):
+                for line in lines:
+                    encoded = model.encode(line, out_type=str)
+                    if keep:
+                        lengths.append(len(encoded))
+                    yield " ".join(encoded)
+
+            write_lines(out / f"{split}.{lang}", encoded_lines(pieces))
+            if keep:
+                found = piece_statistics(lengths)
+                (out / TRAINING_LENGTHS).write_text(json.dumps(found) + "\n", encoding="utf-8")
 
 
 def binarize(recipe: Recipe, encoded: Path, out: Path) -> None:

@@ -5,7 +5,7 @@
       downloads/       corpus archives, and what was unpacked from them
       raw/             plain text, {train,valid,test}.{source,target}: what is scored against
       sentencepiece/   spm.model, one joint model for both languages
-      encoded/         the raw text as sentencepiece pieces
+      encoded/         the raw text as sentencepiece pieces; training-source-pieces.json
       data-bin/        fairseq's binarized data and its dictionaries
       checkpoints/     fairseq's checkpoints, and checkpoint_averaged.pt
       train.log        fairseq's training log, every line of it
@@ -14,14 +14,16 @@
       .lock            held by the one `prepare` or `train` working on the folder
 """
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, Iterable, List, Tuple
 
 from evo_mt.pipeline.recipes import RECIPE_FILE, Recipe, load_recipe
 from evo_mt.runtime.errors import UserError
 
 SPLITS = ("train", "valid", "test")
+TRAINING_LENGTHS = "training-source-pieces.json"  # in encoded/: what piece_statistics gives
 AVERAGED = "checkpoint_averaged.pt"
 BEST = "checkpoint_best.pt"
 LAST = "checkpoint_last.pt"
@@ -30,6 +32,14 @@ DEFAULT_CHECKPOINTS = (AVERAGED, BEST, LAST)
 # Half-written checkpoints a killed run can leave: fairseq's own temporary files, and the
 # copies to checkpoint_last/best.pt that evo_mt.models.fairseq_fixes makes atomic.
 UNFINISHED_CHECKPOINTS = ("*.pt.tmp", "*.pt.copying")
+
+
+def piece_statistics(lengths: Iterable[int]) -> Dict[str, int] | None:
+    """The longest and the 90th-percentile of sentence lengths in subword pieces (None: none)."""
+    found = sorted(lengths)
+    if not found:
+        return None
+    return {"longest": found[-1], "p90": found[int(0.9 * (len(found) - 1))]}
 
 
 @dataclass(frozen=True)
@@ -107,15 +117,18 @@ class Run:
     def training_source_pieces(self) -> Dict[str, int] | None:
         """Subword pieces in the source sentences the run trained on: the longest, and the
         90th percentile (None: not prepared). A model translates sentences up to about the
-        longest; the runtime cuts longer ones into pieces of about the 90th percentile."""
+        longest; the runtime cuts longer ones into pieces of about the 90th percentile.
+
+        `evo-mt prepare` keeps them in encoded/ (TRAINING_LENGTHS); a run prepared before
+        that has them counted from its encoded training text."""
+        kept = self.encoded / TRAINING_LENGTHS
+        if kept.is_file():
+            return json.loads(kept.read_text(encoding="utf-8"))
         source = self.encoded / f"train.{self.recipe().source_lang}"
         if not source.is_file():
             return None
         with open(source, encoding="utf-8") as lines:
-            lengths = sorted(len(line.split()) for line in lines)
-        if not lengths:
-            return None
-        return {"longest": lengths[-1], "p90": lengths[int(0.9 * (len(lengths) - 1))]}
+            return piece_statistics(len(line.split()) for line in lines)
 
     def text(self, split: str, language: str) -> Path:
         """The raw text of one side of a split."""
