@@ -224,7 +224,7 @@ FORMATS = ("text", "markdown")
 def translate(
     run_or_checkpoint: Path = typer.Argument(..., help=RunOrModelHelp),
     beam: int | None = BeamOpt,
-    batch_size: int = typer.Option(BATCH_SIZE, min=1, help="Sentences per batch when reading a pipe."),
+    batch_size: int = typer.Option(BATCH_SIZE, min=1, help="Sentences decoding at once, among the workers."),
     nbest: int = typer.Option(1, min=1, help="Hypotheses per line, tab-separated on that line."),
     lenpen: float | None = LenpenOpt,
     device: str | None = typer.Option(None, help="cpu or cuda (default: cuda if present)."),
@@ -358,9 +358,11 @@ def serve(
     max_body_bytes: int = typer.Option(Limits.max_body_bytes, help="Largest request body, in bytes."),
     max_beam: int = typer.Option(Limits.max_beam, help="Largest beam a request may ask for."),
     max_queued_lines: int = typer.Option(
-        Limits.max_queued_lines, help="Lines waiting at most; beyond, requests get 503."
+        Limits.max_queued_lines, help="Sentences waiting at most (of all requests); beyond, requests get 503."
     ),
-    batch_size: int = typer.Option(Limits.batch_size, help="Most lines in one batch."),
+    batch_size: int = typer.Option(
+        Limits.batch_size, help="Most sentences in one batch (shared out among the workers)."
+    ),
     max_tokens: int = typer.Option(Limits.max_tokens, help="Most padded subword tokens in one batch."),
     max_wait_ms: float = typer.Option(
         Limits.max_wait_ms, help="How long a line may wait for others to fill its batch."
