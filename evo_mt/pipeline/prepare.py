@@ -121,20 +121,19 @@ def encode(recipe: Recipe, run: Run, out: Path) -> None:
                 delay=1,
                 disable=None,
             )
-            lengths: List[int] = []  # the sentences' pieces, kept of the training source
-            keep = split == "train" and lang == recipe.source_lang
-
-            def encoded_lines(lines: Iterable[str], keep: bool = keep, lengths: List[int] = lengths):
-                for line in lines:
-                    encoded = model.encode(line, out_type=str)
-                    if keep:
-                        lengths.append(len(encoded))
-                    yield " ".join(encoded)
-
-            write_lines(out / f"{split}.{lang}", encoded_lines(pieces))
-            if keep:
+            lengths: List[int] = []
+            write_lines(out / f"{split}.{lang}", _encoded(model, pieces, lengths))
+            if split == "train" and lang == recipe.source_lang:  # what cutting long lines reads
                 found = piece_statistics(lengths)
                 (out / TRAINING_LENGTHS).write_text(json.dumps(found) + "\n", encoding="utf-8")
+
+
+def _encoded(model, lines: Iterable[str], lengths: List[int]) -> Iterator[str]:
+    """Each line as space-separated pieces; the number of pieces of each appended to `lengths`."""
+    for line in lines:
+        pieces = model.encode(line, out_type=str)
+        lengths.append(len(pieces))
+        yield " ".join(pieces)
 
 
 def binarize(recipe: Recipe, encoded: Path, out: Path) -> None:
