@@ -182,14 +182,8 @@ class TextTranslator:
         The k-th translation of a line of several sentences joins the k-th of each."""
         layouts = [self.layout(line) for line in lines]
         units = [unit for found in layouts for unit in found.units]
-        return join_translations(layouts, self.translate_units(units, batch_size, max_tokens), self.nbest)
-
-    def translate_units(
-        self, units: Sequence[Sequence[str]], batch_size: int = BATCH_SIZE, max_tokens: int = MAX_TOKENS
-    ) -> List[List[str]]:
-        """The n best translations of each unit (source pieces within the model's positions)."""
         found = self.translate_units_scored(units, batch_size=batch_size, max_tokens=max_tokens)
-        return [[t.text for t in best] for best in found]
+        return join_translations(layouts, found, self.nbest)
 
     def translate_units_scored(
         self,
@@ -297,17 +291,13 @@ class TextTranslator:
 
 
 def join_translations(
-    layouts: Sequence[Layout], translations: Sequence[List[str]], nbest: int
+    layouts: Sequence[Layout], translations: Sequence[List[Scored]], nbest: int
 ) -> List[List[str]]:
-    """The `nbest` translations of each line, from the translations of all lines' units in order."""
-    joined: List[List[str]] = []
-    start = 0
-    for found in layouts:
-        mine = translations[start : start + len(found.units)]
-        start += len(found.units)
-        # A unit may have fewer finished hypotheses than asked: its last stands in.
-        joined.append([found.join([best[min(k, len(best) - 1)] for best in mine]) for k in range(nbest)])
-    return joined
+    """The `nbest` translations of each line (texts, as join_scored joins them), from the
+    translations of all lines' units in order."""
+    none: List[List[Any]] = [[] for _ in translations]
+    joined = join_scored(layouts, translations, none, none, nbest)
+    return [[t.text for t in line.translations] for line in joined]
 
 
 def join_scored(
@@ -317,9 +307,10 @@ def join_scored(
     terms: Sequence[List[Term]],
     nbest: int,
 ) -> List[LineTranslation]:
-    """Each line's translations from those of all lines' units in order (as
-    join_translations), scored by the token-weighted mean of its units' scores, with the
-    phrases and glossary terms of its units."""
+    """Each line's translations from those of all lines' units in order, scored by the
+    token-weighted mean of its units' scores, with the phrases and glossary terms of its
+    units. The k-th translation of a line joins the k-th of each unit; a unit with fewer
+    finished hypotheses than asked has its last stand in."""
     joined: List[LineTranslation] = []
     start = 0
     for found in layouts:

@@ -116,8 +116,7 @@ def create_app(
             return None, None
         if parsed.scores:
             return parsed.scored(layouts, results, required), warnings
-        texts = [[t.text for t in best] for best in results]
-        return join_translations(layouts, texts, parsed.nbest), warnings
+        return join_translations(layouts, results, parsed.nbest), warnings
 
     async def health(_request: Request) -> Response:
         ready = batcher.alive and batcher.queued_lines < limits.max_queued_lines
