@@ -36,27 +36,23 @@ def thread_layouts(model: Path, lines_file: Path, *, beam: int = 5, repeats: int
     if not lines:
         raise OptionError("input", f"{lines_file} has no lines to translate")
     cores = available_cores()
-    env_threads = os.environ.pop("OMP_NUM_THREADS", None)  # the layouts say the threads
-    try:
-        chosen = layouts(cores)
-        sizes = sorted({min(n, len(lines)) for n in SIZES} | {len(lines)})
-        timings: Dict[Tuple[int, int, int], List] = {(w, t, n): [] for w, t in chosen for n in sizes}
-        with tempfile.TemporaryDirectory() as scratch:
-            files = {}
+    chosen = layouts(cores)
+    sizes = sorted({min(n, len(lines)) for n in SIZES} | {len(lines)})
+    # The layouts say the threads: OMP_NUM_THREADS, if set, is left out of their environment.
+    env = {key: value for key, value in os.environ.items() if key != "OMP_NUM_THREADS"}
+    timings: Dict[Tuple[int, int, int], List] = {(w, t, n): [] for w, t in chosen for n in sizes}
+    with tempfile.TemporaryDirectory() as scratch:
+        files = {}
+        for n in sizes:
+            files[n] = Path(scratch) / f"{n}.txt"
+            files[n].write_text("".join(f"{line}\n" for line in lines[:n]), encoding="utf-8")
+        for _ in range(repeats):
             for n in sizes:
-                files[n] = Path(scratch) / f"{n}.txt"
-                files[n].write_text("".join(f"{line}\n" for line in lines[:n]), encoding="utf-8")
-            for _ in range(repeats):
-                for n in sizes:
-                    for workers, threads in chosen:
-                        command = evo_mt_translate(
-                            model, beam, "--workers", str(workers), "--threads", str(threads)
-                        )
-                        name = f"evo-mt translate --workers {workers} --threads {threads}"
-                        timings[workers, threads, n].append(run_process(name, command, files[n]))
-    finally:
-        if env_threads is not None:
-            os.environ["OMP_NUM_THREADS"] = env_threads
+                for workers, threads in chosen:
+                    layout = ("--workers", str(workers), "--threads", str(threads))
+                    name = f"evo-mt translate {' '.join(layout)}"
+                    command = evo_mt_translate(model, beam, *layout)
+                    timings[workers, threads, n].append(run_process(name, command, files[n], env))
     rows = []
     for (workers, threads, n), finished in timings.items():
         outputs = {f.stdout for f in finished}
@@ -66,8 +62,7 @@ def thread_layouts(model: Path, lines_file: Path, *, beam: int = 5, repeats: int
             "peak_mib": statistics.median(f.peak_mib for f in finished),
             "same_as_one_thread": outputs == {r.stdout for r in timings[1, 1, n]},
         })  # fmt: skip
-    default = thread_layout()  # OMP_NUM_THREADS as given again
-    return {"cores": cores, "default": list(default), "beam": beam, "repeats": repeats, "rows": rows}
+    return {"cores": cores, "default": list(thread_layout()), "beam": beam, "repeats": repeats, "rows": rows}
 
 
 def table(report: Dict) -> str:

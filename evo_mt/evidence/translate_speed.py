@@ -58,11 +58,14 @@ class Finished:
     stdout: str
 
 
-def run_process(name: str, command: List[str], stdin_path: Path) -> Finished:
-    """Run `command` on `stdin_path` to its end; its wall time, peak memory and output."""
+def run_process(
+    name: str, command: List[str], stdin_path: Path, env: Dict[str, str] | None = None
+) -> Finished:
+    """Run `command` on `stdin_path` to its end (in `env`, default this process's environment);
+    its wall time, peak memory and output."""
     with open(stdin_path, "rb") as stdin, tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        process = subprocess.Popen(command, stdin=stdin, stdout=out, stderr=err)
+        process = subprocess.Popen(command, stdin=stdin, stdout=out, stderr=err, env=env)
         # The kernel's maximum resident set (wait4's ru_maxrss) counts the memory of the forked
         # copy of this process before its exec: this process's own size, not the child's. The
         # child's own high-water mark is read from /proc while it runs (polled; kept as a
