@@ -28,7 +28,7 @@ def load_translator(
         return ExportedTranslator.load(
             path, beam=beam, nbest=nbest, lenpen=lenpen, workers=workers, threads=threads
         )
-    from evo_mt.export.run_cache import cached_export, default_engine
+    from evo_mt.export.run_cache import cached_model, default_engine
     from evo_mt.pipeline.decoding_defaults import decoding_settings
 
     decoding = decoding_settings(path, beam=beam, lenpen=lenpen)
@@ -39,10 +39,10 @@ def load_translator(
 
         if device not in (None, "auto", "cpu"):
             raise OptionError("device", f"{device}: --engine onnx runs on the CPU; use --engine lean")
-        folder = cached_export(path, quantize=quantize)
-        return ExportedTranslator.load(
-            folder, beam=decoding.beam, nbest=nbest, lenpen=decoding.lenpen, workers=workers, threads=threads
-        )
+        return ExportedTranslator(
+            cached_model(path, quantize=quantize), beam=decoding.beam, nbest=nbest, lenpen=decoding.lenpen,
+            workers=workers, threads=threads,
+        )  # fmt: skip
     for option, value in (("workers", workers), ("threads", threads)):
         if value is not None:
             raise OptionError(option, f"applies to ONNX Runtime (--engine onnx), not --engine {engine}")

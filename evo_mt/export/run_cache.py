@@ -26,7 +26,7 @@ from typing import Dict
 
 from evo_mt.pipeline.run_folder import find_checkpoint
 from evo_mt.runtime.errors import UserError
-from evo_mt.runtime.model_folder import ModelFolderError, open_folder, sha256
+from evo_mt.runtime.model_folder import ModelFolder, ModelFolderError, open_folder, sha256
 
 CACHE = "exported"
 
@@ -34,6 +34,11 @@ CACHE = "exported"
 def cached_export(run_or_checkpoint: Path | str, *, quantize: str = "none") -> Path:
     """The exported folder of a run's default checkpoint (or of a checkpoint in a run),
     exported now if there is none for that checkpoint's content yet."""
+    return cached_model(run_or_checkpoint, quantize=quantize).root
+
+
+def cached_model(run_or_checkpoint: Path | str, *, quantize: str = "none") -> ModelFolder:
+    """`cached_export`'s folder, opened: verified once, for the caller to load as it is."""
     run, checkpoint = find_checkpoint(run_or_checkpoint)
     run.recipe()  # a clear error when this is not a run folder
     cache = run.root / CACHE
@@ -41,8 +46,10 @@ def cached_export(run_or_checkpoint: Path | str, *, quantize: str = "none") -> P
         digest = _checkpoint_sha256(checkpoint, cache)
         suffix = "" if quantize == "none" else f"-{quantize}"
         folder = cache / f"{checkpoint.stem}-{digest[:16]}{suffix}"
-        if not _usable(folder, digest):
+        opened = _opened(folder, digest)
+        if opened is None:
             _export(checkpoint, folder, quantize)
+            opened = open_folder(folder)
     except OSError as error:
         raise UserError(
             f"{cache}: cannot write the run's export there ({error.strerror or error}); "
@@ -51,7 +58,7 @@ def cached_export(run_or_checkpoint: Path | str, *, quantize: str = "none") -> P
     for stale in cache.glob(f"{checkpoint.stem}-*{suffix}"):
         if stale != folder and stale.is_dir() and stale.name.count("-") == folder.name.count("-"):
             shutil.rmtree(stale, ignore_errors=True)
-    return folder
+    return opened
 
 
 def is_writable(run_or_checkpoint: Path | str) -> bool:
@@ -81,15 +88,16 @@ def _checkpoint_sha256(checkpoint: Path, cache: Path) -> str:
     return digest
 
 
-def _usable(folder: Path, digest: str) -> bool:
-    """Whether `folder` is a sound export of the checkpoint with this sha256, in this evo-mt's
-    format (another version's export is redone)."""
+def _opened(folder: Path, digest: str) -> ModelFolder | None:
+    """`folder` opened if it is a sound export of the checkpoint with this sha256, in this
+    evo-mt's format (another version's export is redone); else None."""
     if not folder.is_dir():
-        return False
+        return None
     try:
-        return open_folder(folder).manifest["checkpoint"]["sha256"] == digest
+        opened = open_folder(folder)
+        return opened if opened.manifest["checkpoint"]["sha256"] == digest else None
     except (ModelFolderError, KeyError, TypeError):
-        return False
+        return None
 
 
 def _export(checkpoint: Path, folder: Path, quantize: str) -> None:
