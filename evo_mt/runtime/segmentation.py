@@ -3,8 +3,9 @@
 The models are trained on single sentences: given a paragraph, a model ends its translation
 after the first sentence, and a source longer than its positions cannot be read whole. So a
 line is cut into sentences (sentencex, Wikimedia's rule-based segmenter for ~300 languages;
-docs/translation-and-serving.md compares it with pysbd and syntok), a sentence still longer
-than the model's positions into pieces (after clause punctuation, else before a word), and
+docs/translation-and-serving.md compares it with pysbd and syntok), a sentence longer than
+the model reads whole (the longest it was trained on, at most its positions) into pieces
+(after clause punctuation, else before a word), and
 each unit is translated alone. Joined back, the translation keeps the line's leading and
 trailing whitespace and the whitespace between its sentences; the pieces of one sentence are
 joined by a space.
@@ -29,7 +30,7 @@ class Layout:
     lead: str  # the line's whitespace before its first unit
     units: Tuple[Tuple[str, ...], ...]
     glue: Tuple[str, ...]  # after each unit: its whitespace in the line, " " inside a sentence
-    cut_sentences: int = 0  # sentences longer than the model's positions, translated in pieces
+    cut_sentences: int = 0  # sentences longer than the model reads whole, translated in pieces
 
     def join(self, translations: Sequence[str]) -> str:
         """The line's translation from its units' translations, in order."""
