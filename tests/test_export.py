@@ -6,12 +6,14 @@ import shutil
 import sys
 
 import httpx
+import numpy as np
 import pytest
 from conftest import evo_mt, run_command
 
 from evo_mt.evidence.serve_load import ServerProcess
 from evo_mt.pipeline.translation import Translator
 from evo_mt.runtime.model_folder import DECODER, ENCODER, MANIFEST, TARGET_DICTIONARY
+from evo_mt.runtime.onnx_model import CacheTable
 from evo_mt.runtime.translator import ExportedTranslator
 
 # Runs a command with torch and fairseq made unimportable: any import of them fails loudly.
@@ -49,6 +51,21 @@ def test_exported_translations_equal_the_lean_engines(exported_toy, toy_run):
     lean = Translator.load(toy_run, beam=4, nbest=2, device="cpu").translate(lines, batch_size=16)
     exported = ExportedTranslator.load(exported_toy, beam=4, nbest=2, workers=2, threads=1)
     assert exported.translate(lines, batch_size=16) == lean
+
+
+def test_a_cache_table_keeps_every_row_when_it_grows():
+    # 3 steps of room for 4 hypotheses a step; 7 steps written, of 2 to 4 hypotheses each.
+    table = CacheTable(heads=2, head_dim=3, rows_per_step=4, steps=3)
+    rng = np.random.default_rng(0)
+    written = {}
+    for step in range(7):
+        new = rng.standard_normal((2, 2 + step % 3, 1, 3)).astype(np.float32)
+        table.write(step, new)
+        written[step] = new
+    assert table.array.shape == (2, 3 * 4 * 4, 3)  # doubled twice
+    for step, new in written.items():
+        rows = table.array[:, step * 4 : step * 4 + new.shape[1]]
+        assert np.array_equal(rows, new[:, :, 0])
 
 
 def test_workers_translate_as_one_worker_does(exported_toy, toy_run):

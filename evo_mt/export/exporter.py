@@ -136,35 +136,34 @@ def _export_graphs(lean: LeanModel, folder: Path) -> None:
         encoded = dict(zip(encoder.output_names(), encoder(tokens), strict=True))
         decoder = DecoderGraph(model)
         hypotheses = _SENTENCES * _BEAM
+        table_rows = (_STEPS + 1) * hypotheses
         cached, axes = [], {}
         for name in decoder.state_names:
             kind = names.state_kind(name)
             if kind in names.PER_SENTENCE:
                 cached.append(encoded[name])
                 axes[name] = per_sentence
-                continue
-            last = {"keys": head_dim, "values": head_dim, "decoder_rows": _STEPS}.get(kind, _SOURCE_LENGTH)
-            third = _STEPS if kind in ("keys", "values") else kernel - 1
-            cached.append(torch.randn(hypotheses + 1, heads, third, last))
-            grown = 2 if kind in ("keys", "values") else 3
-            dynamic_last = names.SOURCE_LENGTH if kind == "cross_rows" else names.STEPS
-            axes[name] = {0: names.CACHED, grown if kind != "cross_rows" else 3: dynamic_last}
-            next_axes = {0: names.HYPOTHESES}
-            if kind != "cross_rows":
-                next_axes[grown] = "next_steps"
-            else:
-                next_axes[3] = names.SOURCE_LENGTH
-            axes[names.NEXT + name] = next_axes
+            elif kind in names.TABLES:
+                cached.append(torch.randn(heads, table_rows, head_dim))
+                axes[name] = {1: names.TABLE_ROWS}
+                axes[names.NEXT + name] = {1: names.HYPOTHESES}
+            else:  # a convolution's rows: as wide as the keys of the step before, or the source
+                steps = kind == "decoder_rows"
+                width, wide = (_STEPS, names.STEPS) if steps else (_SOURCE_LENGTH, names.SOURCE_LENGTH)
+                cached.append(torch.randn(hypotheses + 1, heads, kernel - 1, width))
+                axes[name] = {0: names.CACHED, 3: wide}
+                axes[names.NEXT + name] = {0: names.HYPOTHESES, 3: "next_steps" if steps else wide}
         last_tokens = torch.randint(EOS + 2, len(lean.target), (hypotheses,))
         step = torch.tensor([_STEPS], dtype=torch.long)
         reorder = torch.randperm(hypotheses + 1)[:hypotheses]
+        history = torch.randint(0, table_rows, (hypotheses, _STEPS))
         torch.onnx.export(
-            decoder, (last_tokens, step, reorder, encoded[names.SOURCE_PADDING], *cached),
+            decoder, (last_tokens, step, reorder, history, encoded[names.SOURCE_PADDING], *cached),
             str(folder / names.DECODER), dynamo=False, opset_version=OPSET,
             input_names=decoder.input_names(), output_names=decoder.output_names(),
             dynamic_axes={
                 names.LAST_TOKENS: {0: names.HYPOTHESES}, names.REORDER: {0: names.HYPOTHESES},
-                names.SOURCE_PADDING: sentence_axes,
+                names.HISTORY: {0: names.HYPOTHESES, 1: names.STEPS}, names.SOURCE_PADDING: sentence_axes,
                 names.LOG_PROBS: {0: names.HYPOTHESES}, **axes,
             },
         )  # fmt: skip

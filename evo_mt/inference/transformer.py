@@ -64,7 +64,8 @@ class Attention(nn.Module):
         """Self-attention's query (B, T, C), keys and values (B, H, T, d) of the same input."""
         if self.in_proj is None:
             return self.q_proj(x), *self.keys_values(x)
-        q, k, v = self.in_proj(x).chunk(3, dim=-1)
+        # Sizes given, not `chunk`: a traced graph then splits without computing them per step.
+        q, k, v = self.in_proj(x).split(self.q_proj.out_features, dim=-1)
         return q, self.split(k), self.split(v)
 
     def forward(
@@ -100,36 +101,69 @@ class Attention(nn.Module):
             # product with its keys, (B_kv, H, share, d) @ (B_kv, H, d, T_k).
             q = q.view(keys.size(0), -1, self.heads, self.head_dim).transpose(1, 2)
         scores = q @ keys.transpose(-1, -2)  # (B, H, T_q, T_k), or (B_kv, H, share, T_k)
-        evolution = self.evolution
-        handed, next_rows = None, None
-        if evolution is None:
-            probs = probabilities(scores, masked).type_as(query)
-        else:
-            if share > 1:  # the chain's maps are per hypothesis: (B, H, 1, T_k)
-                scores = scores.transpose(1, 2).reshape(batch, self.heads, 1, -1)
-                masked = chain_masked
-            conv = self.conv
-            _, evolved, next_rows = evolve(
-                scores,
-                previous if evolution.receives else None,
-                alpha=evolution.alpha,
-                beta=evolution.beta,
-                weight=None if conv is None else conv.weight,
-                bias=None if conv is None else conv.bias,
-                activation=evolution.activation,
-                causal=evolution.causal,
-                masked=masked,
-                chain_masked=chain_masked,
-                rows_above=rows_above,
-            )
-            if evolution.passes_on:
-                handed = handed_on(evolved, chain_masked)
-            probs = probabilities(evolved, masked).type_as(query)
-            if share > 1:
-                probs = probs.view(keys.size(0), -1, self.heads, probs.size(-1)).transpose(1, 2)
+        evolves_shared = self.evolution is not None and share > 1
+        if evolves_shared:  # the chain's maps are per hypothesis: (B, H, 1, T_k)
+            scores = scores.transpose(1, 2).reshape(batch, self.heads, 1, -1)
+            masked = chain_masked
+        probs, handed, next_rows = self._weights(scores, masked, chain_masked, previous, rows_above)
+        probs = probs.type_as(query)
+        if evolves_shared:
+            probs = probs.view(keys.size(0), -1, self.heads, probs.size(-1)).transpose(1, 2)
         # (B, H, T_q, d) or (B_kv, H, share, d) -> (B, T_q, C), projected
         out = (probs @ values).transpose(1, 2).reshape(batch, length, self.heads * self.head_dim)
         return self.out_proj(out), handed, next_rows
+
+    def step(
+        self, projected: Tensor, memory: LayerState, *, previous: Tensor | None, rows_above: Tensor | None
+    ) -> Tuple[Tensor, Tensor | None, Tensor | None]:
+        """A decoding step's self-attention, as `forward` returns it: the projected query of N
+        hypotheses (N, 1, C) over `memory`'s keys and values of the steps before and this step's.
+
+        Heads come first, (H, N, t, d): each head's products are one batch over the hypotheses,
+        the layout an exported graph gathers its cache into without a copy in between
+        (evo_mt.export.graphs). This step's key is scored apart from the t before it, so the
+        cache is never copied to append it.
+        """
+        past_keys, past_values = memory.keys, memory.values
+        new_keys, new_values = memory.new_keys, memory.new_values
+        assert new_keys is not None and new_values is not None
+        # (N, 1, C) -> (H, N, 1, d)
+        q = (projected * self.scaling).view(-1, self.heads, self.head_dim).transpose(0, 1).unsqueeze(2)
+        scores = torch.cat([q @ past_keys.transpose(-1, -2), (q * new_keys).sum(-1, keepdim=True)], dim=-1)
+        probs, handed, next_rows = self._weights(scores.transpose(0, 1), None, None, previous, rows_above)
+        probs = probs.type_as(projected).transpose(0, 1)  # (H, N, 1, t + 1)
+        out = probs[..., :-1] @ past_values + probs[..., -1:] * new_values  # (H, N, 1, d)
+        out = out.transpose(0, 1).reshape(-1, 1, self.heads * self.head_dim)  # (N, 1, C)
+        return self.out_proj(out), handed, next_rows
+
+    def _weights(
+        self,
+        scores: Tensor,
+        masked: Tensor | None,
+        chain_masked: Tensor | None,
+        previous: Tensor | None,
+        rows_above: Tensor | None,
+    ) -> Tuple[Tensor, Tensor | None, Tensor | None]:
+        """(attention weights, map handed on or None, convolution rows or None) of logits (B, H, T_q, T_k)."""
+        evolution = self.evolution
+        if evolution is None:
+            return probabilities(scores, masked), None, None
+        conv = self.conv
+        _, evolved, next_rows = evolve(
+            scores,
+            previous if evolution.receives else None,
+            alpha=evolution.alpha,
+            beta=evolution.beta,
+            weight=None if conv is None else conv.weight,
+            bias=None if conv is None else conv.bias,
+            activation=evolution.activation,
+            causal=evolution.causal,
+            masked=masked,
+            chain_masked=chain_masked,
+            rows_above=rows_above,
+        )
+        handed = handed_on(evolved, chain_masked) if evolution.passes_on else None
+        return probabilities(evolved, masked), handed, next_rows
 
     def _fused(self, projected: Tensor, keys: Tensor, values: Tensor, masked: Tensor | None) -> Tensor:
         q = self.split(projected)
@@ -208,59 +242,65 @@ class DecoderLayer(_Layer):
         given per sentence (S, 1, 1, T_src) and per hypothesis (N, 1, 1, T_src)."""
         h = self.normed(self.self_attn_layer_norm, x)
         q, k, v = self.self_attn.self_projections(h)
-        memory.keys = torch.cat([memory.keys, k], dim=2)
-        memory.values = torch.cat([memory.values, v], dim=2)
-        out = _attend(self.self_attn, "decoder", h, memory.keys, memory.values, None, memory, handed, q)
+        memory.new_keys, memory.new_values = k.transpose(0, 1), v.transpose(0, 1)  # (H, N, 1, d)
+        rows = _cached_rows(self.self_attn, "decoder", memory, h, memory.keys.size(2) + 1)
+        out, handed["decoder"], rows = self.self_attn.step(
+            q, memory, previous=handed["decoder"], rows_above=rows
+        )
+        _keep_rows(memory, "decoder", rows)
         x = self.added(self.self_attn_layer_norm, x, out)
 
         h = self.normed(self.encoder_attn_layer_norm, x)
-        out = _attend(
-            self.encoder_attn,
-            "cross",
-            h,
-            memory.cross_keys,
-            memory.cross_values,
-            source_masked,
-            memory,
-            handed,
-            chain_masked=hypotheses_masked,
-        )
+        rows = _cached_rows(self.encoder_attn, "cross", memory, h, memory.cross_keys.size(2))
+        out, handed["cross"], rows = self.encoder_attn(
+            h, memory.cross_keys, memory.cross_values, masked=source_masked,
+            chain_masked=source_masked if hypotheses_masked is None else hypotheses_masked,
+            previous=handed["cross"], rows_above=rows,
+        )  # fmt: skip
+        _keep_rows(memory, "cross", rows)
         return self.feed_forward(self.added(self.encoder_attn_layer_norm, x, out))
 
 
-def _attend(
-    attention: Attention, chain: str, h: Tensor, keys: Tensor, values: Tensor,
-    masked: Tensor | None, memory: LayerState, handed: Dict, projected: Tensor | None = None,
-    chain_masked: Tensor | None = None,
-) -> Tensor:  # fmt: skip
-    """A decoding step's attention; a convolving one reads and renews its k - 1 cached rows.
-    `chain_masked`: `masked` per hypothesis where hypotheses share the keys."""
-    rows = None
-    if attention.conv is not None:
-        rows = memory.rows.get(chain)
-        if rows is None:  # the first step: zeros, as the causal convolution pads
-            k = attention.conv.kernel_size[0]
-            rows = h.new_zeros(h.size(0), attention.heads, k - 1, keys.size(2))
-    out, handed[chain], next_rows = attention(
-        h, keys, values, masked=masked, chain_masked=masked if chain_masked is None else chain_masked,
-        previous=handed[chain], rows_above=rows,
-        projected=projected,
-    )  # fmt: skip
-    if next_rows is not None:
-        memory.rows[chain] = next_rows
-    return out
+def _cached_rows(
+    attention: Attention, chain: str, memory: LayerState, h: Tensor, width: int
+) -> Tensor | None:
+    """A convolving attention's k - 1 cached rows of its map, `width` keys wide at the first
+    step, where they are zeros, as the causal convolution pads; None if it does not convolve."""
+    if attention.conv is None:
+        return None
+    rows = memory.rows.get(chain)
+    if rows is None:
+        rows = h.new_zeros(h.size(0), attention.heads, attention.conv.kernel_size[0] - 1, width)
+    return rows
+
+
+def _keep_rows(memory: LayerState, chain: str, rows: Tensor | None) -> None:
+    if rows is not None:
+        memory.rows[chain] = rows
 
 
 @dataclass
 class LayerState:
     """One decoder layer's memory of earlier steps, for every live hypothesis."""
 
-    keys: Tensor  # (N, H, t, d): the self-attention's keys so far
+    # The self-attention's keys and values of the t steps before, heads first: (H, N, t, d)
+    # (Attention.step says why).
+    keys: Tensor
     values: Tensor
     cross_keys: Tensor  # (S_batch, H, T_src, d): per sentence, shared by its hypotheses
     cross_values: Tensor
     # The k - 1 previous rows of each convolving attention's map (N, H, k - 1, T_k).
     rows: Dict[str, Tensor] = field(default_factory=dict)
+    # The last step's own keys and values (H, N, 1, d), joined to `keys` and `values` before
+    # the next step: the exported graph returns them instead (evo_mt.export.graphs).
+    new_keys: Tensor | None = None
+    new_values: Tensor | None = None
+
+    def join_new(self) -> None:
+        if self.new_keys is not None and self.new_values is not None:
+            self.keys = torch.cat([self.keys, self.new_keys], dim=2)
+            self.values = torch.cat([self.values, self.new_values], dim=2)
+            self.new_keys = self.new_values = None
 
 
 @dataclass
@@ -275,8 +315,9 @@ class DecoderState:
         """Keep hypotheses `hypotheses` (indices into the current ones), in that order, and of
         the source only `sentences` (None: all of them, the batch did not shrink)."""
         for layer in self.layers:
-            layer.keys = layer.keys.index_select(0, hypotheses)
-            layer.values = layer.values.index_select(0, hypotheses)
+            layer.join_new()
+            layer.keys = layer.keys.index_select(1, hypotheses)
+            layer.values = layer.values.index_select(1, hypotheses)
             layer.rows = {name: rows.index_select(0, hypotheses) for name, rows in layer.rows.items()}
             if sentences is not None:
                 layer.cross_keys, layer.cross_values = (
@@ -402,7 +443,8 @@ class Decoder(_Stack):
         layers = []
         for layer in self.layers:
             cross_keys, cross_values = layer.encoder_attn.keys_values(encoder_out)
-            empty = cross_keys.new_zeros(cross_keys.size(0), cross_keys.size(1), 0, cross_keys.size(-1))
+            # (H, S, 0, d): heads first (Attention.step)
+            empty = cross_keys.new_zeros(cross_keys.size(1), cross_keys.size(0), 0, cross_keys.size(-1))
             layers.append(LayerState(empty, empty, cross_keys, cross_values))
         return DecoderState(masked, layers)
 
@@ -417,6 +459,7 @@ class Decoder(_Stack):
             share = last_tokens.size(0) // masked.size(0)  # hypotheses per sentence
             hypotheses_masked = masked.unsqueeze(1).expand(-1, share, -1, -1, -1).flatten(0, 1)
         for layer, memory in zip(self.layers, state.layers, strict=True):
+            memory.join_new()  # the last step's, where no `select` came between
             x = layer.step(x, memory, masked, hypotheses_masked, handed)
         if self.layer_norm is not None:
             x = self.layer_norm(x)

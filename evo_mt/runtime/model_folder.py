@@ -27,7 +27,8 @@ from typing import Any, Dict, Iterable
 from evo_mt.runtime.errors import UserError
 
 FORMAT = "evo-mt-onnx"
-VERSION = 1
+# 2: the self-attention's keys and values in tables that a step gathers from by HISTORY.
+VERSION = 2
 MANIFEST = "manifest.json"
 ENCODER = "encoder.onnx"
 DECODER = "decoder.onnx"
@@ -45,11 +46,16 @@ STEP = "step"  # (1,) int64: how many target tokens came before
 # (hypotheses,) int64: the rows of the cached per-hypothesis state that the hypotheses of
 # this step continue (beam search's choice, and the sentences still decoding), in order.
 REORDER = "reorder"
+# (hypotheses, steps) int64: the row of TABLES that each earlier step of each hypothesis
+# wrote (a cache indirection: beam search's choices reorder this, not the tables).
+HISTORY = "history"
 LOG_PROBS = "log_probs"  # (hypotheses, target vocabulary) float32
 PER_SENTENCE = ("cross_keys", "cross_values")  # (sentences, heads, source_length, head_dim)
+# (heads, table rows, head_dim): the self-attention's keys (values) of every step so far,
+# one row per hypothesis that a step decoded; the decoder returns its step's own (heads,
+# hypotheses, 1, head_dim), which the runtime writes in place into the next free rows.
+TABLES = ("keys", "values")
 PER_HYPOTHESIS = (
-    "keys",  # (hypotheses, heads, steps, head_dim): self-attention keys so far
-    "values",
     "decoder_rows",  # (hypotheses, heads, kernel - 1, steps): a convolving self-attention's rows
     "cross_rows",  # (hypotheses, heads, kernel - 1, source_length): a convolving cross-attention's
 )
@@ -57,6 +63,7 @@ NEXT = "next_"
 # Names of the dynamic axes, which say how the runtime makes the state before the first step.
 SENTENCES, HYPOTHESES, SOURCE_LENGTH, STEPS = "sentences", "hypotheses", "source_length", "steps"
 CACHED = "cached_hypotheses"  # the first axis of the per-hypothesis state given to a step
+TABLE_ROWS = "table_rows"
 
 
 def state_name(kind: str, layer: int) -> str:

@@ -1,8 +1,9 @@
 """An exported folder's two graphs on ONNX Runtime, and beam search's view of them.
 
 The encoder graph runs once per batch; the decoder graph once per step, its cached state
-fed back from the previous step's outputs. Reordering the state after a step (the
-hypotheses beam search keeps, the sentences still decoding) is numpy indexing.
+fed back from the previous step's outputs, its self-attention's keys and values written
+into tables that grow in place. Reordering the state after a step (the hypotheses beam
+search keeps, the sentences still decoding) is numpy indexing of row numbers.
 """
 
 from __future__ import annotations
@@ -94,26 +95,51 @@ class OnnxModel:
         # Before the first step a sentence's `beam` hypotheses are one and the same: the
         # first step runs one row per sentence (Decoding.step).
         sizes = {names.CACHED: len(sources), names.STEPS: 0, names.SOURCE_LENGTH: longest}
-        per_sentence, cached = {}, {}
+        per_sentence, tables, cached = {}, {}, {}
         for name, shape in self.state_inputs.items():
-            if names.state_kind(name) in names.PER_SENTENCE:
+            kind = names.state_kind(name)
+            if kind in names.PER_SENTENCE:
                 per_sentence[name] = encoded[name]
-            else:  # before the first step: nothing cached, convolution rows zero
+            elif kind in names.TABLES:
+                tables[name] = CacheTable(shape[0], shape[2], rows_per_step=len(sources) * beam)
+            else:  # before the first step: convolution rows zero
                 cached[name] = np.zeros([sizes[d] if isinstance(d, str) else d for d in shape], np.float32)
-        return Decoding(self, encoded[names.SOURCE_PADDING], per_sentence, cached, beam)
+        return Decoding(self, encoded[names.SOURCE_PADDING], per_sentence, tables, cached, beam)
+
+
+class CacheTable:
+    """One layer's self-attention keys (or values) of every step, (heads, rows, head_dim):
+    step t's hypotheses own rows t x rows_per_step onwards. Rows are written once, in
+    place, and never moved; the capacity doubles when a step finds it full."""
+
+    def __init__(self, heads: int, head_dim: int, rows_per_step: int, steps: int = 16) -> None:
+        self.rows_per_step = rows_per_step
+        # Never zeroed: a step reads only rows written before it (`history`).
+        self.array = np.empty((heads, steps * rows_per_step, head_dim), np.float32)
+
+    def write(self, step: int, new: np.ndarray) -> None:
+        """Store step `step`'s (heads, hypotheses, 1, head_dim)."""
+        start = step * self.rows_per_step
+        if start + self.rows_per_step > self.array.shape[1]:
+            grown = np.empty((self.array.shape[0], 2 * self.array.shape[1], self.array.shape[2]), np.float32)
+            grown[:, : self.array.shape[1]] = self.array
+            self.array = grown
+        self.array[:, start : start + new.shape[1]] = new[:, :, 0]
 
 
 class Decoding:
     """The state of one batch's beam search over the decoder graph (evo_mt.runtime.beam_search).
 
-    The per-hypothesis state stays in ONNX Runtime's memory from one step to the next (IO
-    binding); the graph itself reorders it, by the rows `select` chose."""
+    The per-hypothesis rows stay in ONNX Runtime's memory from one step to the next (IO
+    binding) and the graph reorders them, by the rows `select` chose; the self-attention's
+    past is read in place from the tables, by each hypothesis's `history` of table rows."""
 
     def __init__(
         self,
         model: OnnxModel,
         source_padding: np.ndarray,
         per_sentence: Dict[str, np.ndarray],
+        tables: Dict[str, CacheTable],
         cached: Dict[str, Any],
         beam: int,
     ) -> None:
@@ -121,25 +147,35 @@ class Decoding:
         self.beam = beam
         self.source_padding = source_padding
         self.per_sentence = per_sentence
+        self.tables = tables
         self.cached = cached  # numpy arrays before the first step, then ONNX Runtime's OrtValues
-        self.reorder = np.arange(len(next(iter(cached.values()))) if cached else 0)
+        rows = len(source_padding)
+        self.reorder = np.arange(rows)
+        # Each row of the last step's output: the table rows of its steps so far.
+        self.history = np.zeros((rows, 0), dtype=np.int64)
         self.steps = 0
         self._renewed: List[str] = [name[len(names.NEXT) :] for name in model.decoder_outputs[1:]]
 
     def step(self, last_tokens: np.ndarray) -> np.ndarray:
+        from onnxruntime import OrtValue
+
         hypotheses = len(last_tokens)
         if self.steps == 0:  # every sentence's hypotheses start alike: one row each
             last_tokens = np.ascontiguousarray(last_tokens[:: self.beam])
         binding = self.model.decoder.io_binding()
+        history = self.history[self.reorder]
         inputs = {
             names.LAST_TOKENS: last_tokens,
             names.STEP: np.array([self.steps], dtype=np.int64),
             names.REORDER: self.reorder,
+            names.HISTORY: history,
             names.SOURCE_PADDING: self.source_padding,
             **self.per_sentence,
         }
         for name, value in inputs.items():
             binding.bind_cpu_input(name, value)
+        for name, table in self.tables.items():  # the table's own memory: no copy
+            binding.bind_ortvalue_input(name, OrtValue.ortvalue_from_numpy(table.array))
         for name, value in self.cached.items():
             if isinstance(value, np.ndarray):
                 binding.bind_cpu_input(name, value)
@@ -149,10 +185,18 @@ class Decoding:
             binding.bind_output(name, "cpu")
         self.model.decoder.run_with_iobinding(binding)
         log_probs, *renewed = binding.get_outputs()
-        self.cached = dict(zip(self._renewed, renewed, strict=True))
+        self.cached = {}
+        for name, value in zip(self._renewed, renewed, strict=True):
+            if name in self.tables:
+                self.tables[name].write(self.steps, value.numpy())
+            else:
+                self.cached[name] = value
+        rows = len(last_tokens)
+        written = self.steps * next(iter(self.tables.values())).rows_per_step + np.arange(rows)
+        self.history = np.concatenate([history, written[:, None]], axis=1)
         # Each hypothesis continues its own row, unless `select` chooses otherwise; after the
         # first step, a sentence's hypotheses share its one row.
-        self.reorder = np.arange(hypotheses) // (hypotheses // len(last_tokens))
+        self.reorder = np.arange(hypotheses) // (hypotheses // rows)
         log_probs = log_probs.numpy()
         if self.steps == 0:
             log_probs = np.repeat(log_probs, self.beam, axis=0)
