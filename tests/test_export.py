@@ -53,6 +53,20 @@ def test_exported_translations_equal_the_lean_engines(exported_toy, toy_run):
     assert exported.translate(lines, batch_size=16) == lean
 
 
+def test_a_vanilla_model_exports_and_translates_as_the_lean_engine(toy_run, tmp_path, fairseq_env):
+    # Its graph keeps no rows per hypothesis, so the exporter leaves out the `reorder` input.
+    from evo_mt.evidence.untrained_runs import untrained_pair
+    from evo_mt.pipeline.run_folder import Run
+
+    _, vanilla = untrained_pair(Run(toy_run), "tiny", tmp_path / "untrained")
+    evo_mt("export", str(vanilla.root), "--output", str(tmp_path / "vanilla-model"), env=fairseq_env)
+    lines = toy_lines(toy_run, 6)
+    lean = Translator.load(vanilla.root, beam=3, device="cpu").translate(lines, batch_size=4)
+    exported = ExportedTranslator.load(tmp_path / "vanilla-model", beam=3, workers=1, threads=1)
+    assert exported.translate(lines, batch_size=4) == lean
+    assert "reorder" not in exported.model.decoder_inputs
+
+
 def test_a_cache_table_keeps_every_row_when_it_grows():
     # 3 steps of room for 4 hypotheses a step; 7 steps written, of 2 to 4 hypotheses each.
     table = CacheTable(heads=2, head_dim=3, rows_per_step=4, steps=3)

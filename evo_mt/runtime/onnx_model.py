@@ -82,6 +82,9 @@ class OnnxModel:
         self.encoder_outputs = [output.name for output in self.encoder.get_outputs()]
         self.decoder_outputs = [output.name for output in self.decoder.get_outputs()]
         self.state_inputs = {item.name: item.shape for item in self.decoder.get_inputs() if "." in item.name}
+        # The exporter leaves out an input the model never reads (`reorder` where no attention
+        # convolves, so no rows are kept per hypothesis).
+        self.decoder_inputs = {item.name for item in self.decoder.get_inputs()}
 
     def start(self, sources: Sequence[Sequence[int]], beam: int) -> Decoding:
         """The decoding of a batch of sources (indices ending in </s>), `beam` hypotheses each."""
@@ -157,8 +160,6 @@ class Decoding:
         self._renewed: List[str] = [name[len(names.NEXT) :] for name in model.decoder_outputs[1:]]
 
     def step(self, last_tokens: np.ndarray) -> np.ndarray:
-        from onnxruntime import OrtValue
-
         hypotheses = len(last_tokens)
         if self.steps == 0:  # every sentence's hypotheses start alike: one row each
             last_tokens = np.ascontiguousarray(last_tokens[:: self.beam])
@@ -173,9 +174,10 @@ class Decoding:
             **self.per_sentence,
         }
         for name, value in inputs.items():
-            binding.bind_cpu_input(name, value)
-        for name, table in self.tables.items():  # the table's own memory: no copy
-            binding.bind_ortvalue_input(name, OrtValue.ortvalue_from_numpy(table.array))
+            if name in self.model.decoder_inputs:
+                binding.bind_cpu_input(name, value)
+        for name, table in self.tables.items():  # bound, as every numpy input, without a copy
+            binding.bind_cpu_input(name, table.array)
         for name, value in self.cached.items():
             if isinstance(value, np.ndarray):
                 binding.bind_cpu_input(name, value)
