@@ -157,13 +157,18 @@ def _export_graphs(lean: LeanModel, folder: Path) -> None:
         step = torch.tensor([_STEPS], dtype=torch.long)
         reorder = torch.randperm(hypotheses + 1)[:hypotheses]
         history = torch.randint(0, table_rows, (hypotheses, _STEPS))
+        only_eos = torch.rand(hypotheses) < 0.3
+        limits = only_eos, ~only_eos & (torch.rand(hypotheses) < 0.3)  # never both
+        choice = (torch.randn(hypotheses), *limits, torch.tensor(2 * _BEAM))
         torch.onnx.export(
-            decoder, (last_tokens, step, reorder, history, encoded[names.SOURCE_PADDING], *cached),
+            decoder, (last_tokens, step, reorder, history, encoded[names.SOURCE_PADDING], *choice, *cached),
             str(folder / names.DECODER), dynamo=False, opset_version=OPSET,
             input_names=decoder.input_names(), output_names=decoder.output_names(),
             dynamic_axes={
                 names.LAST_TOKENS: {0: names.HYPOTHESES}, names.REORDER: {0: names.HYPOTHESES},
                 names.HISTORY: {0: names.HYPOTHESES, 1: names.STEPS}, names.SOURCE_PADDING: sentence_axes,
+                **{name: {0: names.HYPOTHESES} for name in (names.SCORES, names.ONLY_EOS, names.NO_EOS)},
+                **{name: {0: names.SENTENCES, 1: names.CANDIDATES} for name in names.STEP_OUTPUTS[1:]},
                 names.LOG_PROBS: {0: names.HYPOTHESES}, **axes,
             },
         )  # fmt: skip

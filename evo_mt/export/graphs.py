@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from typing import Dict, List, Tuple
 
+import torch
 from torch import Tensor, nn
 
 from evo_mt.evolving_maths import masked_entries
 from evo_mt.inference.transformer import DecoderState, LayerState, Transformer
 from evo_mt.runtime import model_folder as names
-from evo_mt.runtime.vocabulary import PAD
+from evo_mt.runtime.vocabulary import EOS, PAD
 
 
 def state_kinds(model: Transformer, layer: int) -> List[str]:
@@ -78,7 +79,7 @@ class DecoderGraph(nn.Module):
 
     def forward(
         self, last_tokens: Tensor, step: Tensor, reorder: Tensor, history: Tensor, source_padding: Tensor,
-        *cached: Tensor,
+        scores: Tensor, only_eos: Tensor, no_eos: Tensor, candidates: Tensor, *cached: Tensor,
     ):  # fmt: skip
         given: Dict[str, Tensor] = dict(zip(self.state_names, cached, strict=True))
         layers = []
@@ -95,7 +96,8 @@ class DecoderGraph(nn.Module):
         masked = masked_entries(source_padding.size(1), key_padding_mask=source_padding)
         state = DecoderState(masked, layers, steps=step)
         log_probs = self.model.decoder.step(last_tokens, state)
-        outputs = [log_probs]
+        choice = _choice(log_probs, scores, only_eos, no_eos, candidates, source_padding.size(0))
+        outputs = [log_probs, *choice]  # names.STEP_OUTPUTS
         for name in self.output_state():
             kind, memory = names.state_kind(name), state.layers[int(name.split(".")[1])]
             if kind in names.TABLES:
@@ -112,8 +114,35 @@ class DecoderGraph(nn.Module):
     def input_names(self) -> List[str]:
         return [
             names.LAST_TOKENS, names.STEP, names.REORDER, names.HISTORY, names.SOURCE_PADDING,
-            *self.state_names,
+            names.SCORES, names.ONLY_EOS, names.NO_EOS, names.CANDIDATES, *self.state_names,
         ]  # fmt: skip
 
     def output_names(self) -> List[str]:
-        return [names.LOG_PROBS] + [names.NEXT + name for name in self.output_state()]
+        return [*names.STEP_OUTPUTS] + [names.NEXT + name for name in self.output_state()]
+
+
+def _choice(
+    log_probs: Tensor, scores: Tensor, only_eos: Tensor, no_eos: Tensor, count: Tensor, sentences: int
+) -> Tuple[Tensor, Tensor, Tensor]:
+    """Beam search's choice of candidates (Limits.applied, then _candidates in evo_mt.runtime.
+    beam_search), so that a step's log-probabilities need not leave ONNX Runtime: (scores,
+    tokens, hypotheses of the sentence), each (sentences, count). ONNX's TopK puts the lower
+    index first among equal values, as the numpy search sorts them.
+
+    The limits are a row of -inf / 0 added to each hypothesis's log-probabilities, one of three
+    (`only_eos` and `no_eos` never both hold): one addition instead of masking three times.
+    NaN, which the numpy search turns into -inf, is left to the runtime (Decoding.step_candidates).
+    """
+    vocabulary = log_probs.size(1)
+    column = torch.arange(vocabulary)
+    neg_inf = float("-inf")
+    limits = torch.stack([
+        torch.where(column == PAD, neg_inf, 0.0),  # any token but padding
+        torch.where(column == EOS, 0.0, neg_inf),  # only </s>
+        torch.where((column == PAD) | (column == EOS), neg_inf, 0.0),  # no </s>
+    ])  # fmt: skip
+    kind = only_eos.long() + 2 * no_eos.long()
+    # (N, V) -> (S, hypotheses of a sentence x V)
+    total = (log_probs + limits[kind] + scores.unsqueeze(1)).view(sentences, -1)
+    best, index = total.topk(count, dim=1)
+    return best, index % vocabulary, torch.div(index, vocabulary, rounding_mode="floor")

@@ -18,7 +18,7 @@ constrained_search); a sentence without any is searched exactly as without const
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, List, Protocol, Sequence
+from typing import TYPE_CHECKING, List, Protocol, Sequence, Tuple
 
 import numpy as np
 
@@ -46,6 +46,37 @@ class StepDecoder(Protocol):
 
     def select(self, hypotheses: np.ndarray, sentences: np.ndarray | None) -> None:
         """Keep these hypotheses (and of the batch only these sentences, None: all)."""
+
+
+class CandidateDecoder(StepDecoder, Protocol):
+    """A decoder that can also choose each sentence's candidates itself (the exported graph),
+    so that the log-probabilities need not leave it."""
+
+    def step_candidates(
+        self, last_tokens: np.ndarray, so_far: np.ndarray | None, limits: Limits, beam: int
+    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What `candidates` gives for the S sentences: the step's log-probabilities with
+        `limits` applied, added to the N hypotheses' scores so far (N,; None before the first
+        token), the `candidate_count` best of each sentence."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Which of the N hypotheses must end (only </s> may follow) and which may not end yet."""
+
+    only_eos: np.ndarray  # (N,) bool
+    no_eos: np.ndarray  # (N,) bool
+
+    def applied(self, lprobs: np.ndarray) -> np.ndarray:
+        """`lprobs` (N, V) in place: no NaN, no padding, and these limits."""
+        lprobs[np.isnan(lprobs)] = _NEG_INF
+        lprobs[:, PAD] = _NEG_INF
+        if self.only_eos.any():
+            eos = lprobs[self.only_eos, EOS]
+            lprobs[self.only_eos] = _NEG_INF
+            lprobs[self.only_eos, EOS] = eos
+        lprobs[self.no_eos, EOS] = _NEG_INF
+        return lprobs
 
 
 def beam_search(
@@ -79,6 +110,7 @@ def beam_search(
     bbsz_offsets = (np.arange(bsz) * beam)[:, None]
     cand_offsets = np.arange(cand_size)
     cands_to_ignore = np.zeros((bsz, beam), dtype=bool)
+    choosing = getattr(decoder, "step_candidates", None)
     reorder: np.ndarray | None = None
     batch_idxs: np.ndarray | None = None
     for step in range(longest + 1):
@@ -87,12 +119,16 @@ def beam_search(
                 shift = batch_idxs - np.arange(len(batch_idxs))
                 reorder = (reorder.reshape(-1, beam) + shift[:, None] * beam).reshape(-1)
             decoder.select(reorder, batch_idxs)
-        lprobs = search.constrained(decoder.step(np.ascontiguousarray(tokens[:, step])), step)
-        if required is not None:
-            required.hold_back_eos(lprobs, search.max_lengths, step)
-        cand_scores, cand_indices, cand_beams = _candidates(
-            step, lprobs.reshape(bsz, beam, -1), scores.reshape(bsz, beam, -1), beam
-        )
+        last_tokens = np.ascontiguousarray(tokens[:, step])
+        if required is None and choosing is not None:  # the same choice, made by the decoder
+            so_far = scores[:, step - 1] if step > 0 else None
+            cand_scores, cand_indices, cand_beams = choosing(last_tokens, so_far, search.limits(step), beam)
+        else:
+            lprobs = search.limits(step).applied(decoder.step(last_tokens))
+            if required is not None:
+                required.hold_back_eos(lprobs, search.max_lengths, step)
+            so_far = scores[:, step - 1].reshape(bsz, beam) if step > 0 else None
+            cand_scores, cand_indices, cand_beams = candidates(lprobs.reshape(bsz, beam, -1), so_far, beam)
         if required is not None:
             required.allocate(
                 step, lprobs.reshape(bsz, beam, -1), scores, cand_scores, cand_indices, cand_beams
@@ -142,22 +178,38 @@ def beam_search(
     return found if required is None else required.met_first(found)
 
 
-def _candidates(step: int, lprobs: np.ndarray, scores: np.ndarray, beam: int):
-    """fairseq's BeamSearch.step: the 2 x beam best (score, token, beam) of each sentence."""
+def candidates(
+    lprobs: np.ndarray, so_far: np.ndarray | None, beam: int
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """fairseq's BeamSearch.step: the 2 x beam best (score, token, beam) of each sentence, from
+    its hypotheses' limited log-probabilities (S, beam, V) added to their scores so far
+    (S, beam); None before the first token, when every beam holds the same start."""
     bsz, _, vocab = lprobs.shape
-    if step == 0:  # every beam holds the same start: look at the first only
+    if so_far is None:  # look at the first only
         lprobs = lprobs[:, :1, :]
     else:
-        lprobs = lprobs + scores[:, :, step - 1][:, :, None]
+        lprobs = lprobs + so_far[:, :, None]
     flat = lprobs.reshape(bsz, -1)
-    k = min(beam * 2, flat.shape[1] - 1)
+    k = candidate_count(beam, flat.shape[1])
     # The k best of each row (argpartition), then sorted: best first, equal scores by index.
     best = np.argpartition(-flat, k - 1, axis=1)[:, :k]
     best_scores = np.take_along_axis(flat, best, axis=1)
+    # Of the scores equal to the k-th best, the partition keeps any; the lowest indices are
+    # the rule (ONNX's TopK keeps them: the exported graph's choice, evo_mt.export.graphs).
+    kth = best_scores.min(axis=1, keepdims=True)
+    unsure = np.flatnonzero((flat == kth).sum(axis=1) > (best_scores == kth).sum(axis=1))
+    for row in unsure:  # rare: exactly equal scores across the k-th place
+        best[row] = np.argsort(-flat[row], kind="stable")[:k]
+        best_scores[row] = flat[row, best[row]]
     order = np.lexsort((best, -best_scores), axis=1)
     top_indices = np.take_along_axis(best, order, axis=1)
     top_scores = np.take_along_axis(best_scores, order, axis=1)
     return top_scores, top_indices % vocab, top_indices // vocab
+
+
+def candidate_count(beam: int, choices: int) -> int:
+    """How many candidates a sentence's `choices` (hypotheses x vocabulary) give: 2 x beam."""
+    return min(beam * 2, choices - 1)
 
 
 class _Search:
@@ -171,18 +223,10 @@ class _Search:
         self.finished = [False] * bsz
         self.remaining = bsz
 
-    def constrained(self, lprobs: np.ndarray, step: int) -> np.ndarray:
-        """No NaN and no padding; only </s> at a sentence's maximum length, no </s> before MIN_LENGTH."""
-        lprobs[np.isnan(lprobs)] = _NEG_INF
-        lprobs[:, PAD] = _NEG_INF
+    def limits(self, step: int) -> Limits:
+        """Only </s> at a sentence's maximum length; no </s> before MIN_LENGTH."""
         at_limit = np.repeat(self.max_lengths <= step, self.beam)
-        if at_limit.any():
-            eos = lprobs[at_limit, EOS]
-            lprobs[at_limit] = _NEG_INF
-            lprobs[at_limit, EOS] = eos
-        if step < MIN_LENGTH:
-            lprobs[~at_limit, EOS] = _NEG_INF
-        return lprobs
+        return Limits(at_limit, ~at_limit if step < MIN_LENGTH else np.zeros_like(at_limit))
 
     def finalize(
         self, step: int, bbsz_idx: np.ndarray, eos_scores: np.ndarray, tokens: np.ndarray, scores: np.ndarray

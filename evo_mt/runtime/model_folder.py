@@ -49,7 +49,17 @@ REORDER = "reorder"
 # (hypotheses, steps) int64: the row of TABLES that each earlier step of each hypothesis
 # wrote (a cache indirection: beam search's choices reorder this, not the tables).
 HISTORY = "history"
+# beam search's choice of candidates (evo_mt.runtime.beam_search), made in the graph:
+SCORES = "scores"  # (hypotheses,) float32: each hypothesis's score so far
+ONLY_EOS = "only_eos"  # (hypotheses,) bool: at the length limit, only </s> may follow
+NO_EOS = "no_eos"  # (hypotheses,) bool: too short to end
+CANDIDATES = "candidates"  # () int64: how many candidates each sentence gets
 LOG_PROBS = "log_probs"  # (hypotheses, target vocabulary) float32
+# (sentences, candidates): the best candidates of each sentence, best first (equal scores:
+# the lower hypothesis x vocabulary index first); their score, token and hypothesis.
+CANDIDATE_SCORES, CANDIDATE_TOKENS = "candidate_scores", "candidate_tokens"
+CANDIDATE_BEAMS = "candidate_beams"
+STEP_OUTPUTS = (LOG_PROBS, CANDIDATE_SCORES, CANDIDATE_TOKENS, CANDIDATE_BEAMS)  # then the state
 PER_SENTENCE = ("cross_keys", "cross_values")  # (sentences, heads, source_length, head_dim)
 # (heads, table rows, head_dim): the self-attention's keys (values) of every step so far,
 # one row per hypothesis that a step decoded; the decoder returns its step's own (heads,

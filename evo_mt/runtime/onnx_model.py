@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Sequence, Tuple
 import numpy as np
 
 from evo_mt.runtime import model_folder as names
+from evo_mt.runtime.beam_search import Limits, candidate_count, candidates
 from evo_mt.runtime.errors import OptionError
 from evo_mt.runtime.model_folder import ModelFolder
 from evo_mt.runtime.vocabulary import PAD
@@ -81,6 +82,11 @@ class OnnxModel:
         )
         self.encoder_outputs = [output.name for output in self.encoder.get_outputs()]
         self.decoder_outputs = [output.name for output in self.decoder.get_outputs()]
+        # The state a step renews, by its input name.
+        self.state_outputs = [
+            name[len(names.NEXT) :] for name in self.decoder_outputs if name.startswith(names.NEXT)
+        ]
+        self.vocabulary: int = self.decoder.get_outputs()[0].shape[1]
         self.state_inputs = {item.name: item.shape for item in self.decoder.get_inputs() if "." in item.name}
         # The exporter leaves out an input the model never reads (`reorder` where no attention
         # convolves, so no rows are kept per hypothesis).
@@ -157,12 +163,38 @@ class Decoding:
         # Each row of the last step's output: the table rows of its steps so far.
         self.history = np.zeros((rows, 0), dtype=np.int64)
         self.steps = 0
-        self._renewed: List[str] = [name[len(names.NEXT) :] for name in model.decoder_outputs[1:]]
 
     def step(self, last_tokens: np.ndarray) -> np.ndarray:
+        none = np.zeros(len(last_tokens), dtype=bool)
+        limits = Limits(none, none)
+        log_probs = self._run(last_tokens, np.zeros(len(last_tokens), np.float32), limits, 1)[0].numpy()
+        if self.steps == 1:  # the first step ran one row per sentence
+            log_probs = np.repeat(log_probs, self.beam, axis=0)
+        return log_probs
+
+    def step_candidates(
+        self, last_tokens: np.ndarray, so_far: np.ndarray | None, limits: Limits, beam: int
+    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        sentences = len(self.source_padding)
+        rows = len(last_tokens) // self.beam if self.steps == 0 else len(last_tokens)
+        count = candidate_count(beam, rows // sentences * self.model.vocabulary)
+        scores = np.zeros(len(last_tokens), np.float32) if so_far is None else so_far
+        log_probs, *choice = self._run(last_tokens, scores, limits, count)
+        best, tokens, beams = (value.numpy() for value in choice)
+        if np.isnan(best).any():  # a broken model's NaN, which the numpy search reads as -inf
+            lprobs = limits.applied(np.repeat(log_probs.numpy(), len(last_tokens) // rows, axis=0))
+            before = None if so_far is None else so_far.reshape(sentences, beam)
+            return candidates(lprobs.reshape(sentences, beam, -1), before, beam)
+        return best, tokens, beams
+
+    def _run(self, last_tokens: np.ndarray, scores: np.ndarray, limits: Limits, count: int) -> List[Any]:
+        """One step of the graph: its log-probabilities and choice of candidates (OrtValues)."""
         hypotheses = len(last_tokens)
+        only_eos, no_eos = limits.only_eos, limits.no_eos
         if self.steps == 0:  # every sentence's hypotheses start alike: one row each
-            last_tokens = np.ascontiguousarray(last_tokens[:: self.beam])
+            last_tokens, scores, only_eos, no_eos = (
+                np.ascontiguousarray(value[:: self.beam]) for value in (last_tokens, scores, only_eos, no_eos)
+            )
         binding = self.model.decoder.io_binding()
         history = self.history[self.reorder]
         inputs = {
@@ -171,6 +203,10 @@ class Decoding:
             names.REORDER: self.reorder,
             names.HISTORY: history,
             names.SOURCE_PADDING: self.source_padding,
+            names.SCORES: scores,
+            names.ONLY_EOS: only_eos,
+            names.NO_EOS: no_eos,
+            names.CANDIDATES: np.array(count, dtype=np.int64),
             **self.per_sentence,
         }
         for name, value in inputs.items():
@@ -186,24 +222,22 @@ class Decoding:
         for name in self.model.decoder_outputs:
             binding.bind_output(name, "cpu")
         self.model.decoder.run_with_iobinding(binding)
-        log_probs, *renewed = binding.get_outputs()
+        outputs = dict(zip(self.model.decoder_outputs, binding.get_outputs(), strict=True))
         self.cached = {}
-        for name, value in zip(self._renewed, renewed, strict=True):
-            if name in self.tables:
-                self.tables[name].write(self.steps, value.numpy())
+        for name in self.model.state_outputs:
+            value, kept = outputs[names.NEXT + name], name
+            if kept in self.tables:
+                self.tables[kept].write(self.steps, value.numpy())
             else:
-                self.cached[name] = value
+                self.cached[kept] = value
         rows = len(last_tokens)
         written = self.steps * next(iter(self.tables.values())).rows_per_step + np.arange(rows)
         self.history = np.concatenate([history, written[:, None]], axis=1)
         # Each hypothesis continues its own row, unless `select` chooses otherwise; after the
         # first step, a sentence's hypotheses share its one row.
         self.reorder = np.arange(hypotheses) // (hypotheses // rows)
-        log_probs = log_probs.numpy()
-        if self.steps == 0:
-            log_probs = np.repeat(log_probs, self.beam, axis=0)
         self.steps += 1
-        return log_probs
+        return [outputs[name] for name in names.STEP_OUTPUTS]
 
     def select(self, hypotheses: np.ndarray, sentences: np.ndarray | None) -> None:
         self.reorder = self.reorder[hypotheses]
