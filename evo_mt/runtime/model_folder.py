@@ -27,8 +27,9 @@ from typing import Any, Dict, Iterable
 from evo_mt.runtime.errors import UserError
 
 FORMAT = "evo-mt-onnx"
-# 2: the self-attention's keys and values in tables that a step gathers from by HISTORY.
-VERSION = 2
+# 2: the self-attention's keys and values in tables that a step gathers from by HISTORY;
+# 3: the decoder also chooses beam search's candidates (SCORES, ONLY_EOS, NO_EOS, CANDIDATES).
+VERSION = 3
 MANIFEST = "manifest.json"
 ENCODER = "encoder.onnx"
 DECODER = "decoder.onnx"
