@@ -1,6 +1,7 @@
 """Beam search that chooses what fairseq's SequenceGenerator chooses, in numpy: one search
-for every engine (the lean engine hands over its torch log-probabilities as numpy arrays,
-the runtime those of ONNX Runtime).
+for every engine (the lean engine hands over its torch log-probabilities as numpy arrays;
+the runtime's graph chooses each step's candidates itself by the same rule, evo_mt.export.
+graphs, so that its log-probabilities stay in ONNX Runtime).
 
 The same candidates (the 2 x beam best continuations of a sentence's beam), the same rule
 for finishing a hypothesis (an end-of-sentence among the beam best candidates, scored by
@@ -80,7 +81,7 @@ class Limits:
 
 
 def beam_search(
-    decoder: StepDecoder,
+    decoder: StepDecoder | CandidateDecoder,
     max_lengths: np.ndarray,
     *,
     beam: int,
@@ -90,7 +91,8 @@ def beam_search(
     """The finished hypotheses of each sentence, best first (at most `beam` of them).
 
     `max_lengths` (S,) is each sentence's maximum number of target tokens before </s>; the
-    decoder starts with `beam` copies of each of the S sentences, in order. `constraints`,
+    decoder starts with `beam` copies of each of the S sentences, in order. A decoder that is
+    also a CandidateDecoder chooses the candidates itself (without `constraints`). `constraints`,
     when given, holds each sentence's required phrases (target indices, no </s>; an empty
     list for a sentence without any); the caller leaves room for them in `max_lengths`
     (DecodingSettings.max_length's `constraint_tokens`).

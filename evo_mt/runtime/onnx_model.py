@@ -110,7 +110,7 @@ class OnnxModel:
             if kind in names.PER_SENTENCE:
                 per_sentence[name] = encoded[name]
             elif kind in names.TABLES:
-                tables[name] = CacheTable(shape[0], shape[2], rows_per_step=len(sources) * beam)
+                tables[name] = (shape[0], shape[2])  # heads, head_dim
             else:  # before the first step: convolution rows zero
                 cached[name] = np.zeros([sizes[d] if isinstance(d, str) else d for d in shape], np.float32)
         return Decoding(self, encoded[names.SOURCE_PADDING], per_sentence, tables, cached, beam)
@@ -148,7 +148,7 @@ class Decoding:
         model: OnnxModel,
         source_padding: np.ndarray,
         per_sentence: Dict[str, np.ndarray],
-        tables: Dict[str, CacheTable],
+        tables: Dict[str, Tuple[int, int]],
         cached: Dict[str, Any],
         beam: int,
     ) -> None:
@@ -156,9 +156,10 @@ class Decoding:
         self.beam = beam
         self.source_padding = source_padding
         self.per_sentence = per_sentence
-        self.tables = tables
         self.cached = cached  # numpy arrays before the first step, then ONNX Runtime's OrtValues
         rows = len(source_padding)
+        self.rows_per_step = rows * beam  # the table rows a step may write
+        self.tables = {name: CacheTable(*shape, self.rows_per_step) for name, shape in tables.items()}
         self.reorder = np.arange(rows)
         # Each row of the last step's output: the table rows of its steps so far.
         self.history = np.zeros((rows, 0), dtype=np.int64)
@@ -225,13 +226,13 @@ class Decoding:
         outputs = dict(zip(self.model.decoder_outputs, binding.get_outputs(), strict=True))
         self.cached = {}
         for name in self.model.state_outputs:
-            value, kept = outputs[names.NEXT + name], name
-            if kept in self.tables:
-                self.tables[kept].write(self.steps, value.numpy())
+            value = outputs[names.NEXT + name]
+            if name in self.tables:
+                self.tables[name].write(self.steps, value.numpy())
             else:
-                self.cached[kept] = value
+                self.cached[name] = value
         rows = len(last_tokens)
-        written = self.steps * next(iter(self.tables.values())).rows_per_step + np.arange(rows)
+        written = self.steps * self.rows_per_step + np.arange(rows)
         self.history = np.concatenate([history, written[:, None]], axis=1)
         # Each hypothesis continues its own row, unless `select` chooses otherwise; after the
         # first step, a sentence's hypotheses share its one row.
