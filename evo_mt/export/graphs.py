@@ -66,9 +66,10 @@ class EncoderGraph(nn.Module):
 
 class DecoderGraph(nn.Module):
     """One step: last tokens, the step number, which cached rows they continue, the table
-    rows of their earlier steps, source padding and the cached state -> the log-probabilities
-    of the next token, the step's own keys and values, and the per-hypothesis rows after the
-    step. The self-attention's past is gathered by `history` from tables the runtime keeps and
+    rows of their earlier steps, source padding, the hypotheses' scores so far and limits, and
+    the cached state -> the log-probabilities of the next token, each sentence's best
+    candidates (`_choice`), the step's own keys and values, and the per-hypothesis rows after
+    the step. The self-attention's past is gathered by `history` from tables the runtime keeps and
     appends to in place: beam search's choices move indices, not the cache (CTranslate2's and
     ONNX Runtime's cache indirection, in plain ONNX operators)."""
 
@@ -124,7 +125,7 @@ class DecoderGraph(nn.Module):
 def _choice(
     log_probs: Tensor, scores: Tensor, only_eos: Tensor, no_eos: Tensor, count: Tensor, sentences: int
 ) -> Tuple[Tensor, Tensor, Tensor]:
-    """Beam search's choice of candidates (Limits.applied, then _candidates in evo_mt.runtime.
+    """Beam search's choice of candidates (Limits.applied, then candidates in evo_mt.runtime.
     beam_search), so that a step's log-probabilities need not leave ONNX Runtime: (scores,
     tokens, hypotheses of the sentence), each (sentences, count). ONNX's TopK puts the lower
     index first among equal values, as the numpy search sorts them.
