@@ -202,3 +202,21 @@ def test_threads_times_every_layout_at_each_size_and_finds_the_same_translations
     for key, row in found.items():
         assert row["seconds"] > 0 and row["peak_mib"] > 20 and row["same_as_one_thread"], key
     assert "2 workers x 1 thread against 1 worker x 2 threads (time ratio): 1: " in done.stdout
+
+
+def test_shortlist_compares_the_whole_vocabulary_and_checks_the_lean_engine(toy_run, tmp_path, fairseq_env):
+    raw = toy_run / "raw"
+    output = tmp_path / "shortlist.json"
+    done = evo_mt(
+        "bench", "shortlist", str(toy_run), "--source", str(raw / "test.en"),
+        "--reference", str(raw / "test.de"), "--pieces", "3", "--frequent", "20", "--lines", "40",
+        "--repeats", "1", "--json", str(output),
+        env=fairseq_env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(output.read_text())
+    whole, listed = report["rows"]
+    assert whole["mean_columns"] == whole["max_columns"] == report["vocabulary"]
+    assert listed["max_columns"] < report["vocabulary"] and whole["same_as_whole"] == 40
+    assert report["exported_equal_to_lean"] == 40 and report["shortlist"] == {"per_piece": 3, "frequent": 20}
+    assert "whole / shortlist time: " in done.stdout and "lean engine with the same map: 40/40" in done.stdout

@@ -14,6 +14,7 @@ from typing import List
 
 import typer
 
+from evo_mt.export.vocabulary_map import FREQUENT, PER_PIECE
 from evo_mt.runtime.errors import OptionError, UserError
 from evo_mt.runtime.serving.limits import Limits
 from evo_mt.runtime.text import BATCH_SIZE
@@ -543,11 +544,24 @@ def export(
     output: Path = typer.Option(..., "--output", help="The folder to write (refused if it exists)."),
     quantize: str = typer.Option("none", help="int8: 8-bit weights for the matrix products (ONNX Runtime)."),
     force: bool = typer.Option(False, "--force", help="Replace OUTPUT if it exists."),
+    shortlist: bool = typer.Option(
+        False, "--shortlist", help="Decode each batch over a vocabulary map's pieces only (faster)."
+    ),
+    shortlist_pieces: int = typer.Option(
+        PER_PIECE, help="With --shortlist: the target pieces kept per source piece."
+    ),
+    shortlist_frequent: int = typer.Option(
+        FREQUENT, help="With --shortlist: the most frequent target pieces, always allowed."
+    ),
 ) -> None:
     """Export a trained model to a self-contained folder that runs without torch or fairseq.
 
     The folder holds ONNX graphs, the sentencepiece model, the vocabularies, the decoding
     settings and a manifest of every file's hash.
+
+    --shortlist adds a vocabulary map learnt from the run's training pairs (CTranslate2's
+    format): a decoding step then scores only the target pieces its batch's source pieces
+    map to, the most frequent ones, and required terms (docs/export.md).
 
     `evo-mt translate DIR` and `evo-mt serve DIR` run it on ONNX Runtime, without torch or
     fairseq; so does the runtime installed alone (`pip install evo-mt`).
@@ -556,10 +570,12 @@ def export(
     """
     from evo_mt.export.exporter import export as run_export
 
-    manifest = run_export(run_or_checkpoint, output, quantize=quantize, force=force)
+    kept = (shortlist_pieces, shortlist_frequent) if shortlist else None
+    manifest = run_export(run_or_checkpoint, output, quantize=quantize, force=force, shortlist=kept)
     size = sum(entry["bytes"] for entry in manifest["files"].values()) / 2**20
     name = manifest["checkpoint"]["name"]
-    typer.echo(f"exported {name} to {output} ({size:.1f} MiB, quantize {quantize})", err=True)
+    mapped = f", shortlist {shortlist_pieces} per piece + {shortlist_frequent} frequent" if shortlist else ""
+    typer.echo(f"exported {name} to {output} ({size:.1f} MiB, quantize {quantize}{mapped})", err=True)
 
 
 def _emit(results: List[List[str]], out=sys.stdout) -> None:

@@ -7,6 +7,7 @@
     quality    vanilla, EA and ablations trained alike, scored, and tested for significance
     paragraphs test sentences as paragraphs against one a line: BLEU, time, the segmenters
     constraints  required words and a glossary: met, BLEU, time; what a translation's score is worth
+    shortlist  a vocabulary shortlist against the whole vocabulary: time, BLEU, exactness
 
 Each prints its table and, with --json, writes its figures (evo_mt.evidence holds the measuring).
 """
@@ -17,6 +18,7 @@ from typing import Any, Dict
 
 import typer
 
+from evo_mt.export.vocabulary_map import FREQUENT, PER_PIECE
 from evo_mt.runtime.errors import UserError
 from evo_mt_cli.help import PlainHelp
 
@@ -257,5 +259,31 @@ def constraints(
         translator = Translator.load(model, checkpoint, beam=beam, device="cpu")
     # A test set holds one sentence a line: not split, as `evo-mt score` translates it.
     report = bench(translator.with_split(False), source, reference, batch_size, lines)
+    typer.echo(table(report))
+    _write_json(report, json_path)
+
+
+@bench_app.command()
+def shortlist(
+    run: Path = typer.Argument(..., help="A run folder (its default checkpoint is exported)."),
+    source: Path = typer.Option(..., help="The test source (raw text)."),
+    reference: Path = typer.Option(..., help="Its reference translations."),
+    pieces: int = typer.Option(PER_PIECE, min=1, help="Target pieces kept per source piece."),
+    frequent: int = typer.Option(FREQUENT, min=1, help="The most frequent target pieces, always allowed."),
+    lines: int | None = typer.Option(None, min=1, help="Only the first this many sentences."),
+    repeats: int = RepeatsOpt,
+    json_path: Path | None = JsonOpt,
+) -> None:
+    """A vocabulary shortlist against the whole vocabulary, on one exported model.
+
+    Time, BLEU, chrF and the pieces a step scores per batch, with and without the map of
+    `evo-mt export --shortlist`; and the shortlisted export against the lean engine given
+    the same map, line by line.
+
+    Example: evo-mt bench shortlist runs/gettext --source test.en --reference test.de
+    """
+    from evo_mt.evidence.shortlist_cost import bench, table
+
+    report = bench(run, source, reference, shortlist=(pieces, frequent), repeats=repeats, lines=lines)
     typer.echo(table(report))
     _write_json(report, json_path)

@@ -14,37 +14,50 @@ import logging
 import shutil
 import warnings
 from pathlib import Path
-from typing import Any, Dict, Iterator
+from typing import Any, Dict, Iterator, Tuple
 
 import torch
 from torch.onnx import symbolic_helper
 
 from evo_mt.export.graphs import DecoderGraph, EncoderGraph
+from evo_mt.export.vocabulary_map import learn_map
 from evo_mt.inference.lean_model import LeanModel
 from evo_mt.pipeline.files import atomic_dir
-from evo_mt.pipeline.run_folder import find_checkpoint
+from evo_mt.pipeline.run_folder import Run, find_checkpoint
 from evo_mt.runtime import model_folder as names
 from evo_mt.runtime.errors import OptionError, UserError
-from evo_mt.runtime.vocabulary import EOS, PAD
+from evo_mt.runtime.shortlist import write_map
+from evo_mt.runtime.vocabulary import EOS, PAD, SPECIALS
 
 QUANTIZATIONS = ("none", "int8")
 OPSET = 17
 # The example the graphs are traced with: sizes that differ from each other and from 1, so
 # that no size is mistaken for another or for a constant; one sentence padded.
-_SENTENCES, _BEAM, _SOURCE_LENGTH, _STEPS = 2, 3, 7, 4
+_SENTENCES, _BEAM, _SOURCE_LENGTH, _STEPS, _ALLOWED = 2, 3, 7, 4, 11
 
 
 def export(
-    run_or_checkpoint: Path | str, output: Path | str, *, quantize: str = "none", force: bool = False
+    run_or_checkpoint: Path | str,
+    output: Path | str,
+    *,
+    quantize: str = "none",
+    force: bool = False,
+    shortlist: Tuple[int, int] | None = None,
 ) -> Dict[str, Any]:
     """Export a run's default checkpoint (or a checkpoint file in a run) to folder `output`.
 
     The folder is written beside `output` under a temporary name and renamed when complete;
     an existing `output` is refused unless `force`, and then replaced only at that rename.
+    `shortlist` (pieces per source piece, frequent pieces): a vocabulary map learnt from the
+    run's training pairs (evo_mt.export.vocabulary_map), which the runtime then decodes with.
     Returns the manifest.
     """
     if quantize not in QUANTIZATIONS:
         raise OptionError("quantize", f"must be one of {', '.join(QUANTIZATIONS)}, not {quantize!r}")
+    if shortlist is not None and min(shortlist) < 1:
+        raise OptionError(
+            "shortlist", f"needs at least 1 piece per source piece and 1 frequent, not {shortlist}"
+        )
     output = Path(output)
     if output.exists() and not force:
         raise OptionError("output", f"{output} exists; choose another folder or pass --force to replace it")
@@ -52,8 +65,16 @@ def export(
     recipe = run.recipe()
     lean = LeanModel.load(checkpoint, run.data_bin)
     decoding = recipe.score.decoding()
+    files, fields = names.FILES, {}
+    if shortlist is not None:
+        files = (*files, names.SHORTLIST)
+        fields["shortlist"] = {"per_piece": shortlist[0], "frequent": shortlist[1]}
     with atomic_dir(output) as folder:
-        _export_graphs(lean, folder)
+        if shortlist is not None:
+            always, targets = learn_map(_training_pairs(run, lean.languages), lean.source, lean.target,
+                                        per_piece=shortlist[0], frequent=shortlist[1])  # fmt: skip
+            write_map(folder / names.SHORTLIST, always, targets)
+        _export_graphs(lean, folder, shortlisted=shortlist is not None)
         if quantize == "int8":
             _quantize(folder)
         _optimize(folder)
@@ -76,9 +97,21 @@ def export(
                 "decoding": vars(decoding),
                 "quantize": quantize,
                 "exporter": {"torch": torch.__version__, "opset": OPSET},
+                **fields,
             },
+            files,
         )
     return manifest
+
+
+def _training_pairs(run: Run, languages: Tuple[str, str]) -> Iterator[Tuple[str, str]]:
+    """The run's training sentence pairs as sentencepiece pieces (its encoded/ files)."""
+    paths = [run.encoded / f"train.{language}" for language in languages]
+    for path in paths:
+        if not path.is_file():
+            raise UserError(f"{path}: missing; a shortlist is learnt from the run's encoded training text")
+    with open(paths[0], encoding="utf-8") as sources, open(paths[1], encoding="utf-8") as targets:
+        yield from zip(sources, targets, strict=True)
 
 
 def _plain(options: Dict[str, Any]) -> Dict[str, Any]:
@@ -110,7 +143,7 @@ def _constant_weight_lerp() -> Iterator[None]:
         torch.onnx.unregister_custom_op_symbolic("aten::lerp", OPSET)
 
 
-def _export_graphs(lean: LeanModel, folder: Path) -> None:
+def _export_graphs(lean: LeanModel, folder: Path, shortlisted: bool = False) -> None:
     model = lean.model.eval()
     first = model.decoder.layers[0]
     heads, head_dim = first.self_attn.heads, first.self_attn.head_dim
@@ -134,7 +167,7 @@ def _export_graphs(lean: LeanModel, folder: Path) -> None:
             },
         )  # fmt: skip
         encoded = dict(zip(encoder.output_names(), encoder(tokens), strict=True))
-        decoder = DecoderGraph(model)
+        decoder = DecoderGraph(model, shortlisted)
         hypotheses = _SENTENCES * _BEAM
         table_rows = (_STEPS + 1) * hypotheses
         cached, axes = [], {}
@@ -160,8 +193,14 @@ def _export_graphs(lean: LeanModel, folder: Path) -> None:
         only_eos = torch.rand(hypotheses) < 0.3
         limits = only_eos, ~only_eos & (torch.rand(hypotheses) < 0.3)  # never both
         choice = (torch.randn(hypotheses), *limits, torch.tensor(2 * _BEAM))
+        # A sorted shortlist, the specials first (evo_mt.runtime.shortlist); unused without one.
+        allowed = torch.randperm(len(lean.target) - len(SPECIALS))[:_ALLOWED] + len(SPECIALS)
+        vocabulary = torch.cat([torch.arange(len(SPECIALS)), allowed.sort().values])
+        columns = {1: names.ALLOWED} if shortlisted else {}
         torch.onnx.export(
-            decoder, (last_tokens, step, reorder, history, encoded[names.SOURCE_PADDING], *choice, *cached),
+            decoder,
+            (last_tokens, step, reorder, history, encoded[names.SOURCE_PADDING], *choice, vocabulary,
+             *cached),
             str(folder / names.DECODER), dynamo=False, opset_version=OPSET,
             input_names=decoder.input_names(), output_names=decoder.output_names(),
             dynamic_axes={
@@ -169,7 +208,8 @@ def _export_graphs(lean: LeanModel, folder: Path) -> None:
                 names.HISTORY: {0: names.HYPOTHESES, 1: names.STEPS}, names.SOURCE_PADDING: sentence_axes,
                 **{name: {0: names.HYPOTHESES} for name in (names.SCORES, names.ONLY_EOS, names.NO_EOS)},
                 **{name: {0: names.SENTENCES, 1: names.CANDIDATES} for name in names.STEP_OUTPUTS[1:]},
-                names.LOG_PROBS: {0: names.HYPOTHESES}, **axes,
+                names.LOG_PROBS: {0: names.HYPOTHESES, **columns}, names.VOCABULARY: {0: names.ALLOWED},
+                **axes,
             },
         )  # fmt: skip
 

@@ -73,14 +73,19 @@ class DecoderGraph(nn.Module):
     appends to in place: beam search's choices move indices, not the cache (CTranslate2's and
     ONNX Runtime's cache indirection, in plain ONNX operators)."""
 
-    def __init__(self, model: Transformer) -> None:
+    def __init__(self, model: Transformer, shortlisted: bool = False) -> None:
         super().__init__()
         self.model = model
         self.state_names = state_names(model)
+        # With a shortlist, the step scores the target indices `vocabulary` only, and its
+        # candidates' tokens are columns of it (evo_mt.runtime.shortlist); without one, the
+        # graph has no `vocabulary` input (the exporter leaves out an input never read).
+        self.shortlisted = shortlisted
 
     def forward(
         self, last_tokens: Tensor, step: Tensor, reorder: Tensor, history: Tensor, source_padding: Tensor,
-        scores: Tensor, only_eos: Tensor, no_eos: Tensor, candidates: Tensor, *cached: Tensor,
+        scores: Tensor, only_eos: Tensor, no_eos: Tensor, candidates: Tensor, vocabulary: Tensor,
+        *cached: Tensor,
     ):  # fmt: skip
         given: Dict[str, Tensor] = dict(zip(self.state_names, cached, strict=True))
         layers = []
@@ -96,7 +101,7 @@ class DecoderGraph(nn.Module):
             layers.append(LayerState(keys, values, *cross, rows))
         masked = masked_entries(source_padding.size(1), key_padding_mask=source_padding)
         state = DecoderState(masked, layers, steps=step)
-        log_probs = self.model.decoder.step(last_tokens, state)
+        log_probs = self.model.decoder.step(last_tokens, state, vocabulary if self.shortlisted else None)
         choice = _choice(log_probs, scores, only_eos, no_eos, candidates, source_padding.size(0))
         outputs = [log_probs, *choice]  # names.STEP_OUTPUTS
         for name in self.output_state():
@@ -115,7 +120,8 @@ class DecoderGraph(nn.Module):
     def input_names(self) -> List[str]:
         return [
             names.LAST_TOKENS, names.STEP, names.REORDER, names.HISTORY, names.SOURCE_PADDING,
-            names.SCORES, names.ONLY_EOS, names.NO_EOS, names.CANDIDATES, *self.state_names,
+            names.SCORES, names.ONLY_EOS, names.NO_EOS, names.CANDIDATES, names.VOCABULARY,
+            *self.state_names,
         ]  # fmt: skip
 
     def output_names(self) -> List[str]:

@@ -22,6 +22,8 @@ from evo_mt.checkpoints import CheckpointError, read_checkpoint
 from evo_mt.inference.transformer import DecoderState, Transformer
 from evo_mt.runtime.beam_search import Hypothesis, beam_search
 from evo_mt.runtime.decoding import DecodingSettings
+from evo_mt.runtime.errors import OptionError
+from evo_mt.runtime.shortlist import searched
 from evo_mt.runtime.vocabulary import PAD, Vocabulary, dictionary_files
 
 # Weights fairseq keeps in its state dict that inference does not use: format markers and
@@ -33,12 +35,18 @@ QUANTIZATIONS = ("none", "int8")
 class _Decoding:
     """The beam search's view of the decoder: one step at a time over a DecoderState."""
 
-    def __init__(self, model: Transformer, state: DecoderState, device: torch.device) -> None:
+    def __init__(
+        self, model: Transformer, state: DecoderState, device: torch.device, vocabulary: np.ndarray | None
+    ) -> None:
         self.model, self.state, self.device = model, state, device
+        # With a shortlist, beam search's tokens are its columns (evo_mt.runtime.shortlist).
+        self.vocabulary = None if vocabulary is None else torch.from_numpy(vocabulary).to(device)
 
     def step(self, last_tokens: np.ndarray) -> np.ndarray:
         tokens = torch.from_numpy(last_tokens).to(self.device)
-        return self.model.decoder.step(tokens, self.state).cpu().numpy()
+        if self.vocabulary is not None:
+            tokens = self.vocabulary[tokens]
+        return self.model.decoder.step(tokens, self.state, self.vocabulary).cpu().numpy()
 
     def select(self, hypotheses: np.ndarray, sentences: np.ndarray | None) -> None:
         self.state.select(
@@ -58,12 +66,14 @@ class LeanModel:
         *,
         options: Dict[str, Any],
         languages: Tuple[str, str],
+        quantized: bool = False,
     ) -> None:
         self.model = model.eval()
         self.source, self.target = source, target
         self.options = options  # the model's stored options, by their flat fairseq names
         self.languages = languages
         self.device = torch.device("cpu")
+        self.quantized = quantized  # int8: the output projection's weights are not a tensor
 
     def to(self, device: torch.device) -> LeanModel:
         self.model.to(device)
@@ -108,7 +118,10 @@ class LeanModel:
                 # is torch's maintained int8 path for CPUs, and the notice is not the user's.
                 warnings.filterwarnings("ignore", message=".*(deprecated|quantize_per_tensor).*")
                 torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8, inplace=True)
-        return cls(model, source, target, options=vars(flat_options(model_cfg)), languages=tuple(languages))
+        return cls(
+            model, source, target, options=vars(flat_options(model_cfg)), languages=tuple(languages),
+            quantized=quantize != "none",
+        )  # fmt: skip
 
     @property
     def max_source_positions(self) -> int:
@@ -128,9 +141,13 @@ class LeanModel:
         max_len_a: float,
         max_len_b: int,
         constraints: Sequence[Sequence[Sequence[int]]] | None = None,
+        vocabulary: np.ndarray | None = None,
     ) -> List[List[Hypothesis]]:
         """The finished hypotheses of each source (indices ending in </s>), best first;
-        `constraints`: each source's required target phrases (evo_mt.runtime.beam_search)."""
+        `constraints`: each source's required target phrases (evo_mt.runtime.beam_search);
+        `vocabulary`: the target indices allowed, a shortlist's (evo_mt.runtime.shortlist)."""
+        if vocabulary is not None and self.quantized:
+            raise OptionError("quantize", "a vocabulary shortlist needs the unquantized model")
         lengths = [len(s) for s in sources]
         longest = max(lengths)
         # Left padding, as fairseq batches sources for generation.
@@ -145,8 +162,11 @@ class LeanModel:
         # Each sentence's state is shared by its `beam` hypotheses until the first step
         # chooses; the hypotheses' own rows are made here, the cross keys stay per sentence.
         state.select(torch.arange(len(sources), device=self.device).repeat_interleave(beam), None)
-        decoding = _Decoding(self.model, state, self.device)
-        return beam_search(decoding, max_lengths, beam=beam, lenpen=lenpen, constraints=constraints)
+        decoding = _Decoding(self.model, state, self.device, vocabulary)
+        def search(required: Sequence[Sequence[Sequence[int]]] | None) -> List[List[Hypothesis]]:
+            return beam_search(decoding, max_lengths, beam=beam, lenpen=lenpen, constraints=required)
+
+        return searched(search, constraints, vocabulary)
 
 
 def _option(cfg, name: str):

@@ -448,8 +448,10 @@ class Decoder(_Stack):
             layers.append(LayerState(empty, empty, cross_keys, cross_values))
         return DecoderState(masked, layers)
 
-    def step(self, last_tokens: Tensor, state: DecoderState) -> Tensor:
-        """Log-probabilities (N, V) of the next token of N hypotheses ending in `last_tokens` (N,)."""
+    def step(self, last_tokens: Tensor, state: DecoderState, vocabulary: Tensor | None = None) -> Tensor:
+        """Log-probabilities (N, V) of the next token of N hypotheses ending in `last_tokens` (N,);
+        with `vocabulary` (V',), sorted target indices (evo_mt.runtime.shortlist), of those
+        tokens only: (N, V'), normalised over them."""
         # `steps` is a count, or a tensor in an exported graph, where the step is an input.
         position = (PAD + 1 + state.steps) * last_tokens.new_ones((1, 1))
         x = self.embed(last_tokens.unsqueeze(1), position)  # (N, 1, C)
@@ -464,7 +466,11 @@ class Decoder(_Stack):
         if self.layer_norm is not None:
             x = self.layer_norm(x)
         state.steps += 1
-        return F.log_softmax(self.output_projection(x[:, 0]).float(), dim=-1)
+        if vocabulary is None:
+            logits = self.output_projection(x[:, 0])
+        else:  # the rows of the allowed tokens only: (V, C) -> (V', C)
+            logits = F.linear(x[:, 0], self.output_projection.weight.index_select(0, vocabulary))
+        return F.log_softmax(logits.float(), dim=-1)
 
 
 class Transformer(nn.Module):

@@ -19,6 +19,7 @@ from evo_mt.inference.lean_model import QUANTIZATIONS
 from evo_mt.pipeline.fairseq_commands import MAX_LEN_A, MAX_LEN_B
 from evo_mt.runtime.decoding import Decoded
 from evo_mt.runtime.errors import OptionError
+from evo_mt.runtime.shortlist import Shortlist
 
 Constraints = Sequence[Sequence[Sequence[int]]] | None  # per source: required target phrases
 
@@ -59,6 +60,11 @@ class LeanEngine:
         self.max_source_positions = self.model.max_source_positions
         self.model_options = self.model.options
         self.languages = self.model.languages
+        self.shortlist: Shortlist | None = None  # use_shortlist
+
+    def use_shortlist(self, path: Path) -> None:
+        """Decode over a vocabulary map's allowed pieces, as an exported folder with it does."""
+        self.shortlist = Shortlist.load(path, self.model.source, self.model.target)
 
     def with_beam(self, beam: int) -> LeanEngine:
         other = copy.copy(self)
@@ -74,9 +80,10 @@ class LeanEngine:
     def generate(
         self, sources: List[List[int]], nbest: int, constraints: Constraints = None
     ) -> List[List[Decoded]]:
+        vocabulary = None if self.shortlist is None else self.shortlist.allowed(sources, constraints)
         found = self.model.generate(
             sources, beam=self.beam, lenpen=self.lenpen, max_len_a=MAX_LEN_A, max_len_b=MAX_LEN_B,
-            constraints=constraints,
+            constraints=constraints, vocabulary=vocabulary,
         )  # fmt: skip
         target = self.model.target
         return [[Decoded(target.decode(h.tokens), h.score) for h in best[:nbest]] for best in found]

@@ -54,6 +54,7 @@ class Translator(TextTranslator):
         engine: str = "lean",
         quantize: str = "none",
         run: Run | None = None,
+        shortlist: Path | None = None,
     ) -> None:
         import sentencepiece as spm
 
@@ -69,6 +70,10 @@ class Translator(TextTranslator):
             quantize=quantize,
         )  # fmt: skip
         self.quantize = quantize
+        if shortlist is not None:  # an exported folder's map, to compare the engines with it
+            if engine != "lean" or quantize != "none":
+                raise OptionError("shortlist", "needs the lean engine, unquantized")
+            self.engine.use_shortlist(Path(shortlist))
         self.spm = spm.SentencePieceProcessor(model_file=str(sentencepiece))
         self.nbest = nbest
         # Room for </s>: longer sentences are translated in pieces of at most this many.
@@ -90,7 +95,8 @@ class Translator(TextTranslator):
     ) -> "Translator":
         """The translator of a run folder (its default checkpoint, or `checkpoint`: a file or a
         name in its checkpoints/), or of a checkpoint file inside a run folder. `options` are
-        those of the constructor: beam, nbest, lenpen, device, engine, quantize."""
+        those of the constructor: beam, nbest, lenpen, device, engine, quantize, shortlist (a
+        vocabulary map, evo_mt.runtime.shortlist)."""
         if checkpoint is None:
             run, found = find_checkpoint(run_or_checkpoint)
         else:

@@ -9,6 +9,9 @@
       sentencepiece.model  the run's sentencepiece model
       dict.source.txt      fairseq's dictionaries (evo_mt.runtime.vocabulary reads them)
       dict.target.txt
+      shortlist.tsv        optional (`evo-mt export --shortlist`): the vocabulary map whose
+                           allowed pieces a step scores (evo_mt.runtime.shortlist); the decoder
+                           then has a VOCABULARY input
 
 The graphs' inputs and outputs are named here too: the exporter writes these names and the
 runtime reads them, so neither restates the other. Every file is checked against the
@@ -37,6 +40,8 @@ SENTENCEPIECE = "sentencepiece.model"
 SOURCE_DICTIONARY = "dict.source.txt"
 TARGET_DICTIONARY = "dict.target.txt"
 FILES = (ENCODER, DECODER, SENTENCEPIECE, SOURCE_DICTIONARY, TARGET_DICTIONARY)
+SHORTLIST = "shortlist.tsv"
+OPTIONAL_FILES = (SHORTLIST,)
 
 # Graph inputs and outputs. Cached state is named "<kind>.<layer>"; the decoder returns each
 # one under "next_<kind>.<layer>". Per-sentence state is shared by a sentence's hypotheses.
@@ -55,6 +60,9 @@ SCORES = "scores"  # (hypotheses,) float32: each hypothesis's score so far
 ONLY_EOS = "only_eos"  # (hypotheses,) bool: at the length limit, only </s> may follow
 NO_EOS = "no_eos"  # (hypotheses,) bool: too short to end
 CANDIDATES = "candidates"  # () int64: how many candidates each sentence gets
+# (vocabulary,) int64, sorted, the specials first: the target indices a step scores, in a
+# folder with a SHORTLIST; log_probs and the candidates' tokens are then columns of it.
+VOCABULARY = "vocabulary"
 LOG_PROBS = "log_probs"  # (hypotheses, target vocabulary) float32
 # (sentences, candidates): the best candidates of each sentence, best first (equal scores:
 # the lower hypothesis x vocabulary index first); their score, token and hypothesis.
@@ -75,6 +83,7 @@ NEXT = "next_"
 SENTENCES, HYPOTHESES, SOURCE_LENGTH, STEPS = "sentences", "hypotheses", "source_length", "steps"
 CACHED = "cached_hypotheses"  # the first axis of the per-hypothesis state given to a step
 TABLE_ROWS = "table_rows"
+ALLOWED = "allowed"  # the length of VOCABULARY
 
 
 def state_name(kind: str, layer: int) -> str:
@@ -98,6 +107,10 @@ class ModelFolder:
 
     def path(self, name: str) -> Path:
         return self.root / name
+
+    def has(self, name: str) -> bool:
+        """Whether the folder holds optional file `name` (verified with the others)."""
+        return name in self.manifest["files"]
 
     @property
     def decoding(self) -> Dict[str, Any]:
@@ -153,7 +166,7 @@ def open_folder(path: Path | str) -> ModelFolder:
             f"{VERSION} (export the model again with this evo-mt)"
         )
     listed = manifest.get("files")
-    if not isinstance(listed, dict) or set(listed) != set(FILES):
+    if not isinstance(listed, dict) or not set(FILES) <= set(listed) <= {*FILES, *OPTIONAL_FILES}:
         raise ModelFolderError(f"{root / MANIFEST}: its file list is not that of format version {VERSION}")
     extra = sorted(p.name for p in root.iterdir() if p.name not in listed and p.name != MANIFEST)
     if extra:

@@ -86,14 +86,22 @@ class OnnxModel:
         self.state_outputs = [
             name[len(names.NEXT) :] for name in self.decoder_outputs if name.startswith(names.NEXT)
         ]
-        self.vocabulary: int = self.decoder.get_outputs()[0].shape[1]
         self.state_inputs = {item.name: item.shape for item in self.decoder.get_inputs() if "." in item.name}
         # The exporter leaves out an input the model never reads (`reorder` where no attention
         # convolves, so no rows are kept per hypothesis).
         self.decoder_inputs = {item.name for item in self.decoder.get_inputs()}
+        self.shortlisted = names.VOCABULARY in self.decoder_inputs
+        # Without a shortlist, the target vocabulary's size; with one, each batch's own.
+        self.columns: int | str = self.decoder.get_outputs()[0].shape[1]
 
-    def start(self, sources: Sequence[Sequence[int]], beam: int) -> Decoding:
-        """The decoding of a batch of sources (indices ending in </s>), `beam` hypotheses each."""
+    def start(
+        self, sources: Sequence[Sequence[int]], beam: int, vocabulary: np.ndarray | None = None
+    ) -> Decoding:
+        """The decoding of a batch of sources (indices ending in </s>), `beam` hypotheses each;
+        a shortlisted graph's `vocabulary`, the target indices the batch may use (evo_mt.runtime.
+        shortlist), whose columns beam search then chooses among."""
+        if self.shortlisted != (vocabulary is not None):
+            raise ValueError("a vocabulary is given exactly when the decoder graph has a shortlist")
         longest = max(len(source) for source in sources)
         tokens = np.full((len(sources), longest), PAD, dtype=np.int64)
         for row, source in enumerate(sources):  # left padding, as fairseq batches sources
@@ -113,7 +121,7 @@ class OnnxModel:
                 tables[name] = (shape[0], shape[2])  # heads, head_dim
             else:  # before the first step: convolution rows zero
                 cached[name] = np.zeros([sizes[d] if isinstance(d, str) else d for d in shape], np.float32)
-        return Decoding(self, encoded[names.SOURCE_PADDING], per_sentence, tables, cached, beam)
+        return Decoding(self, encoded[names.SOURCE_PADDING], per_sentence, tables, cached, beam, vocabulary)
 
 
 class CacheTable:
@@ -151,6 +159,7 @@ class Decoding:
         tables: Dict[str, Tuple[int, int]],
         cached: Dict[str, Any],
         beam: int,
+        vocabulary: np.ndarray | None = None,
     ) -> None:
         self.model = model
         self.beam = beam
@@ -164,6 +173,9 @@ class Decoding:
         # Each row of the last step's output: the table rows of its steps so far.
         self.history = np.zeros((rows, 0), dtype=np.int64)
         self.steps = 0
+        # A shortlist's target indices: beam search's tokens are its columns, the graph's
+        # last tokens vocabulary indices.
+        self.vocabulary = vocabulary
 
     def step(self, last_tokens: np.ndarray) -> np.ndarray:
         none = np.zeros(len(last_tokens), dtype=bool)
@@ -178,7 +190,8 @@ class Decoding:
     ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         sentences = len(self.source_padding)
         rows = len(last_tokens) // self.beam if self.steps == 0 else len(last_tokens)
-        count = candidate_count(beam, rows // sentences * self.model.vocabulary)
+        columns = self.model.columns if self.vocabulary is None else len(self.vocabulary)
+        count = candidate_count(beam, rows // sentences * columns)
         scores = np.zeros(len(last_tokens), np.float32) if so_far is None else so_far
         log_probs, *choice = self._run(last_tokens, scores, limits, count)
         best, tokens, beams = (value.numpy() for value in choice)
@@ -199,7 +212,7 @@ class Decoding:
         binding = self.model.decoder.io_binding()
         history = self.history[self.reorder]
         inputs = {
-            names.LAST_TOKENS: last_tokens,
+            names.LAST_TOKENS: last_tokens if self.vocabulary is None else self.vocabulary[last_tokens],
             names.STEP: np.array([self.steps], dtype=np.int64),
             names.REORDER: self.reorder,
             names.HISTORY: history,
@@ -208,6 +221,7 @@ class Decoding:
             names.ONLY_EOS: only_eos,
             names.NO_EOS: no_eos,
             names.CANDIDATES: np.array(count, dtype=np.int64),
+            names.VOCABULARY: self.vocabulary,
             **self.per_sentence,
         }
         for name, value in inputs.items():

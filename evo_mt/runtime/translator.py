@@ -13,10 +13,13 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
+import numpy as np
+
 from evo_mt.runtime import model_folder as names
 from evo_mt.runtime.beam_search import beam_search
 from evo_mt.runtime.decoding import Decoded, DecodingSettings
 from evo_mt.runtime.model_folder import ModelFolder, open_folder
+from evo_mt.runtime.shortlist import Shortlist, searched
 from evo_mt.runtime.text import TextTranslator, check_search
 from evo_mt.runtime.vocabulary import Vocabulary
 
@@ -33,6 +36,7 @@ class ExportedTranslator(TextTranslator):
         lenpen: float | None = None,
         workers: int | None = None,
         threads: int | None = None,
+        shortlist: bool = True,
     ) -> None:
         import sentencepiece as spm
 
@@ -55,11 +59,17 @@ class ExportedTranslator(TextTranslator):
         self.max_source_pieces = int(folder.manifest["max_source_positions"]) - 1
         self.source_language = folder.manifest["languages"]["source"]
         self.max_target_positions = int(folder.manifest["max_target_positions"])
+        # A folder exported with a vocabulary map scores each batch's allowed pieces only;
+        # `shortlist=False` scores them all (to measure what the map costs).
+        self.shortlist: Shortlist | None = None
+        if shortlist and folder.has(names.SHORTLIST):
+            self.shortlist = Shortlist.load(folder.path(names.SHORTLIST), self.source, self.target)
 
     @classmethod
     def load(cls, folder: Path | str, **options: Any) -> ExportedTranslator:
-        """The translator of an exported folder; `options`: beam, nbest, lenpen, and workers
-        and threads (evo_mt.runtime.onnx_model.thread_layout)."""
+        """The translator of an exported folder; `options`: beam, nbest, lenpen, workers and
+        threads (evo_mt.runtime.onnx_model.thread_layout), and shortlist (False: a folder's
+        vocabulary map unused)."""
         return cls(open_folder(folder), **options)
 
     def training_source_pieces(self) -> Dict[str, int] | None:
@@ -75,10 +85,18 @@ class ExportedTranslator(TextTranslator):
         self, sources: List[List[int]], constraints: Sequence[Sequence[Sequence[int]]] | None = None
     ) -> List[List[Decoded]]:
         lengths = self.settings.max_lengths(sources, self.max_target_positions, constraints)
-        decoding = self.model.start(sources, self.beam)
-        found = beam_search(
-            decoding, lengths, beam=self.beam, lenpen=self.settings.lenpen, constraints=constraints
-        )
+        vocabulary = None
+        if self.shortlist is not None:
+            vocabulary = self.shortlist.allowed(sources, constraints)
+        elif self.model.shortlisted:
+            vocabulary = np.arange(len(self.target))
+        decoding = self.model.start(sources, self.beam, vocabulary)
+        found = searched(
+            lambda required: beam_search(
+                decoding, lengths, beam=self.beam, lenpen=self.settings.lenpen, constraints=required
+            ),
+            constraints, vocabulary,
+        )  # fmt: skip
         return [
             [Decoded(self.target.decode(h.tokens), h.score) for h in best[: self.nbest]] for best in found
         ]
@@ -101,4 +119,5 @@ class ExportedTranslator(TextTranslator):
             "workers": self.workers,
             "threads": self.threads,
             "max_source_pieces": self.max_source_pieces,
+            "shortlist": manifest.get("shortlist") if self.shortlist is not None else None,
         }
