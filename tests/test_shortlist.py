@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from conftest import evo_mt
 
+from evo_mt.export import vocabulary_map
 from evo_mt.export.vocabulary_map import learn_map
 from evo_mt.pipeline.translation import Translator
 from evo_mt.runtime.beam_search import Hypothesis
@@ -117,7 +118,7 @@ def test_a_map_that_does_not_fit_the_model_is_refused_in_one_line(text, message,
     assert str(path) in str(raised.value) and "\n" not in str(raised.value)
 
 
-def test_the_map_keeps_each_source_pieces_likeliest_targets_by_dice():
+def test_the_map_keeps_each_source_pieces_likeliest_targets_by_dice(monkeypatch):
     source, target = vocabulary("▁house", "▁the", "▁red"), vocabulary("▁Haus", "▁das", "▁rot", "▁the")
     pairs = [
         ("▁the ▁house", "▁das ▁Haus"),
@@ -133,6 +134,8 @@ def test_the_map_keeps_each_source_pieces_likeliest_targets_by_dice():
     # "▁the" is also a target piece (names and numbers are copied): it is allowed after its own.
     assert targets["▁the"] == ["▁das", "▁Haus", "▁the"]
     assert np.all([piece in target.indices for pieces in targets.values() for piece in pieces])
+    monkeypatch.setattr(vocabulary_map, "_CHUNK", 1)  # counted a pair at a time, then merged
+    assert learn_map(pairs, source, target, per_piece=2, frequent=2) == (always, targets)
 
 
 def test_export_without_encoded_training_text_says_so_in_one_line(toy_run, tmp_path, fairseq_env):

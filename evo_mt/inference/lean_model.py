@@ -163,6 +163,7 @@ class LeanModel:
         # chooses; the hypotheses' own rows are made here, the cross keys stay per sentence.
         state.select(torch.arange(len(sources), device=self.device).repeat_interleave(beam), None)
         decoding = _Decoding(self.model, state, self.device, vocabulary)
+
         def search(required: Sequence[Sequence[Sequence[int]]] | None) -> List[List[Hypothesis]]:
             return beam_search(decoding, max_lengths, beam=beam, lenpen=lenpen, constraints=required)
 

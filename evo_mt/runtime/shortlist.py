@@ -5,11 +5,11 @@ The map is a text file in CTranslate2's vocabulary-map layout (its `use_vmap`; u
 only): one line per source piece, `piece<TAB>target target ...`, and one line with an empty
 key whose targets are always allowed. A batch may use the always-allowed pieces, the
 targets of every source piece it holds, the pieces its required phrases spell, and the
-special symbols. The allowed pieces are kept in vocabulary order, and the specials come
-first: a search over the shortlist's columns finds padding and </s> at the columns it finds
-them in the whole vocabulary and breaks ties between equal scores in the same order, so it
-chooses among the allowed pieces exactly what the whole vocabulary's search would choose
-among them.
+special symbols. The allowed pieces are kept in vocabulary order, the specials first, so
+that beam search's rules read the same over the shortlist's columns as over the whole
+vocabulary: padding and </s> are at their own columns, and of equal scores the lower piece
+number comes first. The softmax is over the allowed pieces only, so a shortlist may change a
+translation (docs/export.md, "A vocabulary shortlist", measures by how much).
 """
 
 from __future__ import annotations
