@@ -14,6 +14,7 @@ from evo_mt.pipeline.deprecations import silence_known_deprecations
 
 silence_known_deprecations()
 
+import torch.distributed  # noqa: E402
 from fairseq_cli.train import cli_main  # noqa: E402
 
 # Running this module imports the evo_mt package first, so fairseq's --user-dir takes the
@@ -29,6 +30,11 @@ def main() -> None:
     if "WORLD_SIZE" in os.environ:
         sys.argv += torchrun_worker_arguments(os.environ)
     cli_main()
+    # fairseq leaves the process group to the interpreter's exit, where gloo's threads can be
+    # torn down mid-work ("terminate called without an active exception", SIGABRT after a
+    # finished training, seen once on 2 cores); PyTorch asks for it to be destroyed first.
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":
