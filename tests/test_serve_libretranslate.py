@@ -17,7 +17,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.routing import Route
 
 from evo_mt.evidence.serve_load import ServerProcess
+from evo_mt.runtime.errors import OptionError
 from evo_mt.runtime.serving.app import create_app
+from evo_mt.runtime.serving.keys import RateLimit
 from evo_mt.runtime.serving.limits import Limits
 from evo_mt.runtime.serving.requests import FIELDS
 from evo_mt.runtime.translator import ExportedTranslator
@@ -200,6 +202,17 @@ def test_the_rate_limit_answers_429_with_retry_after(exported_toy, key_file, fai
     assert refused.status_code == 429 and 1 <= int(refused.headers["retry-after"]) <= 60
     assert "Slowdown" in refused.json()["error"]
     assert other_key.status_code == 200 and health.status_code == 200
+
+
+def test_the_rate_limit_counts_each_caller_in_a_moving_minute():
+    limit = RateLimit(2)
+    assert limit.retry_after(b"a") is None and limit.retry_after(b"a") is None
+    wait = limit.retry_after(b"a")
+    assert wait is not None and 1 <= wait <= 60
+    assert limit.retry_after(b"a") is not None  # a refused request is not counted, still refused
+    assert limit.retry_after(b"b") is None  # another caller has a window of its own
+    with pytest.raises(OptionError, match="rate_limit"):
+        RateLimit(-1)
 
 
 def metric_values(server):

@@ -4,21 +4,21 @@ Keys are held as SHA-256 digests, compared as digests and never written anywhere
 names the file and how many keys it holds, never a key.
 """
 
-import collections
 import hashlib
 import logging
 import math
 import os
 import time
 from pathlib import Path
-from typing import Deque, Dict, FrozenSet, Tuple
+from typing import FrozenSet, Tuple
+
+from limits import RateLimitItemPerMinute, storage, strategies
 
 from evo_mt.runtime.errors import OptionError
 from evo_mt.runtime.serving.requests import RequestError
 
 logger = logging.getLogger("evo_mt")
 
-RATE_WINDOW_S = 60.0  # --rate-limit counts requests in the last minute
 
 
 def _digest(key: str) -> bytes:
@@ -86,36 +86,22 @@ class KeyFile:
 
 
 class RateLimit:
-    """At most `per_minute` requests of one caller in any 60 seconds (a moving window)."""
+    """At most `per_minute` requests of one caller in any 60 seconds: the `limits` library's
+    moving window, in this process's memory (which also forgets callers who stopped)."""
 
     def __init__(self, per_minute: int) -> None:
         if per_minute < 0:
             raise OptionError("rate_limit", f"must not be negative, not {per_minute}")
         self.per_minute = per_minute
-        self._calls: Dict[bytes, Deque[float]] = {}
-        self._swept = time.monotonic()
+        self._item = RateLimitItemPerMinute(per_minute)
+        self._limiter = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
 
     def retry_after(self, caller: bytes) -> int | None:
         """None when the caller may go on (the call is counted); else the seconds to wait."""
-        now = time.monotonic()
-        if now - self._swept > RATE_WINDOW_S:
-            self._sweep(now)
-        calls = self._calls.setdefault(caller, collections.deque())
-        while calls and calls[0] <= now - RATE_WINDOW_S:
-            calls.popleft()
-        if len(calls) >= self.per_minute:
-            return max(1, math.ceil(calls[0] + RATE_WINDOW_S - now))
-        calls.append(now)
-        return None
-
-    def _sweep(self, now: float) -> None:
-        # Callers who stopped calling would otherwise stay in memory for good.
-        self._calls = {
-            caller: calls
-            for caller, calls in self._calls.items()
-            if calls and calls[-1] > now - RATE_WINDOW_S
-        }
-        self._swept = now
+        if self._limiter.hit(self._item, caller.hex()):
+            return None
+        reset = self._limiter.get_window_stats(self._item, caller.hex()).reset_time
+        return max(1, math.ceil(reset - time.time()))
 
 
 class Access:
