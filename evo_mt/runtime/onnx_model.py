@@ -110,7 +110,7 @@ class OnnxModel:
             zip(self.encoder_outputs, self.encoder.run(None, {names.SOURCE_TOKENS: tokens}), strict=True)
         )
         # Before the first step a sentence's `beam` hypotheses are one and the same: the
-        # first step runs one row per sentence (Decoding.step).
+        # first step runs one row per sentence (Decoding._sharing).
         sizes = {names.CACHED: len(sources), names.STEPS: 0, names.SOURCE_LENGTH: longest}
         per_sentence, tables, cached = {}, {}, {}
         for name, shape in self.state_inputs.items():
@@ -177,26 +177,30 @@ class Decoding:
         # last tokens vocabulary indices.
         self.vocabulary = vocabulary
 
+    def _sharing(self) -> int:
+        """How many hypotheses one row of this step stands for: before the first step a
+        sentence's `beam` hypotheses are one and the same, so the first step runs one row per
+        sentence; every later step one row per hypothesis."""
+        return self.beam if self.steps == 0 else 1
+
     def step(self, last_tokens: np.ndarray) -> np.ndarray:
         none = np.zeros(len(last_tokens), dtype=bool)
         limits = Limits(none, none)
+        sharing = self._sharing()
         log_probs = self._run(last_tokens, np.zeros(len(last_tokens), np.float32), limits, 1)[0].numpy()
-        if self.steps == 1:  # the first step ran one row per sentence
-            log_probs = np.repeat(log_probs, self.beam, axis=0)
-        return log_probs
+        return np.repeat(log_probs, sharing, axis=0) if sharing > 1 else log_probs
 
     def step_candidates(
         self, last_tokens: np.ndarray, so_far: np.ndarray | None, limits: Limits, beam: int
     ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-        sentences = len(self.source_padding)
-        rows = len(last_tokens) // self.beam if self.steps == 0 else len(last_tokens)
+        sentences, sharing = len(self.source_padding), self._sharing()
         columns = self.model.columns if self.vocabulary is None else len(self.vocabulary)
-        count = candidate_count(beam, rows // sentences * columns)
+        count = candidate_count(beam, len(last_tokens) // sharing // sentences * columns)
         scores = np.zeros(len(last_tokens), np.float32) if so_far is None else so_far
         log_probs, *choice = self._run(last_tokens, scores, limits, count)
         best, tokens, beams = (value.numpy() for value in choice)
         if np.isnan(best).any():  # a broken model's NaN, which the numpy search reads as -inf
-            lprobs = limits.applied(np.repeat(log_probs.numpy(), len(last_tokens) // rows, axis=0))
+            lprobs = limits.applied(np.repeat(log_probs.numpy(), sharing, axis=0))
             before = None if so_far is None else so_far.reshape(sentences, beam)
             return candidates(lprobs.reshape(sentences, beam, -1), before, beam)
         return best, tokens, beams
@@ -205,9 +209,10 @@ class Decoding:
         """One step of the graph: its log-probabilities and choice of candidates (OrtValues)."""
         hypotheses = len(last_tokens)
         only_eos, no_eos = limits.only_eos, limits.no_eos
-        if self.steps == 0:  # every sentence's hypotheses start alike: one row each
+        sharing = self._sharing()
+        if sharing > 1:
             last_tokens, scores, only_eos, no_eos = (
-                np.ascontiguousarray(value[:: self.beam]) for value in (last_tokens, scores, only_eos, no_eos)
+                np.ascontiguousarray(value[::sharing]) for value in (last_tokens, scores, only_eos, no_eos)
             )
         binding = self.model.decoder.io_binding()
         history = self.history[self.reorder]
@@ -250,7 +255,7 @@ class Decoding:
         self.history = np.concatenate([history, written[:, None]], axis=1)
         # Each hypothesis continues its own row, unless `select` chooses otherwise; after the
         # first step, a sentence's hypotheses share its one row.
-        self.reorder = np.arange(hypotheses) // (hypotheses // rows)
+        self.reorder = np.arange(hypotheses) // sharing
         self.steps += 1
         return [outputs[name] for name in names.STEP_OUTPUTS]
 
