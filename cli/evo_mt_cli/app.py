@@ -548,10 +548,10 @@ def export(
         False, "--shortlist", help="Decode each batch over a vocabulary map's pieces only (faster)."
     ),
     shortlist_pieces: int = typer.Option(
-        PER_PIECE, help="With --shortlist: the target pieces kept per source piece."
+        PER_PIECE, min=1, help="With --shortlist: the target pieces kept per source piece."
     ),
     shortlist_frequent: int = typer.Option(
-        FREQUENT, help="With --shortlist: the most frequent target pieces, always allowed."
+        FREQUENT, min=1, help="With --shortlist: the most frequent target pieces, always allowed."
     ),
 ) -> None:
     """Export a trained model to a self-contained folder that runs without torch or fairseq.

@@ -280,7 +280,7 @@ def shortlist(
     `evo-mt export --shortlist`; and the shortlisted export against the lean engine given
     the same map, line by line.
 
-    Example: evo-mt bench shortlist runs/gettext --source test.en --reference test.de
+    Example: evo-mt bench shortlist runs/gettext_en_de --source test.en --reference test.de
     """
     from evo_mt.evidence.shortlist_cost import bench, table
 
