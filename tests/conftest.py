@@ -157,6 +157,11 @@ def evo_mt(*args: str, env: dict, **kwargs) -> subprocess.CompletedProcess:
     return run_command([EVO_MT, *args], env, **kwargs)
 
 
+def toy_lines(toy_run: Path, count: int) -> List[str]:
+    """The first `count` source lines of a toy run's test set."""
+    return (toy_run / "raw" / "test.en").read_text(encoding="utf-8").splitlines()[:count]
+
+
 def small_toy_recipe(folder: Path) -> Path:
     text = (PROJECT_RECIPES / "toy" / "recipe.toml").read_text()
     for old, new in SMALL_TOY.items():

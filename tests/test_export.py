@@ -8,7 +8,7 @@ import sys
 import httpx
 import numpy as np
 import pytest
-from conftest import evo_mt, run_command
+from conftest import evo_mt, run_command, toy_lines
 
 from evo_mt.evidence.serve_load import ServerProcess
 from evo_mt.pipeline.translation import Translator
@@ -35,10 +35,6 @@ translator = ExportedTranslator.load(sys.argv[1], beam=3, nbest=2)
 print(translator.translate(["yesterday the rimo tenenulu malas the vamana sasesafo ."])[0][1])
 assert not any(name.split(".")[0] in ("torch", "fairseq") for name in sys.modules)
 """
-
-
-def toy_lines(toy_run, count: int):
-    return (toy_run / "raw" / "test.en").read_text(encoding="utf-8").splitlines()[:count]
 
 
 def translate_folder(folder, lines, env, *options):

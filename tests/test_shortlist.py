@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import evo_mt
+from conftest import evo_mt, toy_lines
 
 from evo_mt.export import vocabulary_map
 from evo_mt.export.vocabulary_map import learn_map
@@ -29,10 +29,6 @@ def shortlisted_toy(toy_run, tmp_path_factory, fairseq_env):
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"shortlist {PIECES} per piece + {FREQUENT} frequent" in done.stderr
     return folder
-
-
-def toy_lines(toy_run, count):
-    return (toy_run / "raw" / "test.en").read_text(encoding="utf-8").splitlines()[:count]
 
 
 def test_a_shortlisted_folder_translates_as_the_lean_engine_with_its_map(shortlisted_toy, toy_run):
