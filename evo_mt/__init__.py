@@ -15,6 +15,8 @@ contract in pyproject.toml, checked by `make test`):
     evo_mt.pipeline     the library: recipes, run folders, corpora, prepare, train, average,
                         translate, score
     evo_mt.export       `evo-mt export`: a checkpoint as an exported-model folder
+    evo_mt.translators  the translator for what a user names: exported folder, run or
+                        checkpoint, and the engine that runs it
     evo_mt.evidence     what evolving attention costs and buys: benchmarks, quality
                         comparisons, attention pictures
     evo_mt_cli          the `evo-mt` command line (cli/evo_mt_cli)
@@ -34,10 +36,12 @@ from typing import Any, List
 __version__ = "0.1.0"
 
 _API = {
-    "UserError": "evo_mt.runtime.errors",
-    "OptionError": "evo_mt.runtime.errors",
-    "CheckpointError": "evo_mt.runtime.errors",
-    "ExportedTranslator": "evo_mt.runtime.translator",
+    "UserError": "evo_mt.runtime.base.errors",
+    "OptionError": "evo_mt.runtime.base.errors",
+    "CheckpointError": "evo_mt.runtime.base.errors",
+    "ExportedTranslator": "evo_mt.runtime.text.exported",
+    "TextTranslator": "evo_mt.runtime.text.translator",
+    "load_translator": "evo_mt.translators",
     "export": "evo_mt.export.exporter",
     "Recipe": "evo_mt.pipeline.recipes",
     "load_recipe": "evo_mt.pipeline.recipes",

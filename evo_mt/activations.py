@@ -31,8 +31,8 @@ def _gelu_tanh(x: Tensor) -> Tensor:
 FEED_FORWARD: Dict[str, Callable[[Tensor], Tensor]] = {
     "relu": F.relu, "gelu": _gelu, "gelu_fast": _gelu_tanh, "gelu_accurate": _gelu_tanh,
     "tanh": torch.tanh, "linear": _identity,
-}  # fmt: skip
+}
 # --ea-activation: applied to the convolution over the attention maps.
 CONVOLUTION: Dict[str, Callable[[Tensor], Tensor]] = {
     "relu": F.relu, "leaky_relu": F.leaky_relu, "gelu": F.gelu, "tanh": torch.tanh, "linear": _identity,
-}  # fmt: skip
+}

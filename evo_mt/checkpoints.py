@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Union
 import numpy as np
 import torch
 
-from evo_mt.runtime.errors import CheckpointError
+from evo_mt.runtime.base.errors import CheckpointError
 
 # numpy's array rebuilding only restores shape, dtype and raw bytes; an array of Python
 # objects would need further globals, which stay refused.

@@ -24,7 +24,7 @@ from evo_mt.pipeline.recipes import PROJECT_RECIPES
 settings.register_profile(
     "evo-mt", derandomize=True, max_examples=60, deadline=None, database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
-)  # fmt: skip
+)
 settings.load_profile("evo-mt")
 
 VOCAB = 40
@@ -125,7 +125,7 @@ def binarized(tmp_path_factory, fairseq_env) -> Path:
          "--testpref", str(text / "test"), "--destdir", str(root / "bin"),
          "--joined-dictionary", "--workers", "1"],
         fairseq_env,
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr
     return root / "bin"
 
@@ -141,7 +141,7 @@ def trained_checkpoint(binarized, tmp_path_factory, fairseq_env) -> Path:
          "--share-all-embeddings", "--save-dir", str(save_dir), "--cpu", "--seed", "1",
          "--no-progress-bar", "--log-interval", "4", "--num-workers", "0"],
         fairseq_env,
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "num_updates 12" in done.stderr + done.stdout
     return save_dir / "checkpoint_last.pt"

@@ -39,7 +39,7 @@ def _trained(feed_forward: str, convolution: str):
     model = build_model(
         "ea_transformer_tiny", dictionary(), seed=5, share_all_embeddings=True,
         activation_fn=feed_forward, ea_activation=convolution, **NO_DROPOUT,
-    )  # fmt: skip
+    )
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     model.train()
     for step in range(6):

@@ -8,7 +8,7 @@ import pytest
 from conftest import EVO_MT, USER_DIR, evo_mt, run_command
 
 import evo_mt as library
-from evo_mt.runtime.errors import OptionError, UserError
+from evo_mt.runtime.base.errors import OptionError, UserError
 
 
 def _loaded_modules(code: str, env: dict) -> list:

@@ -12,7 +12,7 @@ def test_bench_prints_the_table_and_writes_the_three_ratios(tmp_path, fairseq_en
     done = evo_mt(
         "bench", "model", "--size", "tiny", "--repeats", "1", "--train-batches", "2",
         "--generate-batches", "1", "--json", str(output), env=fairseq_env,
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "EA / vanilla" in done.stdout and "beam-5 sentences/s" in done.stdout
     report = json.loads(output.read_text())
@@ -33,7 +33,7 @@ def test_translate_is_timed_against_fairseq_interactive(toy_run, tmp_path, fairs
     done = evo_mt(
         "bench", "translate", str(toy_run), "--input", str(source), "--repeats", "1", "--json", str(output),
         env=fairseq_env,
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(output.read_text())
     assert report["sentences"] == 20
@@ -43,7 +43,7 @@ def test_translate_is_timed_against_fairseq_interactive(toy_run, tmp_path, fairs
         "evo-mt translate DIR (exported)", "evo-mt translate DIR (exported, int8)",
         "evo-mt translate --engine lean --quantize int8", "evo-mt translate --engine fairseq",
         "fairseq-interactive",
-    ]  # fmt: skip
+    ]
     for name, row in rows.items():
         # 20 lines take about as long as one (start-up dominates): both timed, neither ordered.
         assert row["seconds"] > 0 and row["one_line_seconds"] > 0, name
@@ -53,7 +53,7 @@ def test_translate_is_timed_against_fairseq_interactive(toy_run, tmp_path, fairs
     alike = (
         "evo-mt translate --engine fairseq", "fairseq-interactive", "evo-mt translate DIR (exported)",
         "evo-mt translate RUN (its cached export)",
-    )  # fmt: skip
+    )
     for name in alike:
         assert rows[name]["same_as_lean"] == 20, name
     assert set(report["ratios"]) == {
@@ -90,7 +90,7 @@ def test_a_vanilla_checkpoint_becomes_fairseqs_transformer_and_an_ea_one_is_refu
 
     from evo_mt.evidence.vanilla_model import as_fairseq_transformer
     from evo_mt.models.factory import build_model
-    from evo_mt.runtime.errors import OptionError
+    from evo_mt.runtime.base.errors import OptionError
 
     saved_model(tmp_path / "ea.pt")
     with pytest.raises(OptionError, match="evolves attention .encoder,decoder,cross.; give a run trained"):
@@ -119,7 +119,7 @@ def test_quality_comparison_trains_and_scores_every_variant_alike(tmp_path, fair
         "bench", "quality", str(tmp_path / "recipe"), "--variants", "vanilla,conv_only,vanilla*1.5",
         "--seeds", "1", "--workdir", str(tmp_path / "q"), "--results", str(kept),
         "--max-update", "4", "--max-epoch", "0", "--save-interval-updates", "2",
-    ]  # fmt: skip
+    ]
     done = evo_mt(*command, env=fairseq_env)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads((kept / "quality.json").read_text())
@@ -140,7 +140,7 @@ def test_quality_comparison_trains_and_scores_every_variant_alike(tmp_path, fair
     done_compare = evo_mt(
         "compare", str(tmp_path / "q" / "vanilla-seed1"), str(tmp_path / "q" / "conv_only-seed1"),
         "--json", str(compared), env=fairseq_env,
-    )  # fmt: skip
+    )
     assert done_compare.returncode == 0, done_compare.stderr[-3000:]
     tested = json.loads(compared.read_text())["systems"][1]
     for metric in ("bleu", "chrf"):
@@ -193,7 +193,7 @@ def test_threads_times_every_layout_at_each_size_and_finds_the_same_translations
     done = evo_mt(
         "bench", "threads", str(exported_toy), "--input", str(source), "--repeats", "1",
         "--json", str(output), env=env,
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(output.read_text())
     assert report["cores"] == 2 and report["default"] == [2, 1]
@@ -212,7 +212,7 @@ def test_shortlist_compares_the_whole_vocabulary_and_checks_the_lean_engine(toy_
         "--reference", str(raw / "test.de"), "--pieces", "3", "--frequent", "20", "--lines", "40",
         "--repeats", "1", "--json", str(output),
         env=fairseq_env,
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(output.read_text())
     whole, listed = report["rows"]

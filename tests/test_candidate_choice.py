@@ -1,5 +1,5 @@
 """The exported decoder chooses beam search's candidates itself (evo_mt.export.graphs._choice):
-the same scores, tokens and hypotheses as the numpy search's `Limits.applied` + `candidates`,
+the same scores, tokens and hypotheses as the numpy search's `StepLimits.applied` + `candidates`,
 equal scores included, on ONNX Runtime."""
 
 import io
@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evo_mt.export.graphs import _choice
-from evo_mt.runtime.beam_search import Limits, candidate_count, candidates
+from evo_mt.runtime.search.beam_search import StepLimits, candidate_count, candidates
 
 VOCABULARY = 9  # PAD (1) and EOS (2) among them
 
@@ -29,7 +29,7 @@ def session():
     example = (
         torch.randn(6, VOCABULARY), torch.randn(6), torch.zeros(6, dtype=torch.bool),
         torch.zeros(6, dtype=torch.bool), torch.tensor(4), torch.zeros(2),
-    )  # fmt: skip
+    )
     names = ["log_probs", "scores", "only_eos", "no_eos", "count", "sentences"]
     graph = io.BytesIO()
     with warnings.catch_warnings():
@@ -37,7 +37,7 @@ def session():
         torch.onnx.export(
             Choice(), example, graph, dynamo=False, opset_version=17, input_names=names,
             dynamic_axes={name: {0: "rows"} for name in names[:4]} | {"sentences": {0: "sentences"}},
-        )  # fmt: skip
+        )
     return onnxruntime.InferenceSession(graph.getvalue(), providers=["CPUExecutionProvider"])
 
 
@@ -55,7 +55,7 @@ def test_the_graph_chooses_the_candidates_the_numpy_search_chooses(session, sent
     log_probs = rng.choice(np.float32([-0.5, -1.0, -2.25, -4.0]), size=(rows, VOCABULARY))
     so_far = None if first else rng.choice(np.float32([0.0, -1.0, -1.5]), size=rows)
     at_limit = np.repeat(rng.random(sentences) < 0.3, beam)  # a sentence's hypotheses alike
-    limits = Limits(at_limit, ~at_limit if first else np.zeros(rows, dtype=bool))
+    limits = StepLimits(at_limit, ~at_limit if first else np.zeros(rows, dtype=bool))
     before = None if so_far is None else so_far.reshape(sentences, beam)
     expected = candidates(limits.applied(log_probs.copy()).reshape(sentences, beam, -1), before, beam)
 
@@ -66,6 +66,6 @@ def test_the_graph_chooses_the_candidates_the_numpy_search_chooses(session, sent
         "scores": np.zeros(rows, np.float32)[step_rows] if so_far is None else so_far,
         "only_eos": limits.only_eos[step_rows], "no_eos": limits.no_eos[step_rows],
         "count": np.array(count), "sentences": np.zeros(sentences, np.float32),
-    })  # fmt: skip
+    })
     for mine, theirs in zip(got, expected, strict=True):
         assert np.array_equal(mine, theirs)

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from evo_mt.checkpoints import read_checkpoint
 from evo_mt.pipeline.recipes import PROJECT_RECIPES, load_recipe
-from evo_mt.runtime.errors import UserError
+from evo_mt.runtime.base.errors import UserError
 from evo_mt_cli.app import app
 
 # An untrained model scores ~0 BLEU on the toy test set. toy_run's budget gave 80.2 when
@@ -34,7 +34,7 @@ def test_help_lists_every_command_with_an_example(fairseq_env):
     assert sorted(commands) == sorted(
         ["prepare", "train", "average", "score", "translate", "serve", "export", "compare", "attention",
          "plot", "runs"]
-    )  # fmt: skip
+    )
     # bench is a group: one subcommand per measurement.
     assert [group.typer_instance.info.name for group in app.registered_groups] == ["bench"]
     bench = evo_mt("bench", "--help", env=fairseq_env)
@@ -86,7 +86,7 @@ def test_translate_ten_thousand_lines_from_a_pipe(toy_run, fairseq_env, tmp_path
         done = subprocess.run(
             [EVO_MT, "translate", str(toy_run), "--beam", "1", "--batch-size", "256"],
             stdin=stdin, capture_output=True, env=fairseq_env, timeout=600,
-        )  # fmt: skip
+        )
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout.decode().split("\n")[:-1]
     assert len(out) == 10_000
@@ -185,7 +185,7 @@ def test_training_killed_mid_epoch_resumes_to_the_same_number_of_updates(toy_run
     command = [EVO_MT, "train", str(run / "recipe"), "--workdir", str(run), "--cpu", *budget]
     shutil.copytree(toy_run.parent / "recipe", run / "recipe")
     child = subprocess.Popen(command, env=fairseq_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=True)  # fmt: skip
+                             start_new_session=True)
     deadline = time.time() + 600
     checkpoints = run / "checkpoints"
     # Kill the whole process group (evo-mt and fairseq-train) once an update checkpoint and its
@@ -213,7 +213,7 @@ def test_two_process_cpu_training_on_gloo(toy_run, tmp_path, fairseq_env):
         "train", str(run / "recipe"), "--workdir", str(run), "--cpu", "--nproc-per-node", "2",
         "--master-port", "29617", "--max-update", "6", "--max-epoch", "0",
         env=fairseq_env,
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr[-4000:]
     assert "trained toy: 6 updates" in done.stderr
     state = read_checkpoint(run / "checkpoints" / "checkpoint_last.pt")
@@ -227,7 +227,7 @@ def test_train_iwslt14_recipe_on_an_archive_in_the_official_layout(tmp_path, fai
         "train", "iwslt14", "--source", str(archive), "--workdir", str(run), "--cpu",
         "--max-update", "2", "--max-tokens", "2000",
         env=fairseq_env,
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "trained iwslt14: 2 updates" in done.stderr
     state = read_checkpoint(run / "checkpoints" / "checkpoint_last.pt")
@@ -247,7 +247,7 @@ def test_translate_answers_each_line_at_once_on_a_terminal(toy_run, fairseq_env)
     child = subprocess.Popen(
         [EVO_MT, "translate", str(toy_run)], stdin=child_side, stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL, env=fairseq_env,
-    )  # fmt: skip
+    )
     os.close(child_side)
     try:
         os.write(terminal, (line + "\n").encode())

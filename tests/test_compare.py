@@ -11,7 +11,7 @@ from evo_mt.evidence.length_buckets import EDGES, bucket_labels, draw, length_bu
 from evo_mt.evidence.quality import compare_variants, parse_variant
 from evo_mt.evidence.significance import METRICS, paired_tests, significant
 from evo_mt.pipeline.recipes import load_recipe
-from evo_mt.runtime.errors import OptionError
+from evo_mt.runtime.base.errors import OptionError
 
 WORDS = [f"wort{i}" for i in range(300)]
 
@@ -42,7 +42,7 @@ def test_identical_systems_differ_by_nothing_with_p_1(tmp_path, fairseq_env):
     done = evo_mt(
         "compare", *map(str, files), "--references", str(write(tmp_path / "ref.txt", references)),
         "--json", str(output), env=fairseq_env,
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(output.read_text())
     assert report["hypotheses"] == report["references"] == len(references)
@@ -106,7 +106,7 @@ def test_counts_that_differ_give_one_line(tmp_path, fairseq_env):
     assert done.stderr.startswith("evo-mt: error: --references is needed") and done.stderr.count("\n") == 1
     done = evo_mt(
         "compare", str(full), str(full), "--references", str(reference_file), "--buckets", env=fairseq_env
-    )  # fmt: skip
+    )
     assert done.returncode == 1
     assert done.stderr.startswith("evo-mt: error: --source is needed") and done.stderr.count("\n") == 1
 
@@ -162,7 +162,7 @@ def test_compare_reads_run_folders_and_draws(tmp_path, fairseq_env):
     picture, output = tmp_path / "buckets.png", tmp_path / "compare.json"
     done = evo_mt(
         "compare", *map(str, runs), "--output", str(picture), "--json", str(output), env=fairseq_env
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(output.read_text())
     assert report["references_file"] == str(runs[0] / "raw" / "test.de")

@@ -1,4 +1,4 @@
-"""Constrained beam search (evo_mt.runtime.constrained_search) on a made-up model: every
+"""Constrained beam search (evo_mt.runtime.search.constrained_search) on a made-up model: every
 required phrase is met, a sentence without phrases is searched as without constraints, and
 what the search cannot do is refused in one line."""
 
@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evo_mt.runtime.beam_search import beam_search
-from evo_mt.runtime.constrained_search import _failure, phrases_met
-from evo_mt.runtime.errors import OptionError
-from evo_mt.runtime.vocabulary import EOS
+from evo_mt.runtime.base.errors import OptionError
+from evo_mt.runtime.base.vocabulary import EOS
+from evo_mt.runtime.search.beam_search import beam_search
+from evo_mt.runtime.search.constrained_search import _failure, phrases_met
 
 VOCAB = 24
 
@@ -61,7 +61,7 @@ def test_the_best_hypothesis_holds_every_phrase_of_its_sentence(constraints):
 def test_a_sentence_without_phrases_is_searched_as_without_constraints():
     plain = search(None)
     mixed = search([[[7, 9]], [], [[11]]])
-    assert mixed[1] == plain[1]  # tokens, scores and positional scores, all beam hypotheses
+    assert mixed[1] == plain[1]  # tokens and scores, all beam hypotheses
     assert search([[], [], []]) == plain
     assert mixed[0] != plain[0] and all(phrases_met(h.tokens, [[7, 9]]) for h in mixed[0])
 

@@ -14,11 +14,11 @@ from conftest import evo_mt
 from starlette.testclient import TestClient
 
 from evo_mt.pipeline.translation import Translator
-from evo_mt.runtime.constrained_search import phrases_met
-from evo_mt.runtime.glossary import Glossary
+from evo_mt.runtime.search.constrained_search import phrases_met
 from evo_mt.runtime.serving.app import create_app
-from evo_mt.runtime.serving.limits import Limits
-from evo_mt.runtime.translator import ExportedTranslator
+from evo_mt.runtime.serving.limits import ServerLimits
+from evo_mt.runtime.text.exported import ExportedTranslator
+from evo_mt.runtime.text.glossary import Glossary
 
 LINES = 24
 # A glossary entry: the toy source word and a target word that is not its translation.
@@ -162,7 +162,7 @@ def test_serve_takes_a_glossary_per_request_and_a_default_and_answers_scores(exp
     default = tmp_path / "default.tsv"
     default.write_text(f"{TERM}\t{CHOSEN}\n")
     plain = exported.with_search(5, 1).translate(source)
-    app = create_app(exported.with_search(5, 1), Limits(), glossary=Glossary.load(default))
+    app = create_app(exported.with_search(5, 1), ServerLimits(), glossary=Glossary.load(default))
     with TestClient(app) as client:
         body = client.post("/translate", json={"text": source, "scores": True}).json()["translations"]
         for line, free, found in zip(source, plain, body, strict=True):

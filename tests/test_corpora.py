@@ -14,9 +14,9 @@ import pytest
 from evo_mt.pipeline.corpora import iwslt14, wmt14
 from evo_mt.pipeline.corpora.download import extract, fetch, obtain
 from evo_mt.pipeline.corpora.text import keep_pair
-from evo_mt.pipeline.files import read_lines
 from evo_mt.pipeline.recipes import CleanConfig, CorpusConfig, Recipe
-from evo_mt.runtime.errors import UserError
+from evo_mt.runtime.base.errors import UserError
+from evo_mt.runtime.base.files import read_lines
 
 Pair = Tuple[str, str]
 

@@ -79,7 +79,7 @@ def test_every_relative_link_and_image_resolves(page):
 def test_the_manual_has_its_pages_and_the_readme_stays_short():
     names = {page.name for page in PAGES}
     for page in ("install.md", "recipes.md", "training.md", "translation-and-serving.md", "plugin.md",
-                 "benchmarks.md", "evidence.md", "architecture.md", "troubleshooting.md"):  # fmt: skip
+                 "benchmarks.md", "evidence.md", "architecture.md", "troubleshooting.md"):
         assert page in names
     assert len(README.read_text(encoding="utf-8").splitlines()) <= README_MAX_LINES
 
@@ -156,7 +156,7 @@ def runnable_tour(toy_run: Path, port: str, export_available: bool) -> List[str]
 def test_the_readme_quick_tour_runs(toy_run, fairseq_env, tmp_path):
     commands = quick_tour_commands()
     for part in ("evo-mt --version", "evo-mt translate runs/toy", "evo-mt serve runs/toy", "curl ",
-                 "evo-mt export runs/toy", "evo-mt translate toy-model", "fairseq-interactive"):  # fmt: skip
+                 "evo-mt export runs/toy", "evo-mt translate toy-model", "fairseq-interactive"):
         assert any(part in command for command in commands), f"the quick tour lost its {part!r} step"
     env = dict(fairseq_env)
     env.pop("EVO_MT_FAIRSEQ_FIXES", None)  # the README's own commands say when they need it
@@ -171,7 +171,7 @@ def test_the_readme_quick_tour_runs(toy_run, fairseq_env, tmp_path):
                 background.append(subprocess.Popen(
                     ["bash", "-c", "exec " + command[:-1]], cwd=tmp_path, env=env,
                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
-                ))  # fmt: skip
+                ))
                 continue
             if command.startswith("kill %"):
                 server = background[int(command.split("%")[1]) - 1]
@@ -181,7 +181,7 @@ def test_the_readme_quick_tour_runs(toy_run, fairseq_env, tmp_path):
             done = subprocess.run(
                 ["bash", "-o", "pipefail", "-c", command], cwd=tmp_path, env=env,
                 capture_output=True, text=True, timeout=300,
-            )  # fmt: skip
+            )
             assert done.returncode == 0, f"{command}\n{done.stderr[-3000:]}"
             check_output(command, done.stdout)
     finally:

@@ -103,7 +103,7 @@ def run_reference(chain: Chain) -> Tuple[List[Tensor], List[Tensor]]:
         _, evolved = reference_layer(
             chain.logits[layer], previous, masked=chain.masked, chain_masked=chain.chain_masked,
             **chain.options(layer),
-        )  # fmt: skip
+        )
         previous = evolved.masked_fill(chain.chain_masked, 0.0)
         evolved_maps.append(evolved)
         probs.append(reference_probabilities(evolved, chain.masked))
@@ -117,7 +117,7 @@ def run_library(chain: Chain) -> Tuple[List[Tensor], List[Tensor]]:
         _, evolved, rows = evolve(
             chain.logits[layer], previous, masked=chain.masked, chain_masked=chain.chain_masked,
             **chain.options(layer),
-        )  # fmt: skip
+        )
         assert rows is None
         previous = handed_on(evolved, chain.chain_masked)
         evolved_maps.append(evolved)
@@ -182,7 +182,7 @@ def test_step_by_step_decoding_equals_the_whole_sequence(kind, kernel, activatio
                 _, evolved, cache[layer] = evolve(
                     logits, previous, masked=masked, chain_masked=chain_masked, rows_above=rows_above,
                     **options,
-                )  # fmt: skip
+                )
                 assert (cache[layer] is None) == (rows_above is None)
                 previous = handed_on(evolved, chain_masked)
                 step_probs = probabilities(evolved, masked)

@@ -12,9 +12,9 @@ from conftest import evo_mt, run_command, toy_lines
 
 from evo_mt.evidence.serve_load import ServerProcess
 from evo_mt.pipeline.translation import Translator
-from evo_mt.runtime.model_folder import DECODER, ENCODER, MANIFEST, TARGET_DICTIONARY
-from evo_mt.runtime.onnx_model import CacheTable
-from evo_mt.runtime.translator import ExportedTranslator
+from evo_mt.runtime.model.folder import DECODER, ENCODER, MANIFEST, TARGET_DICTIONARY
+from evo_mt.runtime.model.sessions import CacheTable
+from evo_mt.runtime.text.exported import ExportedTranslator
 
 # Runs a command with torch and fairseq made unimportable: any import of them fails loudly.
 BLOCKED = """
@@ -29,7 +29,7 @@ runpy.run_path(sys.argv[0], run_name="__main__") if sys.argv[0].endswith(".py") 
 """
 RUNTIME_API = """
 import sys
-from evo_mt.runtime.translator import ExportedTranslator
+from evo_mt.runtime.text.exported import ExportedTranslator
 import evo_mt.runtime.serving.server
 translator = ExportedTranslator.load(sys.argv[1], beam=3, nbest=2)
 print(translator.translate(["yesterday the rimo tenenulu malas the vamana sasesafo ."])[0][1])
@@ -93,9 +93,9 @@ def test_workers_translate_as_one_worker_does(exported_toy, toy_run):
     "omp, workers, threads, expected",
     [("1", None, None, (1, 1)), ("4", None, None, (4, 1)), ("4", None, 2, (2, 2)), ("4", 1, None, (1, 4)),
      ("4", 3, 3, (3, 3)), ("", 2, None, None)],
-)  # fmt: skip
+)
 def test_workers_times_threads_fill_the_cores_by_default(omp, workers, threads, expected, monkeypatch):
-    from evo_mt.runtime.onnx_model import available_cores, thread_layout
+    from evo_mt.runtime.model.sessions import available_cores, thread_layout
 
     if omp:
         monkeypatch.setenv("OMP_NUM_THREADS", omp)
@@ -107,8 +107,8 @@ def test_workers_times_threads_fill_the_cores_by_default(omp, workers, threads, 
 
 
 def test_workers_and_threads_errors_are_one_line(exported_toy, toy_run, fairseq_env):
-    from evo_mt.runtime.errors import OptionError
-    from evo_mt.runtime.onnx_model import thread_layout
+    from evo_mt.runtime.base.errors import OptionError
+    from evo_mt.runtime.model.sessions import thread_layout
 
     with pytest.raises(OptionError, match="at least 1"):
         thread_layout(0, None)

@@ -16,7 +16,7 @@ def test_fairseq_generate_translates_every_test_sentence(binarized, trained_chec
         ["fairseq-generate", str(binarized), "--user-dir", USER_DIR, "--path", str(trained_checkpoint),
          "--beam", "2", "--batch-size", "64", "--max-len-b", "6", "--cpu", "--print-alignment"],
         fairseq_env,
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     hypotheses = [line for line in done.stdout.splitlines() if line.startswith("H-")]
     ids = {int(line.split("\t")[0][2:]) for line in hypotheses}
@@ -34,7 +34,7 @@ def test_fairseq_interactive_answers_every_line(binarized, trained_checkpoint, f
          "--beam", "3", "--cpu", "--source-lang", "src", "--target-lang", "tgt", "--max-len-b", "8"],
         fairseq_env,
         input="\n".join(lines) + "\n",
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     hypotheses = [line for line in done.stdout.splitlines() if line.startswith("H-")]
     assert [int(line.split("\t")[0][2:]) for line in hypotheses] == [0, 1, 2]
@@ -49,7 +49,7 @@ def test_training_resumes_from_its_checkpoint(binarized, trained_checkpoint, fai
          "--share-all-embeddings", "--save-dir", str(trained_checkpoint.parent), "--cpu", "--seed", "1",
          "--no-progress-bar", "--log-interval", "4", "--num-workers", "0"],
         fairseq_env,
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     log = done.stderr + done.stdout
     assert "Loaded checkpoint" in log and "num_updates 16" in log
@@ -129,7 +129,7 @@ def test_fairseq_hydra_train_builds_trains_and_generate_decodes(binarized, tmp_p
         ["fairseq-generate", str(binarized), "--user-dir", USER_DIR, "--path", str(checkpoint),
          "--beam", "2", "--max-len-b", "5", "--cpu", "--batch-size", "128"],
         fairseq_env,
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert sum(line.startswith("H-") for line in done.stdout.splitlines()) == FAIRSEQ_TEST_SENTENCES
 
@@ -142,7 +142,7 @@ def test_legacy_arch_command_line_overrides_reach_the_nested_config(binarized, t
          "--share-all-embeddings", "--save-dir", str(tmp_path), "--cpu", "--no-progress-bar",
          "--num-workers", "0"],
         fairseq_env,
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     model = read_checkpoint(tmp_path / "checkpoint_last.pt")["cfg"]["model"]
     dimensions = (model["encoder"]["layers"], model["decoder"]["layers"], model["encoder"]["embed_dim"])

@@ -105,7 +105,7 @@ def test_evolving_step_in_fp16_is_within_a_few_roundings_of_fp32(causal):
         _, evolved, _ = evolve(
             s, handed_on(p, masked), alpha=0.5, beta=0.5, weight=weight.to(dtype), bias=bias.to(dtype),
             activation="gelu", causal=causal, masked=masked, chain_masked=masked,
-        )  # fmt: skip
+        )
         (probabilities(evolved, masked).float() * readout).sum().backward()
         return evolved.detach().float(), s.grad.float(), p.grad.float()
 

@@ -15,7 +15,7 @@ from evo_mt.inference.lean_model import LeanModel
 from evo_mt.models.factory import build_model
 from evo_mt.pipeline.fairseq_commands import MAX_LEN_A, MAX_LEN_B
 from evo_mt.pipeline.translation import Translator
-from evo_mt.runtime.vocabulary import Vocabulary, VocabularyError
+from evo_mt.runtime.base.vocabulary import Vocabulary, VocabularyError
 
 # Mixed lengths: the random models' hypotheses run to their maximum length, which is each
 # sentence's own in the lean engine; fairseq is given each sentence alone to compare.
@@ -37,7 +37,7 @@ VARIANTS = {
         {"share_all_embeddings": False, "encoder_learned_pos": True, "decoder_learned_pos": True},
         False,
     ),
-}  # fmt: skip
+}
 
 
 def saved_checkpoint(folder, overrides: dict, vanilla: bool):
@@ -61,7 +61,7 @@ def fairseq_hypotheses(model, sentence: torch.Tensor, beam: int):
     generator = SequenceGenerator(
         [model], dictionary(), beam_size=beam, max_len_a=MAX_LEN_A, max_len_b=MAX_LEN_B,
         max_len=model.max_decoder_positions() - 1,
-    )  # fmt: skip
+    )
     best = generator.generate([model], {"net_input": {"src_tokens": tokens, "src_lengths": lengths}})[0]
     return [(h["tokens"].tolist(), float(h["score"])) for h in best]
 
@@ -169,7 +169,7 @@ def test_translating_imports_no_fairseq(toy_run, fairseq_env):
     done = subprocess.run(
         [sys.executable, "-c", script], input="the cat sees the dog .\n", capture_output=True, text=True,
         env=fairseq_env,
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     translation, modules = done.stdout.splitlines()
     assert translation.strip()

@@ -12,9 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from evo_mt.pipeline.corpora.text import corpus_lines
-from evo_mt.pipeline.files import atomic_file, make_folder, write_lines
-from evo_mt.runtime.errors import UserError
-from evo_mt.runtime.lines import file_lines, read_lines, split_lines, stream_lines
+from evo_mt.runtime.base.errors import UserError
+from evo_mt.runtime.base.files import atomic_file, make_folder, write_lines
+from evo_mt.runtime.base.lines import file_lines, read_lines, split_lines, stream_lines
 
 # Characters Python's str.splitlines() splits on but a line holds (fairseq, spm_encode, wc -l).
 INSIDE = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"

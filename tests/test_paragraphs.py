@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from evo_mt.evidence import paragraphs
-from evo_mt.runtime.translator import ExportedTranslator
+from evo_mt.runtime.text.exported import ExportedTranslator
 
 
 def toy_lines(toy_run, count):
@@ -68,7 +68,7 @@ def test_documents_from_a_file_to_a_file_keep_markdown(model, toy_run, fairseq_e
     done = evo_mt(
         "translate", str(model), "--beam", "2", "--input", str(document), "--output", str(output),
         "--format", "markdown", env=fairseq_env,
-    )  # fmt: skip
+    )
     assert done.returncode == 0 and done.stdout == "", done.stderr[-2000:]
     expected = translate(model, sentence + "\n", fairseq_env).stdout.strip()
     assert output.read_text() == (

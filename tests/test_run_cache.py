@@ -10,7 +10,8 @@ from test_export import BLOCKED, toy_lines
 
 from evo_mt.export import run_cache
 from evo_mt.export.run_cache import CACHE, cached_export
-from evo_mt.runtime.model_folder import DECODER, open_folder, sha256
+from evo_mt.runtime.base.files import digest as sha256
+from evo_mt.runtime.model.folder import DECODER, open_folder
 
 
 @pytest.fixture()

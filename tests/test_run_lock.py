@@ -10,7 +10,7 @@ from conftest import evo_mt
 
 from evo_mt.pipeline.run_folder import Run
 from evo_mt.pipeline.run_lock import holding
-from evo_mt.runtime.errors import UserError
+from evo_mt.runtime.base.errors import UserError
 
 HOLDER = """
 import sys, time

@@ -1,10 +1,10 @@
-"""Lines cut into sentences and pieces, and joined back (evo_mt.runtime.segmentation, markdown)."""
+"""Lines cut into sentences and pieces, and joined back (evo_mt.runtime.text.segmentation, markdown)."""
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evo_mt.runtime.markdown import runs, translate_markdown, verbatim_lines
-from evo_mt.runtime.segmentation import WORD_START, cut, layout, sentences
+from evo_mt.runtime.text.markdown import runs, translate_markdown, verbatim_lines
+from evo_mt.runtime.text.segmentation import WORD_START, cut, layout, sentences
 
 
 def words(text):
@@ -25,7 +25,7 @@ def test_a_paragraph_is_its_sentences_with_their_whitespace():
     line = "  The file is saved.  Open it again? Yes! "
     assert sentences(line, "en") == [
         ("The file is saved.", "  "), ("Open it again?", " "), ("Yes!", " ")
-    ]  # fmt: skip
+    ]
     found = laid_out(line)
     assert found.lead == "  "
     assert len(found.units) == 3
@@ -37,7 +37,7 @@ def test_tokenized_text_with_spaced_full_stops_is_cut_too():
     line = "a lerideza ride korafos rifavo . yesterday the rimo nonuzela . today a redo bibazo ."
     assert [text for text, _ in sentences(line, "en")] == [
         "a lerideza ride korafos rifavo .", "yesterday the rimo nonuzela .", "today a redo bibazo ."
-    ]  # fmt: skip
+    ]
 
 
 def test_no_split_keeps_the_line_one_sentence_and_its_whitespace():

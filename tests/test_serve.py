@@ -38,7 +38,7 @@ def server(toy_run, fairseq_env):
 @pytest.fixture(scope="module")
 def slow_server(toy_run, fairseq_env):
     """Lines wait 3 s for company, and at most 10 may wait: the queue can be seen full."""
-    options = ("--beam", "1", "--max-wait-ms", "3000", "--max-queued-lines", "10", "--max-lines", "10")
+    options = ("--beam", "1", "--max-wait-ms", "3000", "--max-queued-sentences", "10", "--max-lines", "10")
     with ServerProcess(toy_run, *options, env=fairseq_env) as running:
         yield running
 
@@ -128,10 +128,10 @@ def test_concurrent_clients_each_get_their_own_lines_in_order(server, toy_run, f
             assert status == 200, body
             assert body["translations"] == [expected[line] for line in lines]
     status, after = health(server.url)
-    assert status == 200 and after["queued_lines"] == 0
+    assert status == 200 and after["queued_sentences"] == 0
     assert after["requests"] - before["requests"] == CLIENTS * REQUESTS_PER_CLIENT
     lines_sent = sum(len(lines) for requests in plans for lines in requests)
-    assert after["lines"] - before["lines"] == lines_sent
+    assert after["sentences"] - before["sentences"] == lines_sent
     # Batched across requests: far fewer batches than requests.
     assert after["batches"] - before["batches"] < CLIENTS * REQUESTS_PER_CLIENT / 2
     assert after["rss_mib"] - before["rss_mib"] < MEMORY_GROWTH_BOUND_MIB, (before, after)
@@ -222,9 +222,9 @@ def test_client_leaving_while_queued_is_dropped_and_others_are_served(slow_serve
     other = httpx.post(f"{slow_server.url}/translate", json={"text": ["the .", "a rimo ."]}, timeout=60)
     assert other.status_code == 200 and len(other.json()["translations"]) == 2
     status, after = health(slow_server.url)
-    assert status == 200 and after["queued_lines"] == 0
-    assert after["dropped_lines"] - before["dropped_lines"] == 6
-    assert after["lines"] - before["lines"] == 2
+    assert status == 200 and after["queued_sentences"] == 0
+    assert after["dropped_sentences"] - before["dropped_sentences"] == 6
+    assert after["sentences"] - before["sentences"] == 2
 
 
 def test_a_full_queue_answers_503_with_retry_after(slow_server):
@@ -234,7 +234,7 @@ def test_a_full_queue_answers_503_with_retry_after(slow_server):
     results = []
     waiting = threading.Thread(target=first)
     waiting.start()
-    while health(slow_server.url)[1]["queued_lines"] < 8:
+    while health(slow_server.url)[1]["queued_sentences"] < 8:
         time.sleep(0.05)
     refused = httpx.post(f"{slow_server.url}/translate", json={"text": ["a ."] * 3}, timeout=60)
     assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
@@ -252,7 +252,7 @@ def test_sigterm_during_a_request_finishes_it_and_exits_0(slow_server):
         )
     )
     request.start()
-    while health(slow_server.url)[1]["queued_lines"] < 2:
+    while health(slow_server.url)[1]["queued_sentences"] < 2:
         time.sleep(0.05)
     slow_server.terminate()
     request.join()
@@ -288,7 +288,7 @@ def test_bench_serve_reports_throughput_latency_and_memory(toy_run, tmp_path, fa
     done = evo_mt(
         "bench", "serve", str(toy_run), "--input", str(source), "--clients", "4", "--beam", "1",
         "--request-lines", "5", "--json", str(output), env=fairseq_env,
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(output.read_text())
     assert report["lines"] == 40 and report["requests"] == 8 and report["clients"] == 4

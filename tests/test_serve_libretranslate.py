@@ -17,12 +17,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.routing import Route
 
 from evo_mt.evidence.serve_load import ServerProcess
-from evo_mt.runtime.errors import OptionError
+from evo_mt.runtime.base.errors import OptionError
 from evo_mt.runtime.serving.app import create_app
 from evo_mt.runtime.serving.keys import RateLimit
-from evo_mt.runtime.serving.limits import Limits
+from evo_mt.runtime.serving.limits import ServerLimits
 from evo_mt.runtime.serving.requests import FIELDS
-from evo_mt.runtime.translator import ExportedTranslator
+from evo_mt.runtime.text.exported import ExportedTranslator
 
 KEYS = ("key-one-0123", "key-two-4567")
 PAIR = [
@@ -32,7 +32,7 @@ PAIR = [
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+]
 
 
 @pytest.fixture(scope="module")
@@ -300,7 +300,7 @@ def test_languages_detect_and_what_is_not_offered(server):
 def test_the_openapi_description_matches_the_routes(server, exported_toy):
     spec = httpx.get(f"{server.url}/openapi.json").json()
     assert httpx.get(f"{server.url}/spec").json() == spec
-    app = create_app(ExportedTranslator.load(exported_toy), Limits())
+    app = create_app(ExportedTranslator.load(exported_toy), ServerLimits())
     served = {
         (route.path, method.lower())
         for route in app.routes

@@ -11,11 +11,11 @@ from conftest import evo_mt, toy_lines
 from evo_mt.export import vocabulary_map
 from evo_mt.export.vocabulary_map import learn_map
 from evo_mt.pipeline.translation import Translator
-from evo_mt.runtime.beam_search import Hypothesis
-from evo_mt.runtime.model_folder import MANIFEST, SHORTLIST
-from evo_mt.runtime.shortlist import Shortlist, ShortlistError, narrowed, searched, write_map
-from evo_mt.runtime.translator import ExportedTranslator
-from evo_mt.runtime.vocabulary import SPECIALS, Vocabulary
+from evo_mt.runtime.base.vocabulary import SPECIALS, Vocabulary
+from evo_mt.runtime.model.folder import MANIFEST, SHORTLIST
+from evo_mt.runtime.model.shortlist import Shortlist, ShortlistError, narrowed, searched, write_map
+from evo_mt.runtime.search.beam_search import Hypothesis
+from evo_mt.runtime.text.exported import ExportedTranslator
 
 # Few pieces, so that the toy's batches score a part of its ~1,000 target pieces.
 PIECES, FREQUENT = "3", "20"
@@ -66,7 +66,7 @@ def test_a_required_term_outside_the_map_is_allowed_and_met(shortlisted_toy, toy
     word = next(
         symbol[1:] for index, symbol in enumerate(translator.target.symbols)
         if index not in allowed and symbol.startswith("▁") and len(symbol) > 5
-    )  # fmt: skip
+    )
     found = translator.translate_scored([line], constraints=[[word]])[0].translations[0].text
     assert f" {word}" in f" {found}"  # met: the phrase at a word's start
     assert f" {word}" not in f" {translator.translate([line])[0][0]}"

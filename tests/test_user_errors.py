@@ -21,9 +21,9 @@ from evo_mt.pipeline.prepare import encode
 from evo_mt.pipeline.recipes import load_recipe
 from evo_mt.pipeline.run_folder import Run
 from evo_mt.pipeline.translation import Translator
-from evo_mt.runtime.decoding import DecodingSettings
-from evo_mt.runtime.errors import OptionError, UserError
-from evo_mt.runtime.lines import read_lines
+from evo_mt.runtime.base.errors import OptionError, UserError
+from evo_mt.runtime.base.lines import read_lines
+from evo_mt.runtime.search.decoding import DecodingSettings
 from evo_mt_cli.app import app, main
 from evo_mt_cli.bench import bench_app
 
@@ -52,7 +52,7 @@ def one_line_error(monkeypatch, capsys, *args: str) -> str:
     st.sampled_from(["translate --batch-size", "translate --nbest", "translate --beam", "score --beam",
                      "score --batch-size", "serve --beam", "average --last"]),
     st.integers(min_value=-(10**6), max_value=10**6),
-)  # fmt: skip
+)
 def test_numeric_options_are_checked_while_parsing(tmp_path, command, value):
     name, option = command.split()
     result = runner.invoke(app, [name, str(tmp_path / "nope"), option, str(value)])
@@ -63,10 +63,10 @@ def test_numeric_options_are_checked_while_parsing(tmp_path, command, value):
 
 
 @given(
-    st.sampled_from(["--max-lines", "--max-chars", "--max-body-bytes", "--max-beam", "--max-queued-lines",
+    st.sampled_from(["--max-lines", "--max-chars", "--max-body-bytes", "--max-beam", "--max-queued-sentences",
                      "--batch-size", "--max-tokens"]),
     st.integers(min_value=-1000, max_value=1000),
-)  # fmt: skip
+)
 def test_serve_limits_are_checked_before_anything_loads(tmp_path, option, value):
     result = runner.invoke(app, ["serve", str(tmp_path / "nope"), option, str(value), "--beam", "1"])
     if value < 1:
@@ -98,7 +98,7 @@ def test_mistakes_with_paths_are_named(monkeypatch, capsys, tmp_path):
          f"{tmp_path / 'latin1.txt'}: not UTF-8 text (byte 0xe9 on line 1); convert it to UTF-8"),
         (["compare", str(tmp_path / "hyp"), str(tmp_path / "hyp"), "--references", str(tmp_path / "hyp"),
           "--json", str(tmp_path / "typo" / "out.json")], f"{tmp_path / 'typo'}: no such folder"),
-    ]  # fmt: skip
+    ]
     for args, expected in cases:
         assert expected in one_line_error(monkeypatch, capsys, *args), args
     assert not (tmp_path / "typo").exists()
@@ -158,14 +158,14 @@ def test_translate_serve_and_score_decode_alike(toy_run, tmp_path, fairseq_env):
     assert "beam 2" in done.stdout
     hypotheses = read_lines(run / "scores" / "test.checkpoint_averaged.hyp")
     done = subprocess.run([EVO_MT, "translate", str(run)], env=fairseq_env, capture_output=True, text=True,
-                          stdin=open(run / "raw" / "test.en"))  # fmt: skip
+                          stdin=open(run / "raw" / "test.en"))
     assert done.returncode == 0 and done.stdout.split("\n")[:-1] == hypotheses
 
 
 def test_translate_into_a_full_disk_and_another_runs_checkpoint(toy_run, tmp_path, fairseq_env):
     with open("/dev/full", "w") as full:
         done = subprocess.run([EVO_MT, "translate", str(toy_run)], env=fairseq_env, input="the red house .\n",
-                              stdout=full, stderr=subprocess.PIPE, text=True)  # fmt: skip
+                              stdout=full, stderr=subprocess.PIPE, text=True)
     assert done.returncode == 1, done.stderr
     assert done.stderr.strip().splitlines() == [
         "evo-mt: error: standard output: cannot write the translations: No space left on device"
@@ -182,10 +182,10 @@ def test_translate_into_a_full_disk_and_another_runs_checkpoint(toy_run, tmp_pat
     ]
     for options, message in cases:
         done = subprocess.run([EVO_MT, "translate", str(other), *options], env=fairseq_env, input="",
-                              capture_output=True, text=True)  # fmt: skip
+                              capture_output=True, text=True)
         assert done.returncode == 1 and message in done.stderr.strip().splitlines()[-1], done.stderr[-2000:]
     done = subprocess.run([EVO_MT, "translate", str(run / "checkpoints" / "text.pt")], env=fairseq_env,
-                          input="", capture_output=True, text=True)  # fmt: skip
+                          input="", capture_output=True, text=True)
     assert done.stderr.strip().splitlines()[-1].endswith("not a checkpoint (not a file saved by PyTorch)")
 
 
@@ -235,7 +235,7 @@ def test_constraint_and_glossary_mistakes_end_in_one_line(monkeypatch, capsys, t
     ]:
         glossary.write_text(content)
         status, out, err = cli(monkeypatch, capsys, "translate", str(toy_run), "--glossary", str(glossary),
-                               stdin=f"{source}\n".encode())  # fmt: skip
+                               stdin=f"{source}\n".encode())
         assert status == 1 and out == "" and "Traceback" not in err, err
         assert err.strip().splitlines()[-1].startswith(f"evo-mt: error: {message}"), err
     missing = tmp_path / "none.tsv"

@@ -29,7 +29,7 @@ EARLY_STOP = [
     "--max-epoch", "4", "--eval-bleu", "--best-checkpoint-metric", "bleu",
     "--maximize-best-checkpoint-metric", "--patience", "1", "--lr-scheduler", "fixed",
     "--lr", "0.005,0", "--warmup-updates", "0", "--max-valid-steps", "1", "--log-interval", "2",
-]  # fmt: skip
+]
 NOISE = ("Warning", "hydra", "EATransformerModel(", "| INFO |", "tensorboard", "Traceback")
 ANSI = re.compile(r"\x1b\[")
 
@@ -85,7 +85,7 @@ def watched_run(small_recipe, runs_folder, fairseq_env) -> tuple[Path, str]:
 def piped_run(small_recipe, runs_folder, fairseq_env) -> tuple[Path, str]:
     run = runs_folder / "piped"
     done = evo_mt("train", str(small_recipe), "--workdir", str(run), "--cpu", "--max-update", "4",
-                  "--log-interval", "2", env=fairseq_env)  # fmt: skip
+                  "--log-interval", "2", env=fairseq_env)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout == ""
     return run, done.stderr

@@ -15,12 +15,11 @@ from typing import List
 import typer
 
 from evo_mt.export.vocabulary_map import FREQUENT, PER_PIECE
-from evo_mt.runtime.errors import OptionError, UserError
-from evo_mt.runtime.serving.limits import Limits
-from evo_mt.runtime.text import BATCH_SIZE
+from evo_mt.runtime.base.errors import OptionError, UserError
+from evo_mt.runtime.serving.limits import ServerLimits
+from evo_mt.runtime.text.batching import BATCH_SIZE
 from evo_mt_cli.bench import bench_app
 from evo_mt_cli.help import PlainHelp
-from evo_mt_cli.translators import load_translator
 
 app = typer.Typer(
     name="evo-mt",
@@ -81,8 +80,6 @@ WorkersOpt = typer.Option(
 ThreadsOpt = typer.Option(
     None, min=1, help="ONNX Runtime's threads inside each worker (default: the cores over the workers)."
 )
-# Lines a pipe is read ahead, sorted by length and cut into batches: more lines, less padding.
-READ_AHEAD = 2048
 RunOrModelHelp = "A run folder, a checkpoint inside one, or an exported model folder (`evo-mt export`)."
 CheckpointOpt = typer.Option(
     None,
@@ -202,7 +199,7 @@ def score(
     report = score_run(
         Run(run.resolve()), checkpoint, split=split, beam=beam, lenpen=lenpen, batch_size=batch_size,
         engine=engine, quantize=quantize,
-    )  # fmt: skip
+    )
     typer.echo(
         f"{split}: BLEU {report['bleu']:.2f}, chrF {report['chrf']:.2f} on "
         f"{report['hypotheses']}/{report['references']} sentences "
@@ -267,7 +264,8 @@ def translate(
     """
     import contextlib
 
-    from evo_mt.runtime.lines import open_text_source, stream_lines
+    from evo_mt.runtime.base.lines import open_text_source, stream_lines
+    from evo_mt.translators import load_translator
 
     if text_format not in FORMATS:
         raise OptionError("format", f"must be one of {', '.join(FORMATS)}, not {text_format!r}")
@@ -277,67 +275,41 @@ def translate(
         raise OptionError("output", f"{output_file} is the --input file; name another file")
     if text_format == "markdown" and (constraints or glossary or json_lines):
         raise OptionError("format", "markdown goes without --constraints, --glossary and --json")
-    from evo_mt.runtime.glossary import Glossary
+    from evo_mt.runtime.text.glossary import Glossary
 
     terms = None if glossary is None else Glossary.load(glossary)
     # The input is opened before the model loads: a missing file is told at once.
     source = open_text_source(input_file) if input_file is not None else sys.stdin.buffer
     translator = load_translator(
         run_or_checkpoint, beam=beam, nbest=nbest, lenpen=lenpen, device=device,
-        engine=engine, quantize=quantize, workers=workers, threads=threads,
-    ).with_split(split)  # fmt: skip
+        engine=engine, quantize=quantize, workers=workers, threads=threads, split=split,
+    )
     with contextlib.ExitStack() as stack:
         out = sys.stdout
         if output_file is not None:
-            from evo_mt.pipeline.files import atomic_file
+            from evo_mt.runtime.base.files import atomic_file
 
             scratch = stack.enter_context(atomic_file(output_file))
             out = stack.enter_context(open(scratch, "w", encoding="utf-8"))
         with source:
             lines = stream_lines(source)
             if text_format == "markdown":
-                from evo_mt.runtime.markdown import translate_markdown
+                from evo_mt.runtime.text.markdown import translate_markdown
 
                 document = translate_markdown(
                     list(lines), lambda texts: [best[0] for best in translator.translate(texts, batch_size)]
                 )
                 _emit([[line] for line in document], out)
                 return
+            from evo_mt.runtime.text.stream import translate_stream
+
             # A terminal gets each answer at once; a pipe is read in chunks sorted by length.
-            interactive = source.isatty()
-            options = dict(constraints=constraints, glossary=terms, mid_word=mid_word, json_lines=json_lines)
-            chunk: List[str] = []
-            first_line = 1
-            for line in lines:
-                chunk.append(line)
-                if interactive or len(chunk) >= max(batch_size * 16, READ_AHEAD):
-                    _emit(_translate_chunk(translator, chunk, batch_size, first_line, **options), out)
-                    first_line += len(chunk)
-                    chunk = []
-            if chunk:
-                _emit(_translate_chunk(translator, chunk, batch_size, first_line, **options), out)
-
-
-def _translate_chunk(
-    translator, chunk: List[str], batch_size: int, first_line: int, *, constraints: bool, glossary,
-    mid_word: bool, json_lines: bool,
-) -> List[List[str]]:  # fmt: skip
-    """What `translate` writes for the lines of `chunk`, each a list of tab-separated fields."""
-    if not (constraints or glossary or json_lines):
-        return translator.translate(chunk, batch_size=batch_size)
-    from evo_mt.runtime.constraint_input import split_constraint_lines
-
-    wanted = None
-    if constraints:
-        chunk, wanted = split_constraint_lines(chunk, first_line)
-    found = translator.translate_scored(
-        chunk, constraints=wanted, glossary=glossary, mid_word=mid_word, batch_size=batch_size,
-        first_line=first_line,
-    )  # fmt: skip
-    if json_lines:
-        shape = {"nbest": translator.nbest > 1, "constrained": constraints, "glossary": glossary is not None}
-        return [[json.dumps(line.to_json(**shape), ensure_ascii=False)] for line in found]
-    return [[t.text for t in line.translations] for line in found]
+            found = translate_stream(
+                translator, lines, batch_size=batch_size, interactive=source.isatty(),
+                constraints=constraints, glossary=terms, mid_word=mid_word, json_lines=json_lines,
+            )
+            for fields in found:
+                _emit([fields], out)
 
 
 def _same_file(first: Path, second: Path) -> bool:
@@ -354,19 +326,20 @@ def serve(
         None, min=1, help="Beam size of requests that do not say (default: the run's recipe, score.beam)."
     ),
     lenpen: float | None = LenpenOpt,
-    max_lines: int = typer.Option(Limits.max_lines, help="Most lines in one request."),
-    max_chars: int = typer.Option(Limits.max_chars, help="Most characters in one line."),
-    max_body_bytes: int = typer.Option(Limits.max_body_bytes, help="Largest request body, in bytes."),
-    max_beam: int = typer.Option(Limits.max_beam, help="Largest beam a request may ask for."),
-    max_queued_lines: int = typer.Option(
-        Limits.max_queued_lines, help="Sentences waiting at most (of all requests); beyond, requests get 503."
+    max_lines: int = typer.Option(ServerLimits.max_lines, help="Most lines in one request."),
+    max_chars: int = typer.Option(ServerLimits.max_chars, help="Most characters in one line."),
+    max_body_bytes: int = typer.Option(ServerLimits.max_body_bytes, help="Largest request body, in bytes."),
+    max_beam: int = typer.Option(ServerLimits.max_beam, help="Largest beam a request may ask for."),
+    max_queued_sentences: int = typer.Option(
+        ServerLimits.max_queued_sentences, "--max-queued-sentences", "--max-queued-lines",
+        help="Sentences waiting at most (of all requests); beyond, requests get 503.",
     ),
     batch_size: int = typer.Option(
-        Limits.batch_size, help="Most sentences in one batch (shared out among the workers)."
+        ServerLimits.batch_size, help="Most sentences in one batch (shared out among the workers)."
     ),
-    max_tokens: int = typer.Option(Limits.max_tokens, help="Most padded subword tokens in one batch."),
+    max_tokens: int = typer.Option(ServerLimits.max_tokens, help="Most padded subword tokens in one batch."),
     max_wait_ms: float = typer.Option(
-        Limits.max_wait_ms, help="How long a line may wait for others to fill its batch."
+        ServerLimits.max_wait_ms, help="How long a line may wait for others to fill its batch."
     ),
     api_keys: Path | None = typer.Option(
         None, "--api-keys", help="A file of API keys, one a line: requests without one get 403. "
@@ -399,31 +372,31 @@ def serve(
     from evo_mt.runtime.serving.server import listen
     from evo_mt.runtime.serving.server import serve as run_server
 
-    limits = Limits(
+    limits = ServerLimits(
         max_lines=max_lines,
         max_chars=max_chars,
         max_body_bytes=max_body_bytes,
         max_beam=max_beam,
-        max_queued_lines=max_queued_lines,
+        max_queued_sentences=max_queued_sentences,
         batch_size=batch_size,
         max_tokens=max_tokens,
         max_wait_ms=max_wait_ms,
     )
     if not run_or_checkpoint.exists():
         raise UserError(f"{run_or_checkpoint}: no such run folder, checkpoint or exported folder")
-    if beam is not None and beam > max_beam:  # before anything loads
-        raise UserError(f"--beam {beam} is larger than --max-beam {max_beam}; raise --max-beam")
+    if beam is not None:  # before anything loads
+        limits.check_beam(beam)
     access = Access(KeyFile(api_keys) if api_keys is not None else None, rate_limit)
-    from evo_mt.runtime.glossary import Glossary
+    from evo_mt.runtime.text.glossary import Glossary
 
     terms = None if glossary is None else Glossary.load(glossary)
     listening = listen(host, port)
+    from evo_mt.translators import load_translator
+
     translator = load_translator(
         run_or_checkpoint, beam=beam, lenpen=lenpen, device=device, engine=engine, quantize=quantize,
-        workers=workers, threads=threads,
-    ).with_split(split)  # fmt: skip
-    if translator.beam > max_beam:
-        raise UserError(f"--beam {translator.beam} is larger than --max-beam {max_beam}; raise --max-beam")
+        workers=workers, threads=threads, split=split,
+    )
     model = translator.describe()
     served = model.get("model") or model["checkpoint"]
 
@@ -461,13 +434,12 @@ def compare(
 
     Example: evo-mt compare runs/q/vanilla-seed1 runs/q/ea-seed1 --buckets --output buckets.png
     """
-    import json
 
     from evo_mt.evidence import length_buckets, significance
     from evo_mt.evidence.attention_maps import write_picture
     from evo_mt.evidence.comparison import compare as run_compare
     from evo_mt.evidence.comparison import read_systems
-    from evo_mt.pipeline.files import atomic_file
+    from evo_mt.runtime.base.files import atomic_file
 
     found = read_systems(systems, split=split, checkpoint=checkpoint, references=references, source=source)
     report = run_compare(found, buckets=buckets or output is not None)

@@ -19,7 +19,8 @@ from typing import Any, Dict
 import typer
 
 from evo_mt.export.vocabulary_map import FREQUENT, PER_PIECE
-from evo_mt.runtime.errors import UserError
+from evo_mt.runtime.base.errors import UserError
+from evo_mt.runtime.model.folder import is_model_folder
 from evo_mt_cli.help import PlainHelp
 
 bench_app = typer.Typer(
@@ -36,7 +37,7 @@ BeamOpt = typer.Option(5, min=1, help="Beam size.")
 
 
 def _write_json(report: Dict[str, Any], path: Path | None) -> None:
-    from evo_mt.pipeline.files import atomic_file
+    from evo_mt.runtime.base.files import atomic_file
 
     if path is None:
         return
@@ -67,7 +68,7 @@ def model(
     report = model_cost.bench(
         size, device=device, dtype=dtype, corpus=corpus, train_batches=train_batches,
         generate_batches=generate_batches, repeats=repeats,
-    )  # fmt: skip
+    )
     typer.echo(model_cost.table(report))
     _write_json(report, json_path)
 
@@ -178,7 +179,7 @@ def quality(
     report = compare_variants(
         loaded, root, source=source, seeds=seed_list, variants=variants.split(","), overrides=ctx.args,
         results=kept,
-    )  # fmt: skip
+    )
     typer.echo(table(report))
     typer.echo(f"quality comparison written to {(kept or root) / 'quality.json'}", err=True)
     _write_json(report, json_path)
@@ -205,13 +206,11 @@ def paragraphs(
     Example: evo-mt bench paragraphs runs/toy
     """
     from evo_mt.evidence import paragraphs as measuring
-    from evo_mt.runtime.lines import read_lines
-    from evo_mt_cli.translators import load_translator
+    from evo_mt.runtime.base.lines import read_lines
+    from evo_mt.translators import load_translator
 
-    translator = load_translator(model, beam=None, lenpen=None, device="cpu", engine=None, quantize="none")
+    translator = load_translator(model, device="cpu")
     if source is None or references is None:
-        from evo_mt.runtime.model_folder import is_model_folder
-
         if is_model_folder(model):
             raise UserError("an exported folder holds no test set: give --source and --references")
         from evo_mt.pipeline.run_folder import find_checkpoint
@@ -247,18 +246,15 @@ def constraints(
     Example: evo-mt bench constraints runs/gettext --source test.en --reference test.de
     """
     from evo_mt.evidence.constrained_decoding import bench, table
-    from evo_mt.runtime.model_folder import is_model_folder
+    from evo_mt.translators import load_translator
 
-    if is_model_folder(model):
-        from evo_mt.runtime.translator import ExportedTranslator
-
-        translator = ExportedTranslator.load(model, beam=beam)
-    else:
-        from evo_mt.pipeline.translation import Translator
-
-        translator = Translator.load(model, checkpoint, beam=beam, device="cpu")
     # A test set holds one sentence a line: not split, as `evo-mt score` translates it.
-    report = bench(translator.with_split(False), source, reference, batch_size, lines)
+    # A run is measured on the lean engine, where it was (the export is measured as a folder).
+    engine = None if is_model_folder(model) else "lean"
+    translator = load_translator(
+        model, checkpoint=checkpoint, beam=beam, device="cpu", engine=engine, split=False
+    )
+    report = bench(translator, source, reference, batch_size, lines)
     typer.echo(table(report))
     _write_json(report, json_path)
 

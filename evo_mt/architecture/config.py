@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Mapping
 from evo_mt.architecture import chains
 from evo_mt.architecture.chains import Link
 from evo_mt.architecture.options import EvolvingOptions, ea_defaults
-from evo_mt.runtime.errors import CheckpointError
+from evo_mt.runtime.base.errors import CheckpointError
 
 # fairseq's defaults (TransformerConfig) for options an old namespace may lack.
 _DEFAULTS: Dict[str, Any] = {

@@ -89,7 +89,7 @@ EA_DEFAULTS: Dict[int, Dict[str, Any]] = {
         "ea_chains": "encoder,decoder,cross"},
     2: {"ea_alpha": 0.5, "ea_beta": 0.5, "ea_kernel_size": 3, "ea_activation": "relu",
         "ea_chains": "encoder,decoder,cross"},
-}  # fmt: skip
+}
 
 
 def ea_defaults(args: Any) -> None:

@@ -12,9 +12,9 @@ from typing import List
 
 import torch
 
-from evo_mt.pipeline.files import atomic_file
 from evo_mt.pipeline.translation import Translator
-from evo_mt.runtime.errors import OptionError, UserError
+from evo_mt.runtime.base.errors import OptionError, UserError
+from evo_mt.runtime.base.files import atomic_file
 
 TITLES = {
     "encoder": "encoder self-attention",

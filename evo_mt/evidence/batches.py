@@ -12,8 +12,8 @@ from typing import List
 
 import torch
 
-from evo_mt.runtime.errors import OptionError
-from evo_mt.runtime.lines import split_lines
+from evo_mt.runtime.base.errors import OptionError
+from evo_mt.runtime.base.lines import split_lines
 
 VOCAB = 10_000  # joint subword vocabulary, as in the IWSLT'14 recipe
 MAX_TOKENS = 4096  # per batch, padding included

@@ -11,9 +11,9 @@ from typing import Any, Dict, List, Sequence
 
 from evo_mt.evidence.length_buckets import length_buckets
 from evo_mt.evidence.significance import paired_tests
-from evo_mt.pipeline.files import read_lines
 from evo_mt.pipeline.run_folder import Run
-from evo_mt.runtime.errors import OptionError, UserError
+from evo_mt.runtime.base.errors import OptionError, UserError
+from evo_mt.runtime.base.files import read_lines
 
 
 @dataclass

@@ -28,10 +28,11 @@ from typing import Any, Callable, Dict, List, Sequence, Tuple
 from sacrebleu.metrics import CHRF
 
 from evo_mt.pipeline.scoring import score_lines
-from evo_mt.runtime.constraint_input import ConstraintError, encode_phrases
-from evo_mt.runtime.glossary import Glossary
-from evo_mt.runtime.lines import read_lines
-from evo_mt.runtime.text import LineTranslation, TextTranslator
+from evo_mt.runtime.base.lines import read_lines
+from evo_mt.runtime.text.glossary import Glossary
+from evo_mt.runtime.text.phrases import ConstraintError, encode_phrases
+from evo_mt.runtime.text.results import LineTranslation
+from evo_mt.runtime.text.translator import TextTranslator
 
 MIN_LETTERS = 4
 WORDS_PER_SENTENCE = 2
@@ -119,7 +120,7 @@ def _row(name: str, found: List[LineTranslation], seconds: Tuple, references: Li
         "name": name, "bleu": scores["bleu"], "chrf": scores["chrf"], "seconds": round(seconds[0], 2),
         "cpu_seconds": round(seconds[1], 2),
         "constraints": total, "met": met, "sentences_constrained": constrained,
-    }  # fmt: skip
+    }
 
 
 def confidence_quartiles(found: List[LineTranslation], references: List[str]) -> List[Dict[str, float]]:
@@ -139,7 +140,7 @@ def confidence_quartiles(found: List[LineTranslation], references: List[str]) ->
         quarters.append({
             "quarter": q + 1, "sentences": len(part), "lowest_score": round(part[0][0], 3),
             "highest_score": round(part[-1][0], 3), "mean_sentence_chrf": mean_chrf,
-        })  # fmt: skip
+        })
     return quarters
 
 
@@ -178,7 +179,7 @@ def bench(
             _row("glossary", glossed, glossed_seconds, references, applied),
         ],
         "quartiles": confidence_quartiles(plain, references),
-    }  # fmt: skip
+    }
 
 
 def table(report: Dict[str, Any]) -> str:

@@ -24,7 +24,7 @@ def main(argv: List[str] | None = None) -> None:
     import ctranslate2
     import sentencepiece
 
-    from evo_mt.runtime.lines import stream_lines
+    from evo_mt.runtime.base.lines import stream_lines
 
     pieces = sentencepiece.SentencePieceProcessor(model_file=args.sentencepiece)
     translator = ctranslate2.Translator(

@@ -7,10 +7,10 @@ updates, one panel each, epochs marked; several runs share the axes, one colour 
 from pathlib import Path
 from typing import List, Sequence, Tuple
 
-from evo_mt.pipeline.files import atomic_file
 from evo_mt.pipeline.run_folder import Run
 from evo_mt.pipeline.train_log import Record, history
-from evo_mt.runtime.errors import UserError
+from evo_mt.runtime.base.errors import UserError
+from evo_mt.runtime.base.files import atomic_file
 
 PANELS = ("loss", "valid BLEU", "learning rate")
 # (panel, record tag, value, line style, label) of each curve.

@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Sequence
 from sacrebleu.metrics import CHRF
 
 from evo_mt.evidence.significance import System, check_counts
-from evo_mt.runtime.errors import UserError
+from evo_mt.runtime.base.errors import UserError
 
 # A sentence of n tokens falls in the first bucket whose edge is above n; the last bucket
 # holds the rest. Short UI messages and long news sentences both spread over several.

@@ -21,12 +21,12 @@ from evo_mt.evidence.measures import (
 )
 from evo_mt.models.factory import build_model
 from evo_mt.pipeline.translation import resolve_device
-from evo_mt.runtime.errors import OptionError
+from evo_mt.runtime.base.errors import OptionError
 
 # name -> (architecture, options over it). "small" is the model of the toy and gettext_en_de
 # recipes: the tiny architecture at width 128.
 _SMALL = {"encoder_embed_dim": 128, "decoder_embed_dim": 128, "encoder_ffn_embed_dim": 256,
-          "decoder_ffn_embed_dim": 256}  # fmt: skip
+          "decoder_ffn_embed_dim": 256}
 SIZES: Dict[str, Tuple[str, Dict[str, int]]] = {
     "tiny": ("ea_transformer_tiny", {}),
     "small": ("ea_transformer_tiny", _SMALL),

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Sequence
 
 from evo_mt.pipeline.scoring import score_lines
-from evo_mt.runtime.segmentation import sentences
-from evo_mt.runtime.text import TextTranslator
+from evo_mt.runtime.text.segmentation import sentences
+from evo_mt.runtime.text.translator import TextTranslator
 
 SENTENCE_ENDS = (".", "?", "!", "\u3002", "\uff1f", "\uff01")
 PARAGRAPH_SIZES = (3, 5)  # sentences per paragraph, at least and at most

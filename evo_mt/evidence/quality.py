@@ -25,16 +25,16 @@ from typing import Dict, List, Tuple
 
 from evo_mt.evidence.significance import METRICS, paired_tests, significant
 from evo_mt.pipeline.averaging import average_run
-from evo_mt.pipeline.files import atomic_file_in_own_folder as atomic_file
-from evo_mt.pipeline.files import read_lines
-from evo_mt.pipeline.files import write_lines_in_own_folder as write_lines
 from evo_mt.pipeline.prepare import prepare
 from evo_mt.pipeline.recipes import Recipe
 from evo_mt.pipeline.run_folder import Run
 from evo_mt.pipeline.scoring import score_run
 from evo_mt.pipeline.train_log import history
 from evo_mt.pipeline.training import train
-from evo_mt.runtime.errors import OptionError, UserError
+from evo_mt.runtime.base.errors import OptionError, UserError
+from evo_mt.runtime.base.files import atomic_file_in_own_folder as atomic_file
+from evo_mt.runtime.base.files import read_lines
+from evo_mt.runtime.base.files import write_lines_in_own_folder as write_lines
 
 VARIANTS: Dict[str, List[str]] = {
     "vanilla": ["--ea-chains", ""],

@@ -25,8 +25,8 @@ import torch
 from evo_mt.evidence.translate_speed import evo_mt_translate, run_process
 from evo_mt.pipeline.run_folder import find_checkpoint
 from evo_mt.pipeline.translation import Translator
-from evo_mt.runtime.errors import OptionError, UserError
-from evo_mt.runtime.lines import file_lines
+from evo_mt.runtime.base.errors import OptionError, UserError
+from evo_mt.runtime.base.lines import file_lines
 
 START_TIMEOUT_S = 300
 READY_MARK = " on http://"
@@ -51,7 +51,7 @@ class ServerProcess:
         self.process = subprocess.Popen(
             self.command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             text=True, env=self.env,
-        )  # fmt: skip
+        )
         lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read_stderr, args=(lines,), daemon=True).start()
         deadline = time.monotonic() + START_TIMEOUT_S

@@ -22,9 +22,9 @@ import numpy as np
 from evo_mt.export.exporter import export
 from evo_mt.pipeline.scoring import score_lines
 from evo_mt.pipeline.translation import Translator
-from evo_mt.runtime import model_folder as names
-from evo_mt.runtime.lines import read_lines
-from evo_mt.runtime.translator import ExportedTranslator
+from evo_mt.runtime.base.lines import read_lines
+from evo_mt.runtime.model import folder as names
+from evo_mt.runtime.text.exported import ExportedTranslator
 
 
 def _columns_counted(translator: ExportedTranslator) -> List[int]:
@@ -75,7 +75,7 @@ def bench(
                 "mean_columns": round(float(np.mean(widths[name])), 1), "max_columns": max(widths[name]),
                 "batches": len(widths[name]),
                 "same_as_whole": _equal(found[name], found["whole vocabulary"]),
-            })  # fmt: skip
+            })
         one_worker = ExportedTranslator.load(folders["shortlist"], workers=1).with_split(False)
         exported = one_worker.translate(sources)
         lean = Translator.load(run, shortlist=folders["shortlist"] / names.SHORTLIST, device="cpu")
@@ -89,7 +89,7 @@ def bench(
         "speedup": round(whole["seconds"] / listed["seconds"], 2),
         "bleu_change": round(listed["bleu"] - whole["bleu"], 2),
         "exported_equal_to_lean": _equal(exported, lean_found),
-    }  # fmt: skip
+    }
 
 
 def _equal(these: List[Any], those: List[Any]) -> int:

@@ -17,7 +17,7 @@ from sacrebleu.metrics import CHRF
 from sacrebleu.significance import PairedTest
 
 from evo_mt.pipeline.scoring import bleu_metric
-from evo_mt.runtime.errors import UserError
+from evo_mt.runtime.base.errors import UserError
 
 BOOTSTRAP_SAMPLES = 1000
 RANDOMIZATION_TRIALS = 10000

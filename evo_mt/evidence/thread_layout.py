@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 from evo_mt.evidence.translate_speed import evo_mt_translate, run_process
-from evo_mt.runtime.errors import OptionError
-from evo_mt.runtime.lines import read_lines
-from evo_mt.runtime.onnx_model import available_cores, thread_layout
+from evo_mt.runtime.base.errors import OptionError
+from evo_mt.runtime.base.lines import read_lines
+from evo_mt.runtime.model.sessions import available_cores, thread_layout
 
 SIZES = (1, 32)  # and the whole file
 
@@ -61,7 +61,7 @@ def thread_layouts(model: Path, lines_file: Path, *, beam: int = 5, repeats: int
             "seconds": statistics.median(f.seconds for f in finished),
             "peak_mib": statistics.median(f.peak_mib for f in finished),
             "same_as_one_thread": outputs == {r.stdout for r in timings[1, 1, n]},
-        })  # fmt: skip
+        })
     return {"cores": cores, "default": list(thread_layout()), "beam": beam, "repeats": repeats, "rows": rows}
 
 

@@ -31,10 +31,10 @@ from typing import Dict, List
 from evo_mt.evidence.measures import BEAM
 from evo_mt.export.exporter import export
 from evo_mt.pipeline.fairseq_commands import interactive_command
-from evo_mt.pipeline.files import read_lines
 from evo_mt.pipeline.run_folder import Run, find_checkpoint
-from evo_mt.runtime.errors import OptionError, UserError
-from evo_mt.runtime.onnx_model import available_cores
+from evo_mt.runtime.base.errors import OptionError, UserError
+from evo_mt.runtime.base.files import read_lines
+from evo_mt.runtime.model.sessions import available_cores
 
 CT2_NAME = "CTranslate2"
 CT2 = f"{CT2_NAME} (vanilla)"  # at its default threads
@@ -161,7 +161,7 @@ def _commands(
         ct2 = [
             sys.executable, "-m", "evo_mt.evidence.ct2_translate", str(model_dir),
             str(vanilla_run.sentencepiece), "--beam", str(beam),
-        ]  # fmt: skip
+        ]
         commands[CT2] = {"command": ct2, "model": "vanilla"}
         cores = available_cores()
         if cores > 1:  # also as evo-mt spends the cores by default: one-thread workers
@@ -234,7 +234,7 @@ def translation_speed(
         "sentences": len(lines), "beam": beam, "repeats": repeats, "rows": rows, "ratios": _ratios(rows),
         "size": size or OWN_SIZE,
         "ctranslate2_installed": importlib.util.find_spec("ctranslate2") is not None,
-    }  # fmt: skip
+    }
 
 
 def _ratios(rows: Dict[str, Dict]) -> Dict[str, float]:

@@ -18,7 +18,7 @@ import torch
 from evo_mt.checkpoints import read_checkpoint
 from evo_mt.evidence.model_cost import SIZES
 from evo_mt.pipeline.run_folder import LAST, Run
-from evo_mt.runtime.errors import OptionError
+from evo_mt.runtime.base.errors import OptionError
 
 
 def untrained_pair(template: Run, size: str, folder: Path, seed: int = 1) -> Tuple[Run, Run]:
@@ -46,7 +46,7 @@ def _untrained(template: Run, size: str, root: Path, vanilla: bool, seed: int) -
     arch, options = SIZES[size]
     model = build_model(
         arch, dictionary, vanilla=vanilla, seed=seed, share_all_embeddings=True, **options
-    ).eval()  # fmt: skip
+    ).eval()
     cfg = dataclasses.asdict(model.cfg)
     cfg["_name"] = "transformer" if vanilla else "ea_transformer"
     cfg.update({key: value for key, value in vars(model.cfg).items() if key.startswith("ea_")})

@@ -22,9 +22,9 @@ from evo_mt.architecture.options import EvolvingOptions, ea_defaults
 from evo_mt.checkpoints import read_checkpoint
 from evo_mt.models.fairseq_fixes import OPT_IN
 from evo_mt.pipeline.fairseq_commands import USER_DIR
-from evo_mt.pipeline.files import atomic_file
 from evo_mt.pipeline.run_folder import Run
-from evo_mt.runtime.errors import OptionError, UserError
+from evo_mt.runtime.base.errors import OptionError, UserError
+from evo_mt.runtime.base.files import atomic_file
 
 
 def as_fairseq_transformer(checkpoint: Path, output: Path) -> Path:
@@ -63,7 +63,7 @@ def convert_to_ctranslate2(run: Run, checkpoint: Path, output: Path) -> Path:
         "--data_dir", str(run.data_bin), "--source_lang", recipe.source_lang,
         "--target_lang", recipe.target_lang, "--user_dir", USER_DIR,
         "--output_dir", str(converted), "--force",
-    ]  # fmt: skip
+    ]
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, OPT_IN: "1"})
     if done.returncode != 0:
         last = done.stderr.strip().splitlines()[-1:] or ["(no message)"]

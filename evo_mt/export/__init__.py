@@ -4,7 +4,7 @@ graphs    the lean engine's Transformer (evo_mt.inference) wrapped as two graphs
           encoder, and one decoding step with its cached state as inputs and outputs
 exporter  torch.onnx on those graphs, optional int8 (onnxruntime.quantization), the
           sentencepiece model, dictionaries and decoding settings, the manifest
-          (evo_mt.runtime.model_folder), written atomically
+          (evo_mt.runtime.model.folder), written atomically
 vocabulary_map
           the map of a vocabulary shortlist (`--shortlist`), learnt from the run's training pairs
 run_cache a run's checkpoint exported once into the run folder, for `translate RUN` and

@@ -22,12 +22,12 @@ from torch.onnx import symbolic_helper
 from evo_mt.export.graphs import DecoderGraph, EncoderGraph
 from evo_mt.export.vocabulary_map import learn_map
 from evo_mt.inference.lean_model import LeanModel
-from evo_mt.pipeline.files import atomic_dir
 from evo_mt.pipeline.run_folder import Run, find_checkpoint
-from evo_mt.runtime import model_folder as names
-from evo_mt.runtime.errors import OptionError, UserError
-from evo_mt.runtime.shortlist import write_map
-from evo_mt.runtime.vocabulary import EOS, PAD, SPECIALS
+from evo_mt.runtime.base.errors import OptionError, UserError
+from evo_mt.runtime.base.files import atomic_dir, digest
+from evo_mt.runtime.base.vocabulary import EOS, PAD, SPECIALS
+from evo_mt.runtime.model import folder as names
+from evo_mt.runtime.model.shortlist import write_map
 
 QUANTIZATIONS = ("none", "int8")
 OPSET = 17
@@ -72,7 +72,7 @@ def export(
     with atomic_dir(output) as folder:
         if shortlist is not None:
             always, targets = learn_map(_training_pairs(run, lean.languages), lean.source, lean.target,
-                                        per_piece=shortlist[0], frequent=shortlist[1])  # fmt: skip
+                                        per_piece=shortlist[0], frequent=shortlist[1])
             write_map(folder / names.SHORTLIST, always, targets)
         _export_graphs(lean, folder, shortlisted=shortlist is not None)
         if quantize == "int8":
@@ -86,7 +86,7 @@ def export(
         manifest = names.write_manifest(
             folder,
             {
-                "checkpoint": {"name": checkpoint.name, "sha256": names.sha256(checkpoint)},
+                "checkpoint": {"name": checkpoint.name, "sha256": digest(checkpoint)},
                 "recipe": recipe.name,
                 "languages": {"source": source_language, "target": target_language},
                 "architecture": options.get("arch") or options.get("_name"),
@@ -165,7 +165,7 @@ def _export_graphs(lean: LeanModel, folder: Path, shortlisted: bool = False) -> 
                 names.SOURCE_TOKENS: sentence_axes, names.SOURCE_PADDING: sentence_axes,
                 **{name: per_sentence for name in encoder.output_names()[1:]},
             },
-        )  # fmt: skip
+        )
         encoded = dict(zip(encoder.output_names(), encoder(tokens), strict=True))
         decoder = DecoderGraph(model, shortlisted)
         hypotheses = _SENTENCES * _BEAM
@@ -193,7 +193,7 @@ def _export_graphs(lean: LeanModel, folder: Path, shortlisted: bool = False) -> 
         only_eos = torch.rand(hypotheses) < 0.3
         limits = only_eos, ~only_eos & (torch.rand(hypotheses) < 0.3)  # never both
         choice = (torch.randn(hypotheses), *limits, torch.tensor(2 * _BEAM))
-        # A sorted shortlist, the specials first (evo_mt.runtime.shortlist); unused without one.
+        # A sorted shortlist, the specials first (evo_mt.runtime.model.shortlist); unused without one.
         allowed = torch.randperm(len(lean.target) - len(SPECIALS))[:_ALLOWED] + len(SPECIALS)
         vocabulary = torch.cat([torch.arange(len(SPECIALS)), allowed.sort().values])
         columns = {1: names.ALLOWED} if shortlisted else {}
@@ -211,7 +211,7 @@ def _export_graphs(lean: LeanModel, folder: Path, shortlisted: bool = False) -> 
                 names.LOG_PROBS: {0: names.HYPOTHESES, **columns}, names.VOCABULARY: {0: names.ALLOWED},
                 **axes,
             },
-        )  # fmt: skip
+        )
 
 
 def _optimize(folder: Path) -> None:
@@ -221,7 +221,7 @@ def _optimize(folder: Path) -> None:
     opened, and cost little."""
     import onnxruntime
 
-    from evo_mt.runtime.onnx_model import session_options
+    from evo_mt.runtime.model.sessions import session_options
 
     for name in (names.ENCODER, names.DECODER):
         graph = folder / name

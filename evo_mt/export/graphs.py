@@ -3,7 +3,7 @@
 Both wrap evo_mt.inference.transformer's modules and call their own code (Encoder.encode,
 Decoder.start, Decoder.step), so the exported model computes what the lean engine computes;
 only the state moves from a DecoderState into graph inputs and outputs, named as
-evo_mt.runtime.model_folder says. Where the lean engine appends each step's self-attention
+evo_mt.runtime.model.folder says. Where the lean engine appends each step's self-attention
 keys and values and reorders them (DecoderState.select), the graph gathers the same rows
 from tables by index; the values attended to are the same. The source padding mask is always
 an input (the lean engine drops an all-false one), which changes nothing in the results.
@@ -18,8 +18,8 @@ from torch import Tensor, nn
 
 from evo_mt.evolving_maths import masked_entries
 from evo_mt.inference.transformer import DecoderState, LayerState, Transformer
-from evo_mt.runtime import model_folder as names
-from evo_mt.runtime.vocabulary import EOS, PAD
+from evo_mt.runtime.base.vocabulary import EOS, PAD
+from evo_mt.runtime.model import folder as names
 
 
 def state_kinds(model: Transformer, layer: int) -> List[str]:
@@ -78,7 +78,7 @@ class DecoderGraph(nn.Module):
         self.model = model
         self.state_names = state_names(model)
         # With a shortlist, the step scores the target indices `vocabulary` only, and its
-        # candidates' tokens are columns of it (evo_mt.runtime.shortlist); without one, the
+        # candidates' tokens are columns of it (evo_mt.runtime.model.shortlist); without one, the
         # graph has no `vocabulary` input (the exporter leaves out an input never read).
         self.shortlisted = shortlisted
 
@@ -86,7 +86,7 @@ class DecoderGraph(nn.Module):
         self, last_tokens: Tensor, step: Tensor, reorder: Tensor, history: Tensor, source_padding: Tensor,
         scores: Tensor, only_eos: Tensor, no_eos: Tensor, candidates: Tensor, vocabulary: Tensor,
         *cached: Tensor,
-    ):  # fmt: skip
+    ):
         given: Dict[str, Tensor] = dict(zip(self.state_names, cached, strict=True))
         layers = []
         for i in range(len(self.model.decoder.layers)):
@@ -122,7 +122,7 @@ class DecoderGraph(nn.Module):
             names.LAST_TOKENS, names.STEP, names.REORDER, names.HISTORY, names.SOURCE_PADDING,
             names.SCORES, names.ONLY_EOS, names.NO_EOS, names.CANDIDATES, names.VOCABULARY,
             *self.state_names,
-        ]  # fmt: skip
+        ]
 
     def output_names(self) -> List[str]:
         return [*names.STEP_OUTPUTS] + [names.NEXT + name for name in self.output_state()]
@@ -131,8 +131,8 @@ class DecoderGraph(nn.Module):
 def _choice(
     log_probs: Tensor, scores: Tensor, only_eos: Tensor, no_eos: Tensor, count: Tensor, sentences: int
 ) -> Tuple[Tensor, Tensor, Tensor]:
-    """Beam search's choice of candidates (Limits.applied, then candidates in evo_mt.runtime.
-    beam_search), so that a step's log-probabilities need not leave ONNX Runtime: (scores,
+    """Beam search's choice of candidates (StepLimits.applied, then candidates in evo_mt.runtime.
+    search.beam_search), so that a step's log-probabilities need not leave ONNX Runtime: (scores,
     tokens, hypotheses of the sentence), each (sentences, count). ONNX's TopK puts the lower
     index first among equal values, as the numpy search sorts them.
 
@@ -147,7 +147,7 @@ def _choice(
         torch.where(column == PAD, neg_inf, 0.0),  # any token but padding
         torch.where(column == EOS, 0.0, neg_inf),  # only </s>
         torch.where((column == PAD) | (column == EOS), neg_inf, 0.0),  # no </s>
-    ])  # fmt: skip
+    ])
     kind = only_eos.long() + 2 * no_eos.long()
     # (N, V) -> (S, hypotheses of a sentence x V)
     total = (log_probs + limits[kind] + scores.unsqueeze(1)).view(sentences, -1)

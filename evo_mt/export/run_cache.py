@@ -2,7 +2,7 @@
 `evo-mt serve RUN` run on ONNX Runtime, as fast as an exported folder.
 
     <run>/exported/
-      checkpoint_best-<sha256[:16]>/        an exported folder (evo_mt.runtime.model_folder)
+      checkpoint_best-<sha256[:16]>/        an exported folder (evo_mt.runtime.model.folder)
       checkpoint_best-<sha256[:16]>-int8/   the same, int8
       checkpoint_best.json                  the checkpoint's size, mtime and sha256
 
@@ -10,9 +10,9 @@ The folder is named after its checkpoint's content, so a changed checkpoint (ret
 averaged again) gets a new export and the stale one is removed. Hashing a large checkpoint
 costs more than a one-line translation, so the sha256 is reused while the file's size and
 modification time stay those it was computed for. An export is written under a scratch
-name and renamed whole: concurrent commands each export, the first rename wins, and no
-reader ever sees half a folder. Only this path imports torch (to export), and only when the
-export is missing or stale.
+name and renamed whole (evo_mt.runtime.base.files): concurrent commands each export, the
+last rename wins, and no reader ever sees half a folder. Only this path imports torch (to
+export), and only when the export is missing or stale.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Dict
 
 from evo_mt.pipeline.run_folder import find_checkpoint
-from evo_mt.runtime.errors import UserError
-from evo_mt.runtime.model_folder import ModelFolder, ModelFolderError, open_folder, sha256
+from evo_mt.runtime.base.errors import UserError
+from evo_mt.runtime.base.files import atomic_file, digest
+from evo_mt.runtime.model.folder import ModelFolder, ModelFolderError, open_folder
 
 CACHE = "exported"
 
@@ -43,10 +43,10 @@ def cached_model(run_or_checkpoint: Path | str, *, quantize: str = "none") -> Mo
     run.recipe()  # a clear error when this is not a run folder
     cache = run.root / CACHE
     try:
-        digest = _checkpoint_sha256(checkpoint, cache)
+        checksum = _checkpoint_sha256(checkpoint, cache)
         suffix = "" if quantize == "none" else f"-{quantize}"
-        folder = cache / f"{checkpoint.stem}-{digest[:16]}{suffix}"
-        opened = _opened(folder, digest)
+        folder = cache / f"{checkpoint.stem}-{checksum[:16]}{suffix}"
+        opened = _opened(folder, checksum)
         if opened is None:
             _export(checkpoint, folder, quantize)
             opened = open_folder(folder)
@@ -80,22 +80,21 @@ def _checkpoint_sha256(checkpoint: Path, cache: Path) -> str:
             return stamp["sha256"]
     except (OSError, ValueError):
         pass
-    digest = sha256(checkpoint)
+    found = digest(checkpoint)
     cache.mkdir(exist_ok=True)
-    scratch = cache / f".{stamp_file.name}.{os.getpid()}"
-    scratch.write_text(json.dumps({**now, "sha256": digest}) + "\n", encoding="utf-8")
-    os.replace(scratch, stamp_file)
-    return digest
+    with atomic_file(stamp_file) as scratch:
+        scratch.write_text(json.dumps({**now, "sha256": found}) + "\n", encoding="utf-8")
+    return found
 
 
-def _opened(folder: Path, digest: str) -> ModelFolder | None:
+def _opened(folder: Path, checksum: str) -> ModelFolder | None:
     """`folder` opened if it is a sound export of the checkpoint with this sha256, in this
     evo-mt's format (another version's export is redone); else None."""
     if not folder.is_dir():
         return None
     try:
         opened = open_folder(folder)
-        return opened if opened.manifest["checkpoint"]["sha256"] == digest else None
+        return opened if opened.manifest["checkpoint"]["sha256"] == checksum else None
     except (ModelFolderError, KeyError, TypeError):
         return None
 
@@ -103,21 +102,8 @@ def _opened(folder: Path, digest: str) -> ModelFolder | None:
 def _export(checkpoint: Path, folder: Path, quantize: str) -> None:
     from evo_mt.export.exporter import export
 
-    scratch = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
-    try:
-        export(checkpoint, scratch / "model", quantize=quantize)
-        if folder.exists():  # unsound or of another format version: set aside, then replaced
-            (scratch / "model").rename(scratch / "new")
-            folder.rename(scratch / "old")
-            (scratch / "new").rename(folder)
-        else:
-            try:
-                (scratch / "model").rename(folder)
-            except OSError:
-                if not folder.is_dir():  # not another command's export, finished first
-                    raise
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    # Written whole, then renamed over an unsound folder or one of another format version.
+    export(checkpoint, folder, quantize=quantize, force=True)
 
 
 def default_engine(run_or_checkpoint: Path | str, device: str | None) -> str:

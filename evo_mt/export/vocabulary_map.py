@@ -1,4 +1,4 @@
-"""A vocabulary map for the runtime's shortlist (evo_mt.runtime.shortlist), learnt from a run's
+"""A vocabulary map for the runtime's shortlist (evo_mt.runtime.model.shortlist), learnt from a run's
 training pairs: for each source piece, the target pieces that occur in the same sentence
 pairs most often relative to how often each occurs at all (Dice's coefficient, 2 x both /
 (source + target), over sentence pairs), the piece itself where the target vocabulary holds
@@ -14,7 +14,7 @@ from typing import Dict, Iterable, List, Tuple
 
 import numpy as np
 
-from evo_mt.runtime.vocabulary import SPECIALS, Vocabulary
+from evo_mt.runtime.base.vocabulary import SPECIALS, Vocabulary
 
 PER_PIECE = 10
 FREQUENT = 100

@@ -3,7 +3,7 @@
 `LeanModel.load` reads the checkpoint with `weights_only=True` (evo_mt.checkpoints), builds the
 plain-PyTorch model of evo_mt.inference.transformer from its stored configuration and
 loads its weights by their fairseq names. `generate` runs fairseq's beam search
-(evo_mt.runtime.beam_search, in numpy: the exported model's too) on batches of source
+(evo_mt.runtime.search.beam_search, in numpy: the exported model's too) on batches of source
 token indices; each step's log-probabilities are handed over without a copy on the CPU.
 """
 
@@ -20,11 +20,11 @@ from torch import nn
 from evo_mt.architecture.config import Architecture, flat_options
 from evo_mt.checkpoints import CheckpointError, read_checkpoint
 from evo_mt.inference.transformer import DecoderState, Transformer
-from evo_mt.runtime.beam_search import Hypothesis, beam_search
-from evo_mt.runtime.decoding import DecodingSettings
-from evo_mt.runtime.errors import OptionError
-from evo_mt.runtime.shortlist import searched
-from evo_mt.runtime.vocabulary import PAD, Vocabulary, dictionary_files
+from evo_mt.runtime.base.errors import OptionError
+from evo_mt.runtime.base.vocabulary import PAD, Vocabulary, dictionary_files
+from evo_mt.runtime.model.shortlist import searched
+from evo_mt.runtime.search.beam_search import Hypothesis, beam_search
+from evo_mt.runtime.search.decoding import DecodingSettings
 
 # Weights fairseq keeps in its state dict that inference does not use: format markers and
 # the sinusoidal table's placeholder.
@@ -39,7 +39,7 @@ class _Decoding:
         self, model: Transformer, state: DecoderState, device: torch.device, vocabulary: np.ndarray | None
     ) -> None:
         self.model, self.state, self.device = model, state, device
-        # With a shortlist, beam search's tokens are its columns (evo_mt.runtime.shortlist).
+        # With a shortlist, beam search's tokens are its columns (evo_mt.runtime.model.shortlist).
         self.vocabulary = None if vocabulary is None else torch.from_numpy(vocabulary).to(device)
 
     def step(self, last_tokens: np.ndarray) -> np.ndarray:
@@ -121,7 +121,7 @@ class LeanModel:
         return cls(
             model, source, target, options=vars(flat_options(model_cfg)), languages=tuple(languages),
             quantized=quantize != "none",
-        )  # fmt: skip
+        )
 
     @property
     def max_source_positions(self) -> int:
@@ -144,8 +144,8 @@ class LeanModel:
         vocabulary: np.ndarray | None = None,
     ) -> List[List[Hypothesis]]:
         """The finished hypotheses of each source (indices ending in </s>), best first;
-        `constraints`: each source's required target phrases (evo_mt.runtime.beam_search);
-        `vocabulary`: the target indices allowed, a shortlist's (evo_mt.runtime.shortlist)."""
+        `constraints`: each source's required target phrases (evo_mt.runtime.search.beam_search);
+        `vocabulary`: the target indices allowed, a shortlist's (evo_mt.runtime.model.shortlist)."""
         if vocabulary is not None and self.quantized:
             raise OptionError("quantize", "a vocabulary shortlist needs the unquantized model")
         lengths = [len(s) for s in sources]

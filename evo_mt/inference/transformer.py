@@ -25,7 +25,7 @@ from evo_mt.activations import FEED_FORWARD
 from evo_mt.architecture.chains import Link
 from evo_mt.architecture.config import Architecture, Side
 from evo_mt.evolving_maths import evolve, handed_on, masked_entries, probabilities
-from evo_mt.runtime.vocabulary import PAD
+from evo_mt.runtime.base.vocabulary import PAD
 
 
 class Attention(nn.Module):
@@ -236,7 +236,7 @@ class DecoderLayer(_Layer):
     def step(
         self, x: Tensor, memory: LayerState, source_masked: Tensor | None,
         hypotheses_masked: Tensor | None, handed: Dict,
-    ) -> Tensor:  # fmt: skip
+    ) -> Tensor:
         """One target position (N, 1, C) of N hypotheses through the layer; `handed` holds each
         chain's map from the layer below and receives this layer's. The source's padding is
         given per sentence (S, 1, 1, T_src) and per hypothesis (N, 1, 1, T_src)."""
@@ -256,7 +256,7 @@ class DecoderLayer(_Layer):
             h, memory.cross_keys, memory.cross_values, masked=source_masked,
             chain_masked=source_masked if hypotheses_masked is None else hypotheses_masked,
             previous=handed["cross"], rows_above=rows,
-        )  # fmt: skip
+        )
         _keep_rows(memory, "cross", rows)
         return self.feed_forward(self.added(self.encoder_attn_layer_norm, x, out))
 
@@ -450,7 +450,7 @@ class Decoder(_Stack):
 
     def step(self, last_tokens: Tensor, state: DecoderState, vocabulary: Tensor | None = None) -> Tensor:
         """Log-probabilities (N, V) of the next token of N hypotheses ending in `last_tokens` (N,);
-        with `vocabulary` (V',), sorted target indices (evo_mt.runtime.shortlist), of those
+        with `vocabulary` (V',), sorted target indices (evo_mt.runtime.model.shortlist), of those
         tokens only: (N, V'), normalised over them."""
         # `steps` is a count, or a tensor in an exported graph, where the step is an input.
         position = (PAD + 1 + state.steps) * last_tokens.new_ones((1, 1))

@@ -12,9 +12,9 @@ from typing import Dict, List, Tuple
 import torch
 
 from evo_mt.checkpoints import read_checkpoint
-from evo_mt.pipeline.files import atomic_file
 from evo_mt.pipeline.run_folder import Run
-from evo_mt.runtime.errors import OptionError, UserError
+from evo_mt.runtime.base.errors import OptionError, UserError
+from evo_mt.runtime.base.files import atomic_file
 
 logger = logging.getLogger("evo_mt")
 _EPOCH = re.compile(r"checkpoint(\d+)\.pt$")
@@ -80,5 +80,5 @@ def average_run(run: Run, last: int | None = None) -> Tuple[List[Path], Path]:
         logger.warning(
             "average: the recipe's average_last is %d, but there are only %d checkpoints; averaging those",
             count, len(paths),
-        )  # fmt: skip
+        )
     return paths, average_checkpoints(paths, run.averaged)

@@ -9,8 +9,8 @@ import dataclasses
 from pathlib import Path
 
 from evo_mt.pipeline.run_folder import Run
-from evo_mt.runtime.decoding import DecodingSettings
-from evo_mt.runtime.errors import UserError
+from evo_mt.runtime.base.errors import UserError
+from evo_mt.runtime.search.decoding import DecodingSettings
 
 
 def model_decoding(model: Path) -> DecodingSettings:

@@ -17,9 +17,9 @@ import torch
 from evo_mt.checkpoints import CheckpointError
 from evo_mt.inference.lean_model import QUANTIZATIONS
 from evo_mt.pipeline.fairseq_commands import MAX_LEN_A, MAX_LEN_B
-from evo_mt.runtime.decoding import Decoded
-from evo_mt.runtime.errors import OptionError
-from evo_mt.runtime.shortlist import Shortlist
+from evo_mt.runtime.base.errors import OptionError
+from evo_mt.runtime.model.shortlist import Shortlist
+from evo_mt.runtime.search.decoding import Decoded
 
 Constraints = Sequence[Sequence[Sequence[int]]] | None  # per source: required target phrases
 
@@ -52,7 +52,7 @@ class LeanEngine:
     def __init__(
         self, checkpoint: Path, dictionaries: Path, *, device: torch.device, beam: int, lenpen: float,
         quantize: str,
-    ) -> None:  # fmt: skip
+    ) -> None:
         from evo_mt.inference.lean_model import LeanModel
 
         self.model = LeanModel.load(checkpoint, dictionaries, quantize=quantize).to(device)
@@ -84,7 +84,7 @@ class LeanEngine:
         found = self.model.generate(
             sources, beam=self.beam, lenpen=self.lenpen, max_len_a=MAX_LEN_A, max_len_b=MAX_LEN_B,
             constraints=constraints, vocabulary=vocabulary,
-        )  # fmt: skip
+        )
         target = self.model.target
         return [[Decoded(target.decode(h.tokens), h.score) for h in best[:nbest]] for best in found]
 
@@ -97,7 +97,7 @@ class FairseqEngine:
     def __init__(
         self, checkpoint: Path, dictionaries: Path, *, device: torch.device, beam: int, lenpen: float,
         quantize: str,
-    ) -> None:  # fmt: skip
+    ) -> None:
         from fairseq import checkpoint_utils
         from omegaconf.errors import OmegaConfBaseException
 
@@ -174,7 +174,7 @@ class FairseqEngine:
         self, sources: List[List[int]], nbest: int, constraints: Constraints = None
     ) -> List[List[Decoded]]:
         # fairseq limits every hypothesis of a batch by the batch's longest source; evo-mt's
-        # rule (evo_mt.runtime.decoding) is each sentence's own. Sentences of one length share
+        # rule (evo_mt.runtime.search.decoding) is each sentence's own. Sentences of one length share
         # their limit, so each length is generated as a batch of its own (and, constrained,
         # each length and number of constraint tokens: the room left for them).
         found: List[List[Decoded] | None] = [None] * len(sources)
@@ -219,6 +219,6 @@ class FairseqEngine:
 def load_engine(
     engine: str, checkpoint: Path, dictionaries: Path, *, device: torch.device, beam: int, lenpen: float,
     quantize: str,
-) -> LeanEngine | FairseqEngine:  # fmt: skip
+) -> LeanEngine | FairseqEngine:
     kind = LeanEngine if engine == "lean" else FairseqEngine
     return kind(checkpoint, dictionaries, device=device, beam=beam, lenpen=lenpen, quantize=quantize)

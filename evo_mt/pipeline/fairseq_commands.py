@@ -11,7 +11,7 @@ from typing import List, Mapping
 
 from evo_mt.pipeline.recipes import Recipe
 from evo_mt.pipeline.run_folder import Run
-from evo_mt.runtime.decoding import DecodingSettings
+from evo_mt.runtime.search.decoding import DecodingSettings
 
 # `--user-dir evo_mt`: fairseq imports the package and its models/ folder (the plugin).
 USER_DIR = str(Path(__file__).resolve().parents[1])
@@ -30,7 +30,7 @@ def preprocess_arguments(recipe: Recipe, encoded: Path, out: Path) -> List[str]:
         "--trainpref", str(encoded / "train"), "--validpref", str(encoded / "valid"),
         "--testpref", str(encoded / "test"), "--destdir", str(out),
         "--joined-dictionary", "--workers", "2",
-    ]  # fmt: skip
+    ]
 
 
 def train_arguments(
@@ -49,7 +49,7 @@ def train_arguments(
         "--save-dir", str(run.checkpoints),
         "--log-format", LOG_FORMAT,
         "--tensorboard-logdir", str(run.tensorboard),
-    ]  # fmt: skip
+    ]
     if "--eval-bleu" in recipe.train_arguments() + list(overrides):
         arguments += eval_bleu_arguments(recipe)
     arguments += recipe.train_arguments()
@@ -67,7 +67,7 @@ def eval_bleu_arguments(recipe: Recipe) -> List[str]:
     generation = {
         "beam": recipe.score.beam, "lenpen": recipe.score.lenpen,
         "max_len_a": MAX_LEN_A, "max_len_b": MAX_LEN_B,
-    }  # fmt: skip
+    }
     return ["--eval-bleu-remove-bpe", "sentencepiece", "--eval-bleu-args", json.dumps(generation)]
 
 
@@ -83,7 +83,7 @@ def train_launcher(
         f"--nproc-per-node={nproc_per_node}", f"--nnodes={nnodes}", f"--node-rank={node_rank}",
         f"--master-addr={master_addr}", f"--master-port={master_port}",
         *worker,
-    ]  # fmt: skip
+    ]
 
 
 def torchrun_worker_arguments(env: Mapping[str, str]) -> List[str]:
@@ -94,7 +94,7 @@ def torchrun_worker_arguments(env: Mapping[str, str]) -> List[str]:
         "--distributed-rank", env["RANK"],
         "--device-id", env.get("LOCAL_RANK", "0"),
         "--distributed-no-spawn",
-    ]  # fmt: skip
+    ]
 
 
 def interactive_command(run: Run, checkpoint: Path, *, beam: int, buffered: bool) -> List[str]:
@@ -112,5 +112,5 @@ def interactive_command(run: Run, checkpoint: Path, *, beam: int, buffered: bool
         "--source-lang", recipe.source_lang, "--target-lang", recipe.target_lang,
         "--bpe", "sentencepiece", "--sentencepiece-model", str(run.sentencepiece), "--beam", str(beam),
         "--max-len-a", str(MAX_LEN_A), "--max-len-b", str(MAX_LEN_B),
-    ]  # fmt: skip
+    ]
     return command + (["--buffer-size", "1024", "--batch-size", "64"] if buffered else [])

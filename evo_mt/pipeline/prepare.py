@@ -17,11 +17,11 @@ from tqdm import tqdm
 
 from evo_mt.pipeline import fairseq_commands
 from evo_mt.pipeline.corpora import reader_for
-from evo_mt.pipeline.files import atomic_dir, atomic_file, read_lines, write_lines
 from evo_mt.pipeline.recipes import RECIPE_FILE, Recipe
 from evo_mt.pipeline.run_folder import SPLITS, TRAINING_LENGTHS, Run, piece_statistics
 from evo_mt.pipeline.run_lock import holding
-from evo_mt.runtime.errors import UserError
+from evo_mt.runtime.base.errors import UserError
+from evo_mt.runtime.base.files import atomic_dir, atomic_file, read_lines, write_lines
 
 logger = logging.getLogger("evo_mt")
 
@@ -42,7 +42,7 @@ def _elapsed_bar(description: str) -> Iterator[None]:
     Shown on a terminal only, and only once the step has taken a second.
     """
     bar = tqdm(desc=description, bar_format="{desc}: {elapsed}", file=sys.stderr, leave=False,
-               delay=1, disable=None)  # fmt: skip
+               delay=1, disable=None)
     done = threading.Event()
 
     def tick() -> None:

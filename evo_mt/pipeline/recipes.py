@@ -11,8 +11,8 @@ from typing import Any, Dict, List, Tuple, Union
 
 import tomllib
 
-from evo_mt.runtime.decoding import DecodingSettings
-from evo_mt.runtime.errors import OptionError, UserError
+from evo_mt.runtime.base.errors import OptionError, UserError
+from evo_mt.runtime.search.decoding import DecodingSettings
 
 RECIPE_FILE = "recipe.toml"
 PROJECT_RECIPES = Path(__file__).resolve().parents[2] / "recipes"

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Tuple
 
 from evo_mt.pipeline.recipes import RECIPE_FILE, Recipe, load_recipe
-from evo_mt.runtime.errors import UserError
+from evo_mt.runtime.base.errors import UserError
 
 SPLITS = ("train", "valid", "test")
 TRAINING_LENGTHS = "training-source-pieces.json"  # in encoded/: what piece_statistics gives

@@ -12,9 +12,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Dict, Iterator
 
-from evo_mt.pipeline.files import make_folder
 from evo_mt.pipeline.run_folder import Run
-from evo_mt.runtime.errors import UserError
+from evo_mt.runtime.base.errors import UserError
+from evo_mt.runtime.base.files import make_folder
 
 # Folders this process holds, with how many nested holds: `train` prepares under its own lock.
 _held: Dict[Path, int] = {}

@@ -12,10 +12,10 @@ from typing import Dict, List
 from evo_mt.pipeline.recipes import RECIPE_FILE
 from evo_mt.pipeline.run_folder import Run
 from evo_mt.pipeline.train_log import history, last_command
-from evo_mt.runtime.errors import UserError
+from evo_mt.runtime.base.errors import UserError
 
 COLUMNS = ("run", "recipe", "arch", "ea options", "updates", "epochs", "best valid loss", "best valid BLEU",
-           "latest score")  # fmt: skip
+           "latest score")
 
 
 def find_runs(folder: Path) -> List[Run]:

@@ -14,11 +14,11 @@ from tqdm import tqdm
 
 from evo_mt.pipeline.decoding_defaults import decoding_settings
 from evo_mt.pipeline.engines import decoding_variant
-from evo_mt.pipeline.files import atomic_file, read_lines, write_lines
 from evo_mt.pipeline.run_folder import Run
 from evo_mt.pipeline.translation import Translator
-from evo_mt.runtime.errors import UserError
-from evo_mt.runtime.text import check_batch_size
+from evo_mt.runtime.base.errors import UserError
+from evo_mt.runtime.base.files import atomic_file, read_lines, write_lines
+from evo_mt.runtime.text.batching import check_batching
 
 CHUNK = 512  # lines per progress step
 
@@ -73,7 +73,8 @@ def score_run(
     found = run.checkpoint(checkpoint)
     decoding = decoding_settings(run.root, beam=beam, lenpen=lenpen)
     beam, lenpen = decoding.beam, decoding.lenpen
-    batch_size = check_batch_size(batch_size if batch_size is not None else recipe.score.batch_size)
+    batch_size = batch_size if batch_size is not None else recipe.score.batch_size
+    check_batching(batch_size)
     source_file, reference_file = run.text(split, recipe.source_lang), run.text(split, recipe.target_lang)
     if not source_file.is_file() or not reference_file.is_file():
         raise UserError(f"{run.root}: no prepared {split!r} split (expected {source_file})")
@@ -82,7 +83,7 @@ def score_run(
     translator = Translator(
         found, sentencepiece=run.sentencepiece, dictionaries=run.data_bin, beam=beam, lenpen=lenpen,
         engine=engine, quantize=quantize,
-    ).with_split(False)  # fmt: skip
+    ).with_split(False)
     hypotheses = []
     # disable=None: a bar on a terminal, nothing in a log file.
     bar = tqdm(total=len(sources), desc=f"translate {split}", unit=" sent", file=sys.stderr, disable=None)

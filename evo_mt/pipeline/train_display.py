@@ -77,7 +77,7 @@ class TrainDisplay:
                     total=size, desc=f"epoch {epoch}", unit="upd", file=self.stream, leave=False,
                     ncols=None if width else FALLBACK_SIZE[0], dynamic_ncols=bool(width),
                     nrows=None if height else FALLBACK_SIZE[1],
-                )  # fmt: skip
+                )
             self.bar.total = max(size or 0, done)
             self.bar.set_postfix(figures, refresh=False)
             self.bar.update(done - self.bar.n)
@@ -103,7 +103,7 @@ class TrainDisplay:
     def _epoch_done(self, record: Record) -> None:
         self.close()
         parts: List[str] = [f"epoch {int(record.get('epoch') or 0)}: {record.updates} updates",
-                            f"train loss {_number(record.get('loss'))}"]  # fmt: skip
+                            f"train loss {_number(record.get('loss'))}"]
         if self.valid is not None:
             valid = self.valid
             parts.append(f"valid loss {_number(valid.get('loss'))} (ppl {_number(valid.get('ppl'), 2)})")

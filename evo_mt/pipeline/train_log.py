@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List
 
-from evo_mt.runtime.errors import UserError
+from evo_mt.runtime.base.errors import UserError
 
 RECORD_TAGS = ("train_inner", "valid", "train")
 LINE = re.compile(r"^\S+ \S+ \| [A-Z]+ \| (?P<tag>[\w.]+) \| (?P<message>.*)$")

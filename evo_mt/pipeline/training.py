@@ -16,13 +16,13 @@ import sys
 from typing import List
 
 from evo_mt.pipeline import fairseq_commands
-from evo_mt.pipeline.files import make_folder
 from evo_mt.pipeline.recipes import Recipe
 from evo_mt.pipeline.run_folder import Run
 from evo_mt.pipeline.run_lock import holding
 from evo_mt.pipeline.train_display import TrainDisplay
 from evo_mt.pipeline.train_log import COMMAND_LINE
-from evo_mt.runtime.errors import UserError
+from evo_mt.runtime.base.errors import UserError
+from evo_mt.runtime.base.files import make_folder
 
 logger = logging.getLogger("evo_mt")
 # Lines of fairseq's output shown when it fails (its error, or the end of its traceback).
@@ -72,7 +72,7 @@ def train(
             child = subprocess.Popen(
                 command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=environment,
                 text=True, errors="replace",
-            )  # fmt: skip
+            )
             try:
                 for line in child.stdout:
                     log.write(line)

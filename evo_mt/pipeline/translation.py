@@ -12,9 +12,9 @@ import torch
 
 from evo_mt.pipeline.engines import check_engine, load_engine
 from evo_mt.pipeline.run_folder import Run, find_checkpoint
-from evo_mt.runtime.decoding import Decoded
-from evo_mt.runtime.errors import OptionError, UserError
-from evo_mt.runtime.text import TextTranslator, check_search
+from evo_mt.runtime.base.errors import OptionError, UserError
+from evo_mt.runtime.search.decoding import Decoded, check_search
+from evo_mt.runtime.text.translator import TextTranslator
 
 
 def resolve_device(device: str | None) -> torch.device:
@@ -36,7 +36,7 @@ class Translator(TextTranslator):
     `dictionaries` is the folder of fairseq's dictionaries (a run's data-bin/). Most callers
     want `Translator.load(run_or_checkpoint)`, which finds all three in a run folder.
     `run`, if given, is the run folder whose training data says how long a sentence the
-    model knows (evo_mt.runtime.text). `engine` "lean" runs the fairseq-free inference
+    model knows (evo_mt.runtime.text.translator). `engine` "lean" runs the fairseq-free inference
     engine (optionally `quantize` "int8"), "fairseq" fairseq's own generator; both give the
     same translations.
     """
@@ -68,7 +68,7 @@ class Translator(TextTranslator):
         self.engine = load_engine(
             engine, self.checkpoint, Path(dictionaries), device=self.device, beam=beam, lenpen=lenpen,
             quantize=quantize,
-        )  # fmt: skip
+        )
         self.quantize = quantize
         if shortlist is not None:  # an exported folder's map, to compare the engines with it
             if engine != "lean" or quantize != "none":
@@ -96,7 +96,7 @@ class Translator(TextTranslator):
         """The translator of a run folder (its default checkpoint, or `checkpoint`: a file or a
         name in its checkpoints/), or of a checkpoint file inside a run folder. `options` are
         those of the constructor: beam, nbest, lenpen, device, engine, quantize, shortlist (a
-        vocabulary map, evo_mt.runtime.shortlist)."""
+        vocabulary map, evo_mt.runtime.model.shortlist)."""
         if checkpoint is None:
             run, found = find_checkpoint(run_or_checkpoint)
         else:

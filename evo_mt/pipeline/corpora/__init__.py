@@ -10,7 +10,7 @@ from typing import Callable, Dict
 
 from evo_mt.pipeline.corpora import iwslt14, plain, toy, wmt14
 from evo_mt.pipeline.recipes import Recipe
-from evo_mt.runtime.errors import UserError
+from evo_mt.runtime.base.errors import UserError
 
 Reader = Callable[[Recipe, "str | None", Path, Path], None]
 

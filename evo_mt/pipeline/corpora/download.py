@@ -1,6 +1,5 @@
 """Getting corpus archives onto disk: resumable, checksummed downloads and safe extraction."""
 
-import hashlib
 import http.client
 import os
 import sys
@@ -14,8 +13,8 @@ from urllib.parse import urlparse
 
 from tqdm import tqdm
 
-from evo_mt.pipeline.files import atomic_dir, discard
-from evo_mt.runtime.errors import OptionError, UserError
+from evo_mt.runtime.base.errors import OptionError, UserError
+from evo_mt.runtime.base.files import atomic_dir, digest, discard
 
 URL_SCHEMES = ("http", "https", "ftp")
 CHUNK = 1 << 20
@@ -49,7 +48,7 @@ def fetch(
     """
     checksums = {name: value.lower() for name, value in (("sha256", sha256), ("md5", md5)) if value}
     if dest.is_file():
-        if all(_digest(dest, name) == value for name, value in checksums.items()):
+        if all(digest(dest, name) == value for name, value in checksums.items()):
             return dest
         discard(dest)  # stale or corrupt: fetch it again
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -62,7 +61,7 @@ def fetch(
             failures.append(f"{candidate}: {_reason(error)}" if candidate != url else _reason(error))
             continue
         for name, expected in checksums.items():
-            actual = _digest(part, name)
+            actual = digest(part, name)
             if actual != expected:
                 discard(part)
                 raise UserError(f"{candidate}: {name} mismatch: expected {expected}, got {actual}")
@@ -116,14 +115,6 @@ def _reason(error: BaseException) -> str:
     if isinstance(error, urllib.error.URLError):
         return str(error.reason)
     return str(error) or type(error).__name__
-
-
-def _digest(path: Path, algorithm: str) -> str:
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def obtain(source: str | None, url: str, downloads: Path, **checksums: str | None) -> Path:

@@ -20,7 +20,7 @@ from evo_mt.pipeline.corpora.download import extract, obtain
 from evo_mt.pipeline.corpora.splits import check_language_pair, write_split, write_train_and_valid
 from evo_mt.pipeline.corpora.text import aligned, corpus_lines, sgml_segments, squeeze
 from evo_mt.pipeline.recipes import Recipe
-from evo_mt.runtime.errors import UserError
+from evo_mt.runtime.base.errors import UserError
 
 # fairseq publishes no checksum for this archive: it is recognised by the members it must hold.
 URL = "http://dl.fbaipublicfiles.com/fairseq/data/iwslt14/de-en.tgz"

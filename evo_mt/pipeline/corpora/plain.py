@@ -9,7 +9,7 @@ from pathlib import Path
 from evo_mt.pipeline.corpora.splits import cleaned, write_split
 from evo_mt.pipeline.corpora.text import aligned, corpus_lines
 from evo_mt.pipeline.recipes import Recipe
-from evo_mt.runtime.errors import OptionError
+from evo_mt.runtime.base.errors import OptionError
 
 SPLITS = ("train", "valid", "test")
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence, TextIO
 
 from evo_mt.pipeline.corpora.text import Pair, keep_pair, lowercased
-from evo_mt.pipeline.files import atomic_file
 from evo_mt.pipeline.recipes import Recipe
-from evo_mt.runtime.errors import UserError
+from evo_mt.runtime.base.errors import UserError
+from evo_mt.runtime.base.files import atomic_file
 
 
 def check_language_pair(recipe: Recipe, corpus: str, languages: Sequence[str]) -> None:

@@ -9,8 +9,8 @@ import re
 from pathlib import Path
 from typing import Iterable, Iterator, List, Tuple
 
-from evo_mt.runtime.errors import UserError
-from evo_mt.runtime.lines import file_lines
+from evo_mt.runtime.base.errors import UserError
+from evo_mt.runtime.base.lines import file_lines
 
 Pair = Tuple[str, str]
 
@@ -29,7 +29,7 @@ def keep_pair(source: str, target: str, min_tokens: int, max_tokens: int, max_ra
 def corpus_lines(path: Path) -> Iterator[str]:
     """The lines of a (possibly huge) text file, streamed, without their newline.
 
-    A line is evo_mt.runtime.lines' ("\n" alone ends it), as the Perl/awk pipeline splits:
+    A line is evo_mt.runtime.base.lines' ("\n" alone ends it), as the Perl/awk pipeline splits:
     splitting on a lone "\r" or U+2028, which crawled sentences hold, would misalign the
     sides. Invalid UTF-8 (rare in crawled text) becomes U+FFFD instead of ending an hour-long run.
     """

@@ -17,7 +17,7 @@ from typing import Dict, List, Tuple
 
 from evo_mt.pipeline.corpora.splits import write_split
 from evo_mt.pipeline.recipes import Recipe
-from evo_mt.runtime.errors import OptionError, UserError
+from evo_mt.runtime.base.errors import OptionError, UserError
 
 VALID_SENTENCES = 500
 TEST_SENTENCES = 500
@@ -30,11 +30,11 @@ _PREPOSITIONS = {"with": "mit", "near": "bei", "under": "unter", "behind": "hint
 _DEFINITE = {
     ("nom", "m"): "der", ("nom", "f"): "die", ("nom", "n"): "das", ("nom", "pl"): "die",
     ("dat", "m"): "dem", ("dat", "f"): "der", ("dat", "n"): "dem", ("dat", "pl"): "den",
-}  # fmt: skip
+}
 _INDEFINITE = {
     ("nom", "m"): "ein", ("nom", "f"): "eine", ("nom", "n"): "ein", ("nom", "pl"): "einige",
     ("dat", "m"): "einem", ("dat", "f"): "einer", ("dat", "n"): "einem", ("dat", "pl"): "einigen",
-}  # fmt: skip
+}
 _PLURAL_ENDING = {"m": "e", "f": "en", "n": "er"}
 
 

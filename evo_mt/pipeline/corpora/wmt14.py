@@ -33,7 +33,7 @@ from evo_mt.pipeline.corpora.download import extract, fetch, is_url, url_basenam
 from evo_mt.pipeline.corpora.splits import check_language_pair, write_split, write_train_and_valid
 from evo_mt.pipeline.corpora.text import aligned, corpus_lines, sgml_segments, squeeze
 from evo_mt.pipeline.recipes import Recipe
-from evo_mt.runtime.errors import OptionError, UserError
+from evo_mt.runtime.base.errors import OptionError, UserError
 
 
 class Archive(NamedTuple):

@@ -1,6 +1,7 @@
 """The HTTP side: composes the routes (the one /translate, LibreTranslate's others, the page,
 /health, /info, /metrics, the OpenAPI description), JSON errors, client disconnects. No model
-work here: the batcher runs the model."""
+work and no translation steps here: the pipeline (evo_mt.runtime.text.pipeline) lays out the
+lines and joins the results, the batcher runs the model."""
 
 import asyncio
 import contextlib
@@ -19,16 +20,18 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from evo_mt.runtime.glossary import Glossary
 from evo_mt.runtime.serving import libretranslate
 from evo_mt.runtime.serving.batcher import Batcher, QueueFull
 from evo_mt.runtime.serving.bodies import api_key, client_address, read_payload
 from evo_mt.runtime.serving.keys import Access
 from evo_mt.runtime.serving.languages import LanguagePair
-from evo_mt.runtime.serving.limits import Limits
+from evo_mt.runtime.serving.limits import ServerLimits
 from evo_mt.runtime.serving.metrics import Metrics
 from evo_mt.runtime.serving.requests import RequestError, TranslateRequest, parse_translate
-from evo_mt.runtime.text import TextTranslator, join_translations
+from evo_mt.runtime.text.glossary import Glossary
+from evo_mt.runtime.text.phrases import ConstraintError
+from evo_mt.runtime.text.pipeline import plan_lines
+from evo_mt.runtime.text.translator import TextTranslator
 
 logger = logging.getLogger("evo_mt")
 
@@ -52,7 +55,10 @@ def memory_mib() -> Dict[str, float | None]:
 
 
 def create_app(
-    translator: TextTranslator, limits: Limits, access: Access | None = None, glossary: Glossary | None = None
+    translator: TextTranslator,
+    limits: ServerLimits,
+    access: Access | None = None,
+    glossary: Glossary | None = None,
 ) -> Starlette:
     access = access or Access()
     info = {
@@ -61,7 +67,7 @@ def create_app(
         "limits": limits.as_dict(),
     }
     pair = LanguagePair(info["source_language"], info["target_language"])
-    metrics = Metrics(queued_sentences=lambda: batcher.queued_lines)
+    metrics = Metrics(queued_sentences=lambda: batcher.queued_sentences)
     batcher = Batcher(translator, limits, on_batch=metrics.batch_done)
 
     @contextlib.asynccontextmanager
@@ -95,17 +101,20 @@ def create_app(
     async def translated(request: Request, parsed: TranslateRequest):
         """(each line's n best, or with "scores" its --json object; warnings), or (None, None)
         when the client left first."""
-        layouts = await asyncio.to_thread(lambda: [translator.layout(line) for line in parsed.lines])
-        units = [unit for found in layouts for unit in found.units]
-        required = await asyncio.to_thread(parsed.requirements, translator, layouts)
+        try:
+            plan = await asyncio.to_thread(
+                plan_lines, translator, parsed.lines, labels=parsed.labels, glossary=parsed.glossary,
+                beam=parsed.beam,
+            )
+        except ConstraintError as error:  # a glossary term that cannot be searched for
+            raise RequestError(400, str(error)) from None
         warnings = [
             f"{label}: a sentence longer than the {translator.sentence_pieces} subwords the model "
             "reads at once; translated in pieces"
-            for label, found in zip(parsed.labels, layouts, strict=True)
-            if found.cut_sentences
+            for label in plan.cut_labels
         ]
         try:
-            job = batcher.submit(units, beam=parsed.beam, nbest=parsed.nbest, phrases=required[0])
+            job = batcher.submit(plan.units, beam=parsed.beam, nbest=parsed.nbest, phrases=plan.encoded)
         except QueueFull:
             raise RequestError(
                 503, "the server is busy (its queue is full); retry later", retry_after=RETRY_AFTER_S
@@ -114,17 +123,18 @@ def create_app(
         if results is None:
             batcher.cancel(job)
             return None, None
+        lines = plan.joined(results, parsed.nbest)
         if parsed.scores:
-            return parsed.scored(layouts, results, required), warnings
-        return join_translations(layouts, results, parsed.nbest), warnings
+            return [line.to_json(parsed.shape) for line in lines], warnings
+        return [line.texts for line in lines], warnings
 
     async def health(_request: Request) -> Response:
-        ready = batcher.alive and batcher.queued_lines < limits.max_queued_lines
+        ready = batcher.alive and batcher.queued_sentences < limits.max_queued_sentences
         status = "ready" if ready else ("busy" if batcher.alive else "stopping")
         return JSONResponse(
             {
                 "status": status,
-                "queued_lines": batcher.queued_lines,
+                "queued_sentences": batcher.queued_sentences,
                 **vars(batcher.counters),
                 **memory_mib(),
             },
@@ -167,7 +177,7 @@ def create_app(
                 allow_origins=["*"],
                 allow_methods=["GET", "POST"],
                 allow_headers=["Authorization", "Content-Type"],
-            ),  # fmt: skip
+            ),
         ],
         exception_handlers={
             RequestError: _request_error,

@@ -1,10 +1,11 @@
-"""Dynamic batching: lines of concurrent requests decoded together on one worker thread.
+"""Dynamic batching: the sentences of concurrent requests decoded together on one worker thread.
 
-Requests put the units of their lines (sentences, as source pieces: evo_mt.runtime.segmentation)
-into one bounded queue. The worker takes the oldest
-waiting line, waits (at most `max_wait_ms` after it arrived) for the lines of the same beam
-size to fill a batch, then cuts batches by length exactly as `TextTranslator.translate` does and
-decodes the one holding the oldest line. Lines of different beam sizes never share a batch
+Requests put the units of their lines (sentences, or pieces of over-long ones, as source
+pieces: evo_mt.runtime.text.pipeline.Plan) into one bounded queue. The worker takes the
+oldest waiting unit, waits (at most `max_wait_ms` after it arrived) for the units of the same
+beam size to fill a batch, then cuts batches by length by the rule `evo-mt translate` uses
+(evo_mt.runtime.text.batching.length_batches) and decodes the one holding the oldest unit
+with the pipeline's `translate_units`. Units of different beam sizes never share a batch
 (beam search has one beam size per batch); n-best only slices the result, so it does not
 split batches. The event loop never runs the model: it only routes finished results back.
 """
@@ -16,8 +17,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Sequence
 
-from evo_mt.runtime.serving.limits import Limits
-from evo_mt.runtime.text import Scored, TextTranslator, length_batches
+from evo_mt.runtime.serving.limits import ServerLimits
+from evo_mt.runtime.text.batching import length_batches
+from evo_mt.runtime.text.pipeline import Phrases, translate_units
+from evo_mt.runtime.text.results import Scored
+from evo_mt.runtime.text.translator import TextTranslator
 
 logger = logging.getLogger("evo_mt")
 
@@ -28,7 +32,7 @@ class QueueFull(Exception):
 
 @dataclass(eq=False)
 class Job:
-    """One request's lines on their way through the batcher."""
+    """One request's units on their way through the batcher."""
 
     beam: int
     nbest: int
@@ -48,13 +52,13 @@ class Job:
 
 
 @dataclass(eq=False)
-class _Line:
+class _Unit:
     """One unit of a request: a sentence, or a piece of one too long for the model."""
 
     job: Job
     index: int
     pieces: Sequence[str]
-    phrases: List[str]  # required in its translation (glossary terms' targets)
+    phrases: Phrases  # required in its translation (glossary terms' targets), encoded
     arrived: float = field(default_factory=time.monotonic)
 
     @property
@@ -65,9 +69,9 @@ class _Line:
 @dataclass
 class Counters:
     requests: int = 0
-    lines: int = 0
+    sentences: int = 0  # units decoded: sentences, or pieces of over-long ones
     batches: int = 0
-    dropped_lines: int = 0  # lines of requests whose client left before they were decoded
+    dropped_sentences: int = 0  # units of requests whose client left before they were decoded
     rejected_requests: int = 0  # turned away because the queue was full
 
 
@@ -75,7 +79,7 @@ class Batcher:
     """The worker thread and its queue; `submit` and `cancel` are called from the event loop."""
 
     def __init__(
-        self, translator: TextTranslator, limits: Limits, on_batch: Callable[[int], None] | None = None
+        self, translator: TextTranslator, limits: ServerLimits, on_batch: Callable[[int], None] | None = None
     ) -> None:
         """`on_batch` gets the number of sentences of each batch decoded, on the worker thread."""
         self.translator = translator
@@ -83,13 +87,13 @@ class Batcher:
         self.on_batch = on_batch
         self.counters = Counters()
         self._searches: Dict[int, TextTranslator] = {}
-        self._pending: List[_Line] = []
+        self._pending: List[_Unit] = []
         self._condition = threading.Condition()
         self._stopping = False
         self._thread = threading.Thread(target=self._work, name="evo-mt-batcher", daemon=True)
 
     @property
-    def queued_lines(self) -> int:
+    def queued_sentences(self) -> int:
         return len(self._pending)
 
     @property
@@ -113,10 +117,11 @@ class Batcher:
         *,
         beam: int,
         nbest: int,
-        phrases: Sequence[List[str]] | None = None,
+        phrases: Sequence[Phrases] | None = None,
     ) -> Job:
         """Queue a request's units (source pieces, each within the model's positions), with
-        each unit's required `phrases`. Raises QueueFull rather than grow."""
+        each unit's required `phrases` (encoded: Plan.encoded). Raises QueueFull rather
+        than grow."""
         job = Job(
             beam=beam,
             nbest=nbest,
@@ -125,24 +130,24 @@ class Batcher:
             remaining=len(units),
         )
         with self._condition:
-            if len(self._pending) + len(units) > self.limits.max_queued_lines:
+            if len(self._pending) + len(units) > self.limits.max_queued_sentences:
                 self.counters.rejected_requests += 1
                 raise QueueFull
             self.counters.requests += 1
             now = time.monotonic()
             wanted = phrases or [[] for _ in units]
-            self._pending.extend(_Line(job, i, unit, list(wanted[i]), now) for i, unit in enumerate(units))
+            self._pending.extend(_Unit(job, i, unit, list(wanted[i]), now) for i, unit in enumerate(units))
             self._condition.notify_all()
         if not units:
             job.resolve()
         return job
 
     def cancel(self, job: Job) -> None:
-        """Drop the job's lines that are still waiting; a batch already decoding finishes."""
+        """Drop the job's units that are still waiting; a batch already decoding finishes."""
         with self._condition:
             job.cancelled = True
-            kept = [line for line in self._pending if line.job is not job]
-            self.counters.dropped_lines += len(self._pending) - len(kept)
+            kept = [unit for unit in self._pending if unit.job is not job]
+            self.counters.dropped_sentences += len(self._pending) - len(kept)
             self._pending = kept
 
     def _work(self) -> None:
@@ -153,7 +158,7 @@ class Batcher:
                 return
             self._decode(batch)
 
-    def _next_batch(self) -> List[_Line] | None:
+    def _next_batch(self) -> List[_Unit] | None:
         """The next batch to decode (waiting for company as the limits allow); None: stop."""
         while True:
             if not self._pending:
@@ -162,56 +167,57 @@ class Batcher:
                 self._condition.wait()
                 continue
             oldest = self._pending[0]
-            group = [line for line in self._pending if line.job.beam == oldest.job.beam]
+            group = [unit for unit in self._pending if unit.job.beam == oldest.job.beam]
             left = oldest.arrived + self.limits.max_wait_ms / 1000 - time.monotonic()
             if self._stopping or left <= 0 or self._full(group):
                 break
             self._condition.wait(left)
-        group.sort(key=lambda line: line.length)
+        group.sort(key=lambda unit: unit.length)
         batch = next(
             batch
             for batch in length_batches(
-                group, self.limits.batch_size, self.limits.max_tokens, length=lambda line: line.length
+                group, self.limits.batch_size, self.limits.max_tokens, length=lambda unit: unit.length
             )
-            if any(line is oldest for line in batch)
+            if any(unit is oldest for unit in batch)
         )
-        taken = {id(line) for line in batch}
-        self._pending = [line for line in self._pending if id(line) not in taken]
+        taken = {id(unit) for unit in batch}
+        self._pending = [unit for unit in self._pending if id(unit) not in taken]
         return batch
 
-    def _full(self, group: List[_Line]) -> bool:
-        longest = max(line.length for line in group)
+    def _full(self, group: List[_Unit]) -> bool:
+        longest = max(unit.length for unit in group)
         return len(group) >= self.limits.batch_size or longest * len(group) >= self.limits.max_tokens
 
-    def _decode(self, batch: List[_Line]) -> None:
+    def _decode(self, batch: List[_Unit]) -> None:
         beam = batch[0].job.beam
         try:
             if beam not in self._searches:
                 self._searches[beam] = self.translator.with_search(beam, nbest=beam)
-            # The batch is already one batch by TextTranslator.translate's own rule.
+            # The batch is already one batch by translate_units' own rule.
             # Required phrases do not split batches: the constrained search takes each
             # sentence's own, and searches a sentence without any as if none had.
-            required = [line.phrases for line in batch]
-            hypotheses = self._searches[beam].translate_units_scored(
-                [line.pieces for line in batch],
+            required = [unit.phrases for unit in batch]
+            hypotheses = translate_units(
+                self._searches[beam],
+                [unit.pieces for unit in batch],
                 required if any(required) else None,
                 batch_size=len(batch),
                 max_tokens=self.limits.max_tokens,
             )
         except Exception as error:  # one bad batch must not end the worker
-            logger.exception("decoding a batch of %d lines failed", len(batch))
-            for job in {id(line.job): line.job for line in batch}.values():
+            logger.exception("decoding a batch of %d sentences failed", len(batch))
+            for job in {id(unit.job): unit.job for unit in batch}.values():
                 job.future.get_loop().call_soon_threadsafe(job.fail, error)
             return
         finished = []
         with self._condition:
             self.counters.batches += 1
-            self.counters.lines += len(batch)
-            for line, best in zip(batch, hypotheses, strict=True):
-                line.job.results[line.index] = best[: line.job.nbest]
-                line.job.remaining -= 1
-                if line.job.remaining == 0 and not line.job.cancelled:
-                    finished.append(line.job)
+            self.counters.sentences += len(batch)
+            for unit, best in zip(batch, hypotheses, strict=True):
+                unit.job.results[unit.index] = best[: unit.job.nbest]
+                unit.job.remaining -= 1
+                if unit.job.remaining == 0 and not unit.job.cancelled:
+                    finished.append(unit.job)
         if self.on_batch is not None:  # counted before anyone is answered
             self.on_batch(len(batch))
         for job in finished:

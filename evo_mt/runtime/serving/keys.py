@@ -14,7 +14,7 @@ from typing import FrozenSet, Tuple
 
 from limits import RateLimitItemPerMinute, storage, strategies
 
-from evo_mt.runtime.errors import OptionError
+from evo_mt.runtime.base.errors import OptionError
 from evo_mt.runtime.serving.requests import RequestError
 
 logger = logging.getLogger("evo_mt")
@@ -58,7 +58,7 @@ class KeyFile:
             digests = self._read()
         except (OSError, UnicodeDecodeError) as error:
             logger.warning("serve: cannot read %s again (%s); its %d keys read before stay", self.path,
-                           _reason(error), len(self._digests))  # fmt: skip
+                           _reason(error), len(self._digests))
             return
         logger.warning("serve: %s read again: %d key(s)", self.path, len(digests))
         self._digests = digests
@@ -134,7 +134,7 @@ class Access:
                 raise RequestError(
                     429, f"Slowdown: more than {self.limit.per_minute} requests a minute; retry in {wait} s",
                     retry_after=wait,
-                )  # fmt: skip
+                )
 
 
 def _reason(error: Exception) -> str:

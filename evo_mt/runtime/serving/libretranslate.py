@@ -15,7 +15,7 @@ from starlette.routing import Route
 from evo_mt.runtime.serving.bodies import api_key, client_address, read_payload
 from evo_mt.runtime.serving.keys import Access
 from evo_mt.runtime.serving.languages import LanguagePair, language_name
-from evo_mt.runtime.serving.limits import Limits
+from evo_mt.runtime.serving.limits import ServerLimits
 from evo_mt.runtime.serving.requests import RequestError, TranslateRequest, parse_detect
 
 FRONTEND_TIMEOUT_MS = 500  # how long LibreTranslate's page waits after typing before it translates
@@ -31,7 +31,7 @@ def translate_answer(
     """LibreTranslate's answer: `translatedText` (a string or a list, as `q` was),
     `alternatives` when asked, `detectedLanguage` for `source: "auto"`; and evo-mt's `warnings`."""
     best, alternatives, start = [], [], 0
-    for count in request.texts:
+    for count in request.counts:
         lines = results[start : start + count]
         start += count
         text = "\n".join(hypotheses[0] for hypotheses in lines)
@@ -59,7 +59,7 @@ def _unique(texts, best: str) -> List[str]:
     return kept
 
 
-def routes(pair: LanguagePair, access: Access, limits: Limits) -> List[Route]:
+def routes(pair: LanguagePair, access: Access, limits: ServerLimits) -> List[Route]:
     async def languages(_request: Request) -> Response:
         return JSONResponse(pair.languages())
 

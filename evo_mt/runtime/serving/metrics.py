@@ -27,11 +27,11 @@ class Metrics:
         self.requests = Counter(
             "evo_mt_http_requests", "HTTP requests answered, by route and status", ["route", "status"],
             registry=registry,
-        )  # fmt: skip
+        )
         self.latency = Histogram(
             "evo_mt_http_request_duration_seconds", "Time from a request's arrival to its answer, by route",
             ["route"], buckets=LATENCY_BUCKETS, registry=registry,
-        )  # fmt: skip
+        )
         self.lines = Counter("evo_mt_translated_lines", "Non-empty lines translated", registry=registry)
         self.characters = Counter(
             "evo_mt_translated_characters", "Characters of the non-empty lines translated", registry=registry
@@ -39,11 +39,11 @@ class Metrics:
         self.sentences = Counter(
             "evo_mt_translated_sentences", "Sentences (or pieces of over-long ones) decoded",
             registry=registry,
-        )  # fmt: skip
+        )
         self.batch_sentences = Histogram(
             "evo_mt_batch_sentences", "Sentences in each decoded batch", buckets=BATCH_BUCKETS,
             registry=registry,
-        )  # fmt: skip
+        )
         Gauge(
             "evo_mt_queued_sentences", "Sentences waiting to be translated", registry=registry
         ).set_function(queued_sentences)

@@ -13,14 +13,12 @@ line's translation with its score) is evo-mt's.
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Tuple
 
-from evo_mt.runtime.constraint_input import ConstraintError
-from evo_mt.runtime.glossary import Glossary, GlossaryError, Term
-from evo_mt.runtime.segmentation import Layout
 from evo_mt.runtime.serving.languages import LanguagePair
-from evo_mt.runtime.serving.limits import Limits
-from evo_mt.runtime.text import Scored, TextTranslator, join_scored
+from evo_mt.runtime.serving.limits import ServerLimits
+from evo_mt.runtime.text.glossary import Glossary, GlossaryError
+from evo_mt.runtime.text.results import JsonShape
 
 LIBRETRANSLATE_FIELDS = ("q", "source", "target", "format", "alternatives", "api_key")
 EVO_MT_FIELDS = ("text", "beam", "nbest", "scores")
@@ -45,7 +43,7 @@ class RequestError(Exception):
 @dataclass(frozen=True)
 class TranslateRequest:
     lines: List[str]  # every line to translate, in order
-    texts: List[int]  # how many of `lines` each text holds: text i is lines[sum(texts[:i]):][:texts[i]]
+    counts: List[int]  # how many of `lines` each text holds: text i is lines[sum(counts[:i]):][:counts[i]]
     labels: List[str]  # how a warning names each line
     beam: int
     nbest: int
@@ -55,26 +53,10 @@ class TranslateRequest:
     glossary: Glossary | None = None  # the server's terms and the request's (which win)
     scores: bool = False  # evo-mt's form: answer {translation, score, ...} objects
 
-    def requirements(
-        self, translator: TextTranslator, layouts: Sequence[Layout]
-    ) -> Tuple[List[List[str]], List[List[Term]]]:
-        """Each unit's required phrases (glossary terms' targets) and terms; RequestError 400
-        naming the line of a term that cannot be searched for."""
-        try:
-            return translator.requirements(layouts, self.labels, glossary=self.glossary, beam=self.beam)
-        except ConstraintError as error:
-            raise RequestError(400, str(error)) from None
-
-    def scored(
-        self,
-        layouts: Sequence[Layout],
-        results: Sequence[List[Scored]],
-        required: Tuple[List[List[str]], List[List[Term]]],
-    ) -> List[Dict[str, Any]]:
-        """Each line as `evo-mt translate --json` writes it."""
-        shape = {"nbest": self.nbest > 1, "constrained": False, "glossary": self.glossary is not None}
-        lines = join_scored(layouts, results, *required, self.nbest)
-        return [line.to_json(**shape) for line in lines]
+    @property
+    def shape(self) -> JsonShape:
+        """With `scores`, each line's object as `evo-mt translate --json` writes it."""
+        return JsonShape.of(nbest=self.nbest, constrained=False, glossary=self.glossary is not None)
 
 
 @dataclass(frozen=True)
@@ -120,7 +102,11 @@ def form_payload(items: List[Tuple[str, str]]) -> Dict[str, Any]:
 
 
 def parse_translate(
-    payload: Any, limits: Limits, default_beam: int, pair: LanguagePair, glossary: Glossary | None = None
+    payload: Any,
+    limits: ServerLimits,
+    default_beam: int,
+    pair: LanguagePair,
+    glossary: Glossary | None = None,
 ) -> TranslateRequest:
     """The request in a decoded body (a JSON value or the form's fields), or RequestError;
     `glossary`: the server's terms, to which the request's own are added."""
@@ -145,10 +131,10 @@ def parse_translate(
     source_auto = _check_pair(payload, pair)
     _check_format(payload)
     if libretranslate:
-        lines, texts, labels, single = _texts(payload, limits, statuses)
+        lines, counts, labels, single = _texts(payload, limits, statuses)
         nbest = _integer(payload, "alternatives", 0, 0, limits.max_beam - 1, statuses) + 1
     else:
-        lines, texts, labels, single = _lines(payload, limits, statuses)
+        lines, counts, labels, single = _lines(payload, limits, statuses)
         nbest = _integer(payload, "nbest", 1, 1, limits.max_beam, statuses)
     if "beam" in payload:
         beam = _integer(payload, "beam", default_beam, 1, limits.max_beam, statuses)
@@ -169,7 +155,7 @@ def parse_translate(
         except GlossaryError as error:
             raise RequestError(400, str(error)) from None
     return TranslateRequest(
-        lines, texts, labels, beam, nbest, libretranslate, single, source_auto, glossary, scores
+        lines, counts, labels, beam, nbest, libretranslate, single, source_auto, glossary, scores
     )
 
 
@@ -209,7 +195,7 @@ def _check_format(payload: Dict[str, Any]) -> None:
 
 
 def _texts(
-    payload: Dict[str, Any], limits: Limits, statuses: _Statuses
+    payload: Dict[str, Any], limits: ServerLimits, statuses: _Statuses
 ) -> Tuple[List[str], List[int], List[str], bool]:
     """LibreTranslate's `q`: each text cut into its lines (\\n, \\r\\n or \\r), each a line to translate."""
     q = payload["q"]
@@ -240,7 +226,7 @@ def _texts(
 
 
 def _lines(
-    payload: Dict[str, Any], limits: Limits, statuses: _Statuses
+    payload: Dict[str, Any], limits: ServerLimits, statuses: _Statuses
 ) -> Tuple[List[str], List[int], List[str], bool]:
     """evo-mt's `text`: a list of lines."""
     if "text" not in payload:

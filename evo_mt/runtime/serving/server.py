@@ -5,19 +5,19 @@ import signal
 import socket
 from typing import Callable
 
-from evo_mt.runtime.errors import OptionError
-from evo_mt.runtime.glossary import Glossary
+from evo_mt.runtime.base.errors import OptionError
 from evo_mt.runtime.serving.app import create_app
 from evo_mt.runtime.serving.keys import Access
-from evo_mt.runtime.serving.limits import Limits
-from evo_mt.runtime.text import TextTranslator
+from evo_mt.runtime.serving.limits import ServerLimits
+from evo_mt.runtime.text.glossary import Glossary
+from evo_mt.runtime.text.translator import TextTranslator
 
 logger = logging.getLogger("evo_mt")
 
 
 def serve(
     translator: TextTranslator,
-    limits: Limits,
+    limits: ServerLimits,
     listening: socket.socket,
     on_ready: Callable[[str], None] | None = None,
     access: Access | None = None,
@@ -32,8 +32,7 @@ def serve(
     """
     import uvicorn
 
-    if translator.beam > limits.max_beam:
-        raise OptionError("beam", f"({translator.beam}) must not exceed max_beam ({limits.max_beam})")
+    limits.check_beam(translator.beam)
     host, port = listening.getsockname()[:2]
     address = f"http://{f'[{host}]' if ':' in host else host}:{port}"
 

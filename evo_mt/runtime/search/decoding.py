@@ -16,7 +16,7 @@ from typing import List, Sequence
 
 import numpy as np
 
-from evo_mt.runtime.errors import OptionError
+from evo_mt.runtime.base.errors import OptionError
 
 
 @dataclass(frozen=True)
@@ -61,9 +61,25 @@ class DecodingSettings:
 
 
 @dataclass(frozen=True)
+class Hypothesis:
+    """One finished hypothesis of beam search, in target indices."""
+
+    tokens: List[int]  # ends with </s>
+    score: float  # sum of log-probabilities / length ** lenpen
+
+
+@dataclass(frozen=True)
 class Decoded:
     """One hypothesis of a sentence as a model's vocabulary spells it, with its score (the
     sum of its tokens' log-probabilities over length ** lenpen; </s> included)."""
 
     pieces: List[str]
     score: float
+
+
+def check_search(beam: int, nbest: int) -> None:
+    """Refuse a beam size or n-best that beam search cannot use."""
+    if beam < 1:
+        raise OptionError("beam", f"must be at least 1, not {beam}")
+    if not 1 <= nbest <= beam:
+        raise OptionError("nbest", f"({nbest}) must lie between 1 and the beam size ({beam})")

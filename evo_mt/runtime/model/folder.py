@@ -7,10 +7,10 @@
       decoder.onnx         one decoding step: last tokens and the cached state -> log-probs and
                            the state after the step
       sentencepiece.model  the run's sentencepiece model
-      dict.source.txt      fairseq's dictionaries (evo_mt.runtime.vocabulary reads them)
+      dict.source.txt      fairseq's dictionaries (evo_mt.runtime.base.vocabulary reads them)
       dict.target.txt
       shortlist.tsv        optional (`evo-mt export --shortlist`): the vocabulary map whose
-                           allowed pieces a step scores (evo_mt.runtime.shortlist); the decoder
+                           allowed pieces a step scores (evo_mt.runtime.model.shortlist); the decoder
                            then has a VOCABULARY input
 
 The graphs' inputs and outputs are named here too: the exporter writes these names and the
@@ -21,13 +21,13 @@ of another format or version, is refused in one line naming the folder and the f
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable
 
-from evo_mt.runtime.errors import UserError
+from evo_mt.runtime.base.errors import UserError
+from evo_mt.runtime.base.files import digest
 
 FORMAT = "evo-mt-onnx"
 # 2: the self-attention's keys and values in tables that a step gathers from by HISTORY;
@@ -55,7 +55,7 @@ REORDER = "reorder"
 # (hypotheses, steps) int64: the row of TABLES that each earlier step of each hypothesis
 # wrote (a cache indirection: beam search's choices reorder this, not the tables).
 HISTORY = "history"
-# beam search's choice of candidates (evo_mt.runtime.beam_search), made in the graph:
+# beam search's choice of candidates (evo_mt.runtime.search.beam_search), made in the graph:
 SCORES = "scores"  # (hypotheses,) float32: each hypothesis's score so far
 ONLY_EOS = "only_eos"  # (hypotheses,) bool: at the length limit, only </s> may follow
 NO_EOS = "no_eos"  # (hypotheses,) bool: too short to end
@@ -122,14 +122,6 @@ def is_model_folder(path: Path | str) -> bool:
     return (Path(path) / MANIFEST).is_file()
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def write_manifest(root: Path, fields: Dict[str, Any], files: Iterable[str] = FILES) -> Dict[str, Any]:
     """Write manifest.json into `root`: `fields` plus the format and every file's hash and size."""
     manifest = {
@@ -137,7 +129,7 @@ def write_manifest(root: Path, fields: Dict[str, Any], files: Iterable[str] = FI
         "version": VERSION,
         **fields,
         "files": {
-            name: {"sha256": sha256(root / name), "bytes": (root / name).stat().st_size} for name in files
+            name: {"sha256": digest(root / name), "bytes": (root / name).stat().st_size} for name in files
         },
     }
     (root / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -180,6 +172,6 @@ def open_folder(path: Path | str) -> ModelFolder:
                 f"{file}: {file.stat().st_size} bytes, the manifest says {expected.get('bytes')} "
                 "(truncated or replaced)"
             )
-        if sha256(file) != expected.get("sha256"):
+        if digest(file) != expected.get("sha256"):
             raise ModelFolderError(f"{file}: its sha256 differs from the manifest's (the file was changed)")
     return ModelFolder(root, manifest)

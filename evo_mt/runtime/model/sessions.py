@@ -13,11 +13,33 @@ from typing import Any, Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from evo_mt.runtime import model_folder as names
-from evo_mt.runtime.beam_search import Limits, candidate_count, candidates
-from evo_mt.runtime.errors import OptionError
-from evo_mt.runtime.model_folder import ModelFolder
-from evo_mt.runtime.vocabulary import PAD
+from evo_mt.runtime.base.errors import OptionError
+from evo_mt.runtime.base.vocabulary import PAD
+from evo_mt.runtime.model.folder import (
+    CACHED,
+    CANDIDATES,
+    DECODER,
+    ENCODER,
+    HISTORY,
+    LAST_TOKENS,
+    NEXT,
+    NO_EOS,
+    ONLY_EOS,
+    PER_SENTENCE,
+    REORDER,
+    SCORES,
+    SOURCE_LENGTH,
+    SOURCE_PADDING,
+    SOURCE_TOKENS,
+    STEP,
+    STEP_OUTPUTS,
+    STEPS,
+    TABLES,
+    VOCABULARY,
+    ModelFolder,
+    state_kind,
+)
+from evo_mt.runtime.search.beam_search import StepLimits, candidate_count, candidates
 
 
 def thread_layout(workers: int | None = None, threads: int | None = None) -> Tuple[int, int]:
@@ -75,22 +97,22 @@ class OnnxModel:
         options = session_options(threads)
         providers = ["CPUExecutionProvider"]
         self.encoder = onnxruntime.InferenceSession(
-            str(folder.path(names.ENCODER)), options, providers=providers
+            str(folder.path(ENCODER)), options, providers=providers
         )
         self.decoder = onnxruntime.InferenceSession(
-            str(folder.path(names.DECODER)), options, providers=providers
+            str(folder.path(DECODER)), options, providers=providers
         )
         self.encoder_outputs = [output.name for output in self.encoder.get_outputs()]
         self.decoder_outputs = [output.name for output in self.decoder.get_outputs()]
         # The state a step renews, by its input name.
         self.state_outputs = [
-            name[len(names.NEXT) :] for name in self.decoder_outputs if name.startswith(names.NEXT)
+            name[len(NEXT) :] for name in self.decoder_outputs if name.startswith(NEXT)
         ]
         self.state_inputs = {item.name: item.shape for item in self.decoder.get_inputs() if "." in item.name}
         # The exporter leaves out an input the model never reads (`reorder` where no attention
         # convolves, so no rows are kept per hypothesis).
         self.decoder_inputs = {item.name for item in self.decoder.get_inputs()}
-        self.shortlisted = names.VOCABULARY in self.decoder_inputs
+        self.shortlisted = VOCABULARY in self.decoder_inputs
         # Without a shortlist, the target vocabulary's size; with one, each batch's own.
         self.columns: int | str = self.decoder.get_outputs()[0].shape[1]
 
@@ -99,7 +121,7 @@ class OnnxModel:
     ) -> Decoding:
         """The decoding of a batch of sources (indices ending in </s>), `beam` hypotheses each;
         a shortlisted graph's `vocabulary`, the target indices the batch may use (evo_mt.runtime.
-        shortlist), whose columns beam search then chooses among."""
+        model.shortlist), whose columns beam search then chooses among."""
         if self.shortlisted != (vocabulary is not None):
             raise ValueError("a vocabulary is given exactly when the decoder graph has a shortlist")
         longest = max(len(source) for source in sources)
@@ -107,21 +129,21 @@ class OnnxModel:
         for row, source in enumerate(sources):  # left padding, as fairseq batches sources
             tokens[row, longest - len(source) :] = source
         encoded = dict(
-            zip(self.encoder_outputs, self.encoder.run(None, {names.SOURCE_TOKENS: tokens}), strict=True)
+            zip(self.encoder_outputs, self.encoder.run(None, {SOURCE_TOKENS: tokens}), strict=True)
         )
         # Before the first step a sentence's `beam` hypotheses are one and the same: the
         # first step runs one row per sentence (Decoding._sharing).
-        sizes = {names.CACHED: len(sources), names.STEPS: 0, names.SOURCE_LENGTH: longest}
+        sizes = {CACHED: len(sources), STEPS: 0, SOURCE_LENGTH: longest}
         per_sentence, tables, cached = {}, {}, {}
         for name, shape in self.state_inputs.items():
-            kind = names.state_kind(name)
-            if kind in names.PER_SENTENCE:
+            kind = state_kind(name)
+            if kind in PER_SENTENCE:
                 per_sentence[name] = encoded[name]
-            elif kind in names.TABLES:
+            elif kind in TABLES:
                 tables[name] = (shape[0], shape[2])  # heads, head_dim
             else:  # before the first step: convolution rows zero
                 cached[name] = np.zeros([sizes[d] if isinstance(d, str) else d for d in shape], np.float32)
-        return Decoding(self, encoded[names.SOURCE_PADDING], per_sentence, tables, cached, beam, vocabulary)
+        return Decoding(self, encoded[SOURCE_PADDING], per_sentence, tables, cached, beam, vocabulary)
 
 
 class CacheTable:
@@ -145,7 +167,7 @@ class CacheTable:
 
 
 class Decoding:
-    """The state of one batch's beam search over the decoder graph (evo_mt.runtime.beam_search).
+    """The state of one batch's beam search over the decoder graph (evo_mt.runtime.search.beam_search).
 
     The per-hypothesis rows stay in ONNX Runtime's memory from one step to the next (IO
     binding) and the graph reorders them, by the rows `select` chose; the self-attention's
@@ -185,13 +207,13 @@ class Decoding:
 
     def step(self, last_tokens: np.ndarray) -> np.ndarray:
         none = np.zeros(len(last_tokens), dtype=bool)
-        limits = Limits(none, none)
+        limits = StepLimits(none, none)
         sharing = self._sharing()
         log_probs = self._run(last_tokens, np.zeros(len(last_tokens), np.float32), limits, 1)[0].numpy()
         return np.repeat(log_probs, sharing, axis=0) if sharing > 1 else log_probs
 
     def step_candidates(
-        self, last_tokens: np.ndarray, so_far: np.ndarray | None, limits: Limits, beam: int
+        self, last_tokens: np.ndarray, so_far: np.ndarray | None, limits: StepLimits, beam: int
     ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         sentences, sharing = len(self.source_padding), self._sharing()
         columns = self.model.columns if self.vocabulary is None else len(self.vocabulary)
@@ -205,7 +227,7 @@ class Decoding:
             return candidates(lprobs.reshape(sentences, beam, -1), before, beam)
         return best, tokens, beams
 
-    def _run(self, last_tokens: np.ndarray, scores: np.ndarray, limits: Limits, count: int) -> List[Any]:
+    def _run(self, last_tokens: np.ndarray, scores: np.ndarray, limits: StepLimits, count: int) -> List[Any]:
         """One step of the graph: its log-probabilities and choice of candidates (OrtValues)."""
         hypotheses = len(last_tokens)
         only_eos, no_eos = limits.only_eos, limits.no_eos
@@ -217,16 +239,16 @@ class Decoding:
         binding = self.model.decoder.io_binding()
         history = self.history[self.reorder]
         inputs = {
-            names.LAST_TOKENS: last_tokens if self.vocabulary is None else self.vocabulary[last_tokens],
-            names.STEP: np.array([self.steps], dtype=np.int64),
-            names.REORDER: self.reorder,
-            names.HISTORY: history,
-            names.SOURCE_PADDING: self.source_padding,
-            names.SCORES: scores,
-            names.ONLY_EOS: only_eos,
-            names.NO_EOS: no_eos,
-            names.CANDIDATES: np.array(count, dtype=np.int64),
-            names.VOCABULARY: self.vocabulary,
+            LAST_TOKENS: last_tokens if self.vocabulary is None else self.vocabulary[last_tokens],
+            STEP: np.array([self.steps], dtype=np.int64),
+            REORDER: self.reorder,
+            HISTORY: history,
+            SOURCE_PADDING: self.source_padding,
+            SCORES: scores,
+            ONLY_EOS: only_eos,
+            NO_EOS: no_eos,
+            CANDIDATES: np.array(count, dtype=np.int64),
+            VOCABULARY: self.vocabulary,
             **self.per_sentence,
         }
         for name, value in inputs.items():
@@ -245,7 +267,7 @@ class Decoding:
         outputs = dict(zip(self.model.decoder_outputs, binding.get_outputs(), strict=True))
         self.cached = {}
         for name in self.model.state_outputs:
-            value = outputs[names.NEXT + name]
+            value = outputs[NEXT + name]
             if name in self.tables:
                 self.tables[name].write(self.steps, value.numpy())
             else:
@@ -257,7 +279,7 @@ class Decoding:
         # first step, a sentence's hypotheses share its one row.
         self.reorder = np.arange(hypotheses) // sharing
         self.steps += 1
-        return [outputs[name] for name in names.STEP_OUTPUTS]
+        return [outputs[name] for name in STEP_OUTPUTS]
 
     def select(self, hypotheses: np.ndarray, sentences: np.ndarray | None) -> None:
         self.reorder = self.reorder[hypotheses]

@@ -1,7 +1,7 @@
 """Lexically constrained beam search: required target phrases, by dynamic beam allocation.
 
 Post & Vilar (2018), as fairseq's LexicallyConstrainedBeamSearch runs it, in numpy inside
-evo_mt.runtime.beam_search. At each step a constrained sentence's candidates are the usual
+evo_mt.runtime.search.beam_search. At each step a constrained sentence's candidates are the usual
 2 x beam best continuations, plus each hypothesis' best token, plus each hypothesis' next
 token of every phrase it has not met yet. A candidate's "bank" is the number of phrases it
 has met. The beam is dealt round-robin over the banks, fullest bank first: the first
@@ -30,15 +30,13 @@ Where this differs from fairseq's implementation, on purpose:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, List, Sequence
+from typing import List, Sequence
 
 import numpy as np
 
-from evo_mt.runtime.errors import OptionError
-from evo_mt.runtime.vocabulary import EOS, PAD
-
-if TYPE_CHECKING:
-    from evo_mt.runtime.beam_search import Hypothesis
+from evo_mt.runtime.base.errors import OptionError
+from evo_mt.runtime.base.vocabulary import EOS, PAD
+from evo_mt.runtime.search.decoding import Hypothesis
 
 _NEG_INF = -np.inf
 LIMIT_HELP = "at most beam size - 1 constraints per sentence"  # a place in the beam for each bank

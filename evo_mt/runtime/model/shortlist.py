@@ -20,10 +20,10 @@ from typing import Callable, Dict, Iterable, List, Sequence
 
 import numpy as np
 
-from evo_mt.runtime.beam_search import Hypothesis
-from evo_mt.runtime.errors import UserError
-from evo_mt.runtime.lines import read_lines
-from evo_mt.runtime.vocabulary import SPECIALS, Vocabulary
+from evo_mt.runtime.base.errors import UserError
+from evo_mt.runtime.base.lines import read_lines
+from evo_mt.runtime.base.vocabulary import SPECIALS, Vocabulary
+from evo_mt.runtime.search.decoding import Hypothesis
 
 Phrases = Sequence[Sequence[Sequence[int]]] | None  # per sentence: required target phrases
 

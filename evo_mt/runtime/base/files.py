@@ -1,4 +1,9 @@
-"""Writing files and folders so that an interruption never leaves a half-written one.
+"""Writing files and folders so that an interruption never leaves a half-written one, and
+hashing files: the one place for both, for the runtime and the lab.
+
+Each writer writes under a scratch name of its own in the target's folder (`.NAME.<pid>.
+<random>.partial`) and renames it into place when whole, so two commands writing the same
+output at once never write into each other's scratch: the last one to finish wins, whole.
 
 An output path is honoured as the user means it: a symbolic link is written through (its
 target is replaced, the link stays), a terminal, pipe or character device such as
@@ -9,7 +14,9 @@ with `make_folder`.
 """
 
 import errno
+import hashlib
 import os
+import secrets
 import shutil
 import stat
 from contextlib import contextmanager
@@ -17,12 +24,12 @@ from functools import partial
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from evo_mt.runtime.errors import UserError
-from evo_mt.runtime.lines import read_lines
+from evo_mt.runtime.base.errors import UserError
+from evo_mt.runtime.base.lines import read_lines
 
 __all__ = [
-    "atomic_dir", "atomic_file", "atomic_file_in_own_folder", "discard", "make_folder", "read_lines",
-    "write_lines", "write_lines_in_own_folder",
+    "atomic_dir", "atomic_file", "atomic_file_in_own_folder", "digest", "discard", "make_folder",
+    "read_lines", "write_lines", "write_lines_in_own_folder",
 ]
 
 # Errors of writing that the user can act on (room, rights, a read-only disk), not bugs.
@@ -30,7 +37,17 @@ _WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EAC
 
 
 def _scratch(final: Path) -> Path:
-    return final.with_name(f".{final.name}.partial")
+    """A name beside `final` that no other writer, in this process or another, will choose."""
+    return final.with_name(f".{final.name}.{os.getpid()}.{secrets.token_hex(4)}.partial")
+
+
+def digest(path: Path, algorithm: str = "sha256") -> str:
+    """The hex digest of a file's bytes, read in blocks (a checkpoint may not fit in memory)."""
+    found = hashlib.new(algorithm)
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            found.update(block)
+    return found.hexdigest()
 
 
 def discard(path: Path) -> None:
@@ -89,8 +106,6 @@ def atomic_file(path: Path, *, own_folder: bool = False) -> Iterator[Path]:
         make_folder(Path(path).parent)
     final, direct = _destination(Path(path))
     scratch = final if direct else _scratch(final)
-    if not direct:
-        discard(scratch)
     try:
         yield scratch
         if not direct:
@@ -106,12 +121,10 @@ def atomic_file(path: Path, *, own_folder: bool = False) -> Iterator[Path]:
 
 @contextmanager
 def atomic_dir(final: Path) -> Iterator[Path]:
-    """Yield an empty scratch folder that becomes `final` only if the block completes.
-
-    A scratch folder left by an interrupted run is removed first: the stage is redone.
-    """
+    """Yield an empty scratch folder that becomes `final` only if the block completes,
+    replacing what `final` held (whole: another writer's folder, finished meanwhile, is
+    replaced whole too)."""
     scratch = _scratch(final)
-    discard(scratch)
     try:
         scratch.mkdir(parents=True)  # stages of a run folder: its own folders
     except OSError as error:
@@ -121,8 +134,32 @@ def atomic_dir(final: Path) -> Iterator[Path]:
     except BaseException:
         discard(scratch)
         raise
-    discard(final)
-    os.replace(scratch, final)
+    _replace_folder(scratch, final)
+
+
+def _replace_folder(scratch: Path, final: Path) -> None:
+    """Rename `scratch` to `final`; a folder there is set aside first and removed after, so
+    that `final` is at every moment absent, the old folder, or the new one."""
+    while True:
+        aside = None
+        if final.is_dir() and not final.is_symlink():
+            aside = _scratch(final)
+            try:
+                final.rename(aside)
+            except FileNotFoundError:  # another writer set it aside first
+                continue
+        elif final.exists() or final.is_symlink():
+            final.unlink()
+        try:
+            os.replace(scratch, final)
+        except OSError as error:
+            if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            continue  # another writer's folder arrived in between: set it aside too
+        finally:
+            if aside is not None:
+                shutil.rmtree(aside, ignore_errors=True)
+        return
 
 
 def write_lines(path: Path, lines: Iterable[str], *, own_folder: bool = False) -> int:

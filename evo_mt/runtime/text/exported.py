@@ -3,7 +3,7 @@
     translator = ExportedTranslator.load("model/")
     translator.translate(["a line", "another"])   # -> [["its translation"], [...]]
 
-The folder is verified against its manifest first (evo_mt.runtime.model_folder); beam
+The folder is verified against its manifest first (evo_mt.runtime.model.folder); beam
 size, length penalty and the length limit default to the settings it was exported with.
 """
 
@@ -15,13 +15,19 @@ from typing import Any, Dict, List, Sequence
 
 import numpy as np
 
-from evo_mt.runtime import model_folder as names
-from evo_mt.runtime.beam_search import beam_search
-from evo_mt.runtime.decoding import Decoded, DecodingSettings
-from evo_mt.runtime.model_folder import ModelFolder, open_folder
-from evo_mt.runtime.shortlist import Shortlist, searched
-from evo_mt.runtime.text import TextTranslator, check_search
-from evo_mt.runtime.vocabulary import Vocabulary
+from evo_mt.runtime.base.vocabulary import Vocabulary
+from evo_mt.runtime.model.folder import (
+    SENTENCEPIECE,
+    SHORTLIST,
+    SOURCE_DICTIONARY,
+    TARGET_DICTIONARY,
+    ModelFolder,
+    open_folder,
+)
+from evo_mt.runtime.model.shortlist import Shortlist, searched
+from evo_mt.runtime.search.beam_search import beam_search
+from evo_mt.runtime.search.decoding import Decoded, DecodingSettings, check_search
+from evo_mt.runtime.text.translator import TextTranslator
 
 
 class ExportedTranslator(TextTranslator):
@@ -40,7 +46,7 @@ class ExportedTranslator(TextTranslator):
     ) -> None:
         import sentencepiece as spm
 
-        from evo_mt.runtime.onnx_model import OnnxModel, thread_layout
+        from evo_mt.runtime.model.sessions import OnnxModel, thread_layout
 
         exported = DecodingSettings(**folder.decoding)
         self.settings = dataclasses.replace(
@@ -53,22 +59,22 @@ class ExportedTranslator(TextTranslator):
         self.beam, self.nbest = self.settings.beam, nbest
         self.workers, self.threads = thread_layout(workers, threads)
         self.model = OnnxModel(folder, self.threads)
-        self.spm = spm.SentencePieceProcessor(model_file=str(folder.path(names.SENTENCEPIECE)))
-        self.source = Vocabulary.load(folder.path(names.SOURCE_DICTIONARY))
-        self.target = Vocabulary.load(folder.path(names.TARGET_DICTIONARY))
+        self.spm = spm.SentencePieceProcessor(model_file=str(folder.path(SENTENCEPIECE)))
+        self.source = Vocabulary.load(folder.path(SOURCE_DICTIONARY))
+        self.target = Vocabulary.load(folder.path(TARGET_DICTIONARY))
         self.max_source_pieces = int(folder.manifest["max_source_positions"]) - 1
         self.source_language = folder.manifest["languages"]["source"]
         self.max_target_positions = int(folder.manifest["max_target_positions"])
         # A folder exported with a vocabulary map scores each batch's allowed pieces only;
         # `shortlist=False` scores them all (to measure what the map costs).
         self.shortlist: Shortlist | None = None
-        if shortlist and folder.has(names.SHORTLIST):
-            self.shortlist = Shortlist.load(folder.path(names.SHORTLIST), self.source, self.target)
+        if shortlist and folder.has(SHORTLIST):
+            self.shortlist = Shortlist.load(folder.path(SHORTLIST), self.source, self.target)
 
     @classmethod
     def load(cls, folder: Path | str, **options: Any) -> ExportedTranslator:
         """The translator of an exported folder; `options`: beam, nbest, lenpen, workers and
-        threads (evo_mt.runtime.onnx_model.thread_layout), and shortlist (False: a folder's
+        threads (evo_mt.runtime.model.sessions.thread_layout), and shortlist (False: a folder's
         vocabulary map unused)."""
         return cls(open_folder(folder), **options)
 
@@ -96,7 +102,7 @@ class ExportedTranslator(TextTranslator):
                 decoding, lengths, beam=self.beam, lenpen=self.settings.lenpen, constraints=required
             ),
             constraints, vocabulary,
-        )  # fmt: skip
+        )
         return [
             [Decoded(self.target.decode(h.tokens), h.score) for h in best[: self.nbest]] for best in found
         ]

@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, Iterable, List, Sequence
 
-from evo_mt.runtime.errors import CheckpointError, UserError
-from evo_mt.runtime.lines import split_lines
+from evo_mt.runtime.base.errors import CheckpointError, UserError
+from evo_mt.runtime.base.lines import split_lines
 
 
 class VocabularyError(UserError):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator, List
 
-from evo_mt.runtime.errors import UserError
+from evo_mt.runtime.base.errors import UserError
 
 
 def strip_ending(line: str) -> str:

@@ -5,7 +5,7 @@ A glossary file is UTF-8 text, one term a line: the source term, a tab, its targ
 source term matches a sentence case-insensitively as whole words (not inside a longer word;
 any run of spaces between its words); where terms overlap, the longest match at the leftmost
 place wins. Each matched term's target becomes a required phrase of that sentence
-(evo_mt.runtime.constrained_search); a sentence without any term translates as without the
+(evo_mt.runtime.search.constrained_search); a sentence without any term translates as without the
 glossary.
 """
 
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
-from evo_mt.runtime.errors import UserError
-from evo_mt.runtime.lines import read_lines
+from evo_mt.runtime.base.errors import UserError
+from evo_mt.runtime.base.lines import read_lines
 
 
 class GlossaryError(UserError):

@@ -14,7 +14,7 @@ joined by a space.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, List, Sequence, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple
 
 # sentencepiece's mark of a word's start.
 WORD_START = "\u2581"
@@ -76,6 +76,22 @@ def _cut_point(pieces: List[str], limit: int) -> int:
         if pieces[at].startswith(WORD_START):
             return at
     return limit
+
+
+def cut_lengths(max_pieces: int, trained: Dict[str, int] | None, split: bool) -> Tuple[int, int]:
+    """(the longest sentence given whole, the length of the pieces a longer one is cut into),
+    for a model that reads `max_pieces` source pieces and was trained on sentences of
+    `trained` lengths ("longest", 90th percentile "p90"; None: unknown).
+
+    A model trained on sentences of up to n pieces ends a much longer one early, dropping
+    the rest, so a longer sentence is cut into pieces of a length most training sentences
+    have. Without cutting lines into sentences (`split` False) only what exceeds the
+    model's positions is cut."""
+    if not split:
+        return max_pieces, max_pieces
+    trained = trained or {}
+    longest = min(max_pieces, trained.get("longest") or max_pieces)
+    return longest, min(longest, trained.get("p90") or longest)
 
 
 def layout(

@@ -8,36 +8,28 @@ for finishing a hypothesis (an end-of-sentence among the beam best candidates, s
 its mean log-probability over length ** lenpen), the same order of equal candidates (the
 lower index first) and the same end (a sentence is done with `beam` finished hypotheses
 or at its maximum length). One difference, on purpose: the maximum length is each
-sentence's own (evo_mt.runtime.decoding), where fairseq uses the longest source of the
+sentence's own (evo_mt.runtime.search.decoding), where fairseq uses the longest source of the
 batch, so a translation never depends on the sentences it was batched with.
 
 With `constraints` (required target phrases per sentence), the candidates of a sentence that
 has some are chosen by dynamic beam allocation (Post & Vilar 2018; evo_mt.runtime.
-constrained_search); a sentence without any is searched exactly as without constraints.
+search.constrained_search); a sentence without any is searched exactly as without constraints.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, List, Protocol, Sequence, Tuple
+from typing import List, Protocol, Sequence, Tuple
 
 import numpy as np
 
-from evo_mt.runtime.vocabulary import EOS, PAD
-
-if TYPE_CHECKING:
-    from evo_mt.runtime.constrained_search import Constraints
+from evo_mt.runtime.base.vocabulary import EOS, PAD
+from evo_mt.runtime.search.constrained_search import Constraints
+from evo_mt.runtime.search.decoding import Hypothesis
 
 # fairseq's SequenceGenerator default: no end of sentence as the first token.
 MIN_LENGTH = 1
 _NEG_INF = -np.inf
-
-
-@dataclass(frozen=True)
-class Hypothesis:
-    tokens: List[int]  # ends with </s>
-    score: float  # sum of log-probabilities / length ** lenpen
-    positional_scores: List[float]
 
 
 class StepDecoder(Protocol):
@@ -54,7 +46,7 @@ class CandidateDecoder(StepDecoder, Protocol):
     so that the log-probabilities need not leave it."""
 
     def step_candidates(
-        self, last_tokens: np.ndarray, so_far: np.ndarray | None, limits: Limits, beam: int
+        self, last_tokens: np.ndarray, so_far: np.ndarray | None, limits: StepLimits, beam: int
     ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """What `candidates` gives for the S sentences: the step's log-probabilities with
         `limits` applied, added to the N hypotheses' scores so far (N,; None before the first
@@ -62,7 +54,7 @@ class CandidateDecoder(StepDecoder, Protocol):
 
 
 @dataclass(frozen=True)
-class Limits:
+class StepLimits:
     """Which of the N hypotheses must end (only </s> may follow) and which may not end yet."""
 
     only_eos: np.ndarray  # (N,) bool
@@ -100,8 +92,6 @@ def beam_search(
     bsz = len(max_lengths)
     required: Constraints | None = None
     if constraints is not None:
-        from evo_mt.runtime.constrained_search import Constraints
-
         required = Constraints(constraints, beam)
     longest = int(max_lengths.max())
     tokens = np.full((bsz * beam, longest + 2), PAD, dtype=np.int64)
@@ -225,10 +215,10 @@ class _Search:
         self.finished = [False] * bsz
         self.remaining = bsz
 
-    def limits(self, step: int) -> Limits:
+    def limits(self, step: int) -> StepLimits:
         """Only </s> at a sentence's maximum length; no </s> before MIN_LENGTH."""
         at_limit = np.repeat(self.max_lengths <= step, self.beam)
-        return Limits(at_limit, ~at_limit if step < MIN_LENGTH else np.zeros_like(at_limit))
+        return StepLimits(at_limit, ~at_limit if step < MIN_LENGTH else np.zeros_like(at_limit))
 
     def finalize(
         self, step: int, bbsz_idx: np.ndarray, eos_scores: np.ndarray, tokens: np.ndarray, scores: np.ndarray
@@ -236,15 +226,12 @@ class _Search:
         """Record the hypotheses ending at `step`; the batch rows whose sentence is now done."""
         ended = tokens[bbsz_idx, 1 : step + 2]
         ended[:, step] = EOS
-        positional = scores[bbsz_idx, : step + 1]
-        positional[:, step] = eos_scores
-        positional[:, 1:] = positional[:, 1:] - positional[:, :-1]
         normalised = eos_scores / np.float32((step + 1) ** self.lenpen)
         rows = (bbsz_idx // self.beam).tolist()
         for i, row in enumerate(rows):
             hypotheses = self.finalized[int(self.sentence_of_row[row])]
             if len(hypotheses) < self.beam:
-                hypotheses.append(Hypothesis(ended[i].tolist(), float(normalised[i]), positional[i].tolist()))
+                hypotheses.append(Hypothesis(ended[i].tolist(), float(normalised[i])))
         done = []
         for row in sorted(set(rows)):
             sentence = int(self.sentence_of_row[row])

@@ -11,15 +11,12 @@ pieces appear in that order in the translation.
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Iterator, List, Sequence, Tuple
+from typing import Any, Iterator, List, Protocol, Sequence, Tuple
 
-from evo_mt.runtime.constrained_search import check_constraint_count
-from evo_mt.runtime.errors import UserError
-from evo_mt.runtime.segmentation import WORD_START
-from evo_mt.runtime.vocabulary import UNK
-
-if TYPE_CHECKING:
-    from evo_mt.runtime.text import TextTranslator
+from evo_mt.runtime.base.errors import UserError
+from evo_mt.runtime.base.vocabulary import UNK
+from evo_mt.runtime.search.constrained_search import check_constraint_count
+from evo_mt.runtime.text.segmentation import WORD_START
 
 
 class ConstraintError(UserError):
@@ -56,8 +53,18 @@ def named(where: str) -> Iterator[None]:
         raise ConstraintError(f"{where}: {error}") from None
 
 
+class TargetSide(Protocol):
+    """What encoding a phrase needs of a translator: its sentencepiece model, its target
+    vocabulary and its beam size."""
+
+    spm: Any  # sentencepiece.SentencePieceProcessor
+    beam: int
+
+    def target_indices(self, pieces: List[str]) -> List[int]: ...
+
+
 def encode_phrases(
-    translator: TextTranslator, phrases: Sequence[str], *, mid_word: bool = False, beam: int | None = None
+    translator: TargetSide, phrases: Sequence[str], *, mid_word: bool = False, beam: int | None = None
 ) -> List[List[int]]:
     """The target indices of each phrase; a ConstraintError for an empty phrase, one the
     target vocabulary cannot spell, or more distinct phrases than the beam (the translator's
