@@ -564,3 +564,22 @@ def test_wmt14_user_errors(tmp_path):
     with pytest.raises(UserError, match="the archive holds no commoncrawl.de-en.en"):
         wmt14.write_raw(recipe, str(tmp_path / "orig"), tmp_path / "downloads", out)
     assert list(out.iterdir()) == []
+
+
+def test_every_python_the_project_admits_has_tarfiles_extraction_filters():
+    """`extract` unpacks with filter="data" (Python 3.10.12, 3.11.4, 3.12 and newer)."""
+    import tomllib
+
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    admitted = SpecifierSet(project["project"]["requires-python"])
+
+    def has_filter(version: str) -> bool:
+        v = Version(version)
+        return v >= Version("3.12") or Version("3.11.4") <= v or Version("3.10.12") <= v < Version("3.11")
+
+    for version in ["3.10.0", "3.10.11", "3.10.12", "3.11.0", "3.11.3", "3.11.4", "3.12.0", "3.13.1"]:
+        assert (version in admitted) == has_filter(version), version
+    assert hasattr(tarfile, "data_filter")

@@ -133,3 +133,35 @@ def test_a_run_folder_over_a_file_is_refused(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(UserError, match="file: exists and is not a folder"):
         make_folder(tmp_path / "file")
+
+
+def test_two_writers_of_one_file_at_once_leave_one_whole_output(tmp_path):
+    """Each writer has a scratch file of its own: the last to finish wins, whole."""
+    import threading
+
+    from evo_mt.runtime.base.files import atomic_file
+
+    target = tmp_path / "out.txt"
+    first_open, second_done = threading.Event(), threading.Event()
+
+    def first() -> None:
+        with atomic_file(target) as scratch, open(scratch, "w", encoding="utf-8") as out:
+            out.write("first half, ")
+            out.flush()
+            first_open.set()
+            second_done.wait(10)
+            out.write("first whole\n")
+
+    def second() -> None:
+        first_open.wait(10)
+        with atomic_file(target) as scratch, open(scratch, "w", encoding="utf-8") as out:
+            out.write("second whole\n")
+        second_done.set()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert target.read_text(encoding="utf-8") == "first half, first whole\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out.txt"]  # no scratch left

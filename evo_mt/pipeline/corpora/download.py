@@ -139,6 +139,8 @@ def extract(archive: Path, into: Path) -> Path:
     stamp = into / EXTRACTED_FROM
     if stamp.is_file() and stamp.read_text(encoding="utf-8") == identity:
         return into
+    if not hasattr(tarfile, "data_filter"):  # pyproject's requires-python rules such a Python out
+        raise UserError(f"{archive}: unpacking safely needs Python 3.10.12, 3.11.4 or newer")
     with atomic_dir(into) as scratch:
         try:
             with tarfile.open(archive) as tar:
