@@ -569,7 +569,6 @@ def test_wmt14_user_errors(tmp_path):
 def test_every_python_the_project_admits_has_tarfiles_extraction_filters():
     """`extract` unpacks with filter="data" (Python 3.10.12, 3.11.4, 3.12 and newer)."""
     import tomllib
-
     from packaging.specifiers import SpecifierSet
     from packaging.version import Version
 
