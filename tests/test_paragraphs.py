@@ -83,6 +83,32 @@ def test_documents_from_a_file_to_a_file_keep_markdown(model, toy_run, fairseq_e
     assert "Traceback" not in again.stderr
 
 
+def test_a_wrapped_markdown_paragraph_is_translated_sentence_for_sentence(
+    exported_toy, toy_run, fairseq_env, tmp_path
+):
+    first, second = (line.split() for line in toy_lines(toy_run, 2))
+    plain = " ".join(first + second)
+    first[2] = f"**{first[2]}**"
+    second[3] = f"[{second[3]}](https://example.com/page_1.html)"
+    words = first + second
+    third = len(words) // 3
+    wrapped = "\n".join(" ".join(words[i * third : (i + 1) * third if i < 2 else None]) for i in range(3))
+    outputs = []
+    for name, paragraph in (("wrapped", wrapped), ("one line", " ".join(words))):
+        document = tmp_path / f"{name}.md"
+        document.write_text(f"# {plain}\n\n{paragraph}\n\n```\ncode . stays\n```\n")
+        found = translate(exported_toy, "", fairseq_env, "--input", str(document), "--format", "markdown")
+        outputs.append(found.stdout)
+    assert outputs[0] == outputs[1]
+    heading, _, paragraph, *rest = outputs[0].split("\n")
+    expected = translate(exported_toy, plain + "\n", fairseq_env).stdout.strip()
+    assert heading == f"# {expected}" and rest == ["```", "code . stays", "```", ""]
+    # The paragraph is the plain text's translation, sentence for sentence, with its marks.
+    assert paragraph.count("**") == 2 and paragraph.count("](https://example.com/page_1.html)") == 1
+    unmarked = paragraph.replace("**", "").replace("[", "").replace("](https://example.com/page_1.html)", "")
+    assert unmarked == expected
+
+
 def test_bench_paragraphs_scores_paragraphs_like_sentences(toy_run, fairseq_env, tmp_path):
     figures = tmp_path / "paragraphs.json"
     done = evo_mt(
