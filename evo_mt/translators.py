@@ -56,7 +56,7 @@ def load_translator(
         translator: TextTranslator = ExportedTranslator.load(model, beam=beam, lenpen=lenpen, **search)
         return translator.with_split(split)
 
-    from evo_mt.export.run_cache import cached_model, default_engine
+    from evo_mt.export.run_cache import run_engine, run_export
     from evo_mt.pipeline.decoding_defaults import decoding_settings
     from evo_mt.pipeline.run_folder import Run, find_checkpoint
 
@@ -66,12 +66,12 @@ def load_translator(
         run = Run(model.resolve())
         found = run.checkpoint(checkpoint)
     decoding = decoding_settings(run.root, beam=beam, lenpen=lenpen)
-    engine = engine or default_engine(found, device)
+    engine = engine or run_engine(run, device)
     if engine == "onnx":
         if device not in (None, "auto", "cpu"):
             raise OptionError("device", f"{device}: --engine onnx runs on the CPU; use --engine lean")
         translator = ExportedTranslator(
-            cached_model(found, quantize=quantize), beam=decoding.beam, lenpen=decoding.lenpen, **search
+            run_export(run, found, quantize=quantize), beam=decoding.beam, lenpen=decoding.lenpen, **search
         )
         return translator.with_split(split)
     for option, value in (("workers", workers), ("threads", threads)):

@@ -23,7 +23,7 @@ import shutil
 from pathlib import Path
 from typing import Dict
 
-from evo_mt.pipeline.run_folder import find_checkpoint
+from evo_mt.pipeline.run_folder import Run, find_checkpoint
 from evo_mt.runtime.base.errors import UserError
 from evo_mt.runtime.base.files import atomic_file, digest
 from evo_mt.runtime.model.folder import ModelFolder, ModelFolderError, open_folder
@@ -40,6 +40,12 @@ def cached_export(run_or_checkpoint: Path | str, *, quantize: str = "none") -> P
 def cached_model(run_or_checkpoint: Path | str, *, quantize: str = "none") -> ModelFolder:
     """`cached_export`'s folder, opened: verified once, for the caller to load as it is."""
     run, checkpoint = find_checkpoint(run_or_checkpoint)
+    return run_export(run, checkpoint, quantize=quantize)
+
+
+def run_export(run: Run, checkpoint: Path, *, quantize: str = "none") -> ModelFolder:
+    """`cached_model` of a run and a checkpoint already found (evo_mt.pipeline.run_folder.
+    find_checkpoint)."""
     run.recipe()  # a clear error when this is not a run folder
     cache = run.root / CACHE
     try:
@@ -63,7 +69,10 @@ def cached_model(run_or_checkpoint: Path | str, *, quantize: str = "none") -> Mo
 
 def is_writable(run_or_checkpoint: Path | str) -> bool:
     """Whether the run folder can hold its export (a read-only run is translated as it is)."""
-    run, _ = find_checkpoint(run_or_checkpoint)
+    return _writable(find_checkpoint(run_or_checkpoint)[0])
+
+
+def _writable(run: Run) -> bool:
     cache = run.root / CACHE
     if cache.is_dir():
         return os.access(cache, os.W_OK)
@@ -112,6 +121,11 @@ def default_engine(run_or_checkpoint: Path | str, device: str | None) -> str:
 
     Whether a GPU is present is read from the NVIDIA driver's listing rather than torch's, so
     that the CPU path never imports torch."""
+    return run_engine(find_checkpoint(run_or_checkpoint)[0], device)
+
+
+def run_engine(run: Run, device: str | None) -> str:
+    """`default_engine` of a run already found."""
     gpus = Path("/proc/driver/nvidia/gpus")
     gpu = device == "cuda" or (device in (None, "auto") and gpus.is_dir() and any(gpus.iterdir()))
-    return "lean" if gpu or not is_writable(run_or_checkpoint) else "onnx"
+    return "lean" if gpu or not _writable(run) else "onnx"
