@@ -64,13 +64,19 @@ def is_load_error(error: BaseException) -> bool:
     return isinstance(error, RuntimeError) and "PytorchStreamReader" in str(error)
 
 
-def read_checkpoint(path: Union[str, Path]) -> Dict[str, Any]:
-    """Load a checkpoint onto the CPU with ``weights_only=True``; `CheckpointError` if unsafe or broken."""
+def read_checkpoint(path: Union[str, Path], *, mapped: bool = False) -> Dict[str, Any]:
+    """Load a checkpoint onto the CPU with ``weights_only=True``; `CheckpointError` if unsafe or broken.
+
+    `mapped`: the tensors are mapped from the file, not read (torch's mmap), so that reading
+    a checkpoint's small entries costs next to nothing however large its weights are.
+    """
     allow_checkpoint_globals()
     if Path(path).is_file() and not _looks_saved_by_torch(path):
         raise CheckpointError(f"{path}: not a checkpoint (not a file saved by PyTorch)")
+    # Only torch's zip format can be mapped; a checkpoint in its older format is read whole.
+    mmap = mapped and zipfile.is_zipfile(path)
     try:
-        state = torch.load(str(path), map_location="cpu", weights_only=True)
+        state = torch.load(str(path), map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as error:
         if isinstance(error, OSError) or is_load_error(error):
             raise explain_load_error(path, error) from error
@@ -78,3 +84,17 @@ def read_checkpoint(path: Union[str, Path]) -> Dict[str, Any]:
     if not isinstance(state, dict) or "model" not in state:
         raise CheckpointError(f"{path}: not a fairseq checkpoint (no model weights in it)")
     return state
+
+
+def updates_in(state: Dict[str, Any]) -> int | None:
+    """The number of updates a checkpoint's training had done when it was saved: fairseq keeps
+    it in the last entry of optimizer_history (None: not saved by fairseq-train)."""
+    try:
+        return int(state["optimizer_history"][-1]["num_updates"])
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+
+
+def saved_updates(path: Union[str, Path]) -> int | None:
+    """`updates_in` of the checkpoint at `path`, its tensors mapped rather than read."""
+    return updates_in(read_checkpoint(path, mapped=True))

@@ -16,7 +16,7 @@ from conftest import EVO_MT, evo_mt, run_command
 from test_corpora import iwslt_archive
 from typer.testing import CliRunner
 
-from evo_mt.checkpoints import read_checkpoint
+from evo_mt.checkpoints import read_checkpoint, saved_updates
 from evo_mt.pipeline.recipes import PROJECT_RECIPES, load_recipe
 from evo_mt.runtime.base.errors import UserError
 from evo_mt_cli.app import app
@@ -55,6 +55,10 @@ def test_toy_scores_above_threshold_with_every_sentence(toy_run, fairseq_env):
     assert report["bleu_signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a")
     assert "nc:6" in report["chrf_signature"]
     assert f"BLEU {report['bleu']:.2f}" in done.stdout
+    # The averaged checkpoints and their updates: in the report and the line printed.
+    averaged_from = [source["checkpoint"] for source in report["averaged_from"]]
+    assert averaged_from == ["checkpoint2.pt", "checkpoint3.pt"]
+    assert "(checkpoint_averaged.pt = checkpoint2.pt at " in done.stdout
     hypotheses = Path(report["hypotheses_file"]).read_text().splitlines()
     assert len(hypotheses) == 500 and sum(bool(h) for h in hypotheses) > 450
 
@@ -95,13 +99,30 @@ def test_translate_ten_thousand_lines_from_a_pipe(toy_run, fairseq_env, tmp_path
     assert out[1] == out[1 + 50 * 7]
 
 
-def test_average_is_the_mean_of_the_checkpoints(toy_run):
-    result = CliRunner().invoke(app, ["average", str(toy_run), "--last", "2"])
+def test_average_is_the_mean_of_the_newest_checkpoints_not_of_stale_update_ones(toy_run, tmp_path):
+    # A copy of the toy run, with two update checkpoints from mid-epoch 1 (as a run first
+    # trained with --save-interval-updates 20 leaves them): by updates, they are the oldest.
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(toy_run / "recipe.toml", run)
+    shutil.copytree(toy_run / "checkpoints", run / "checkpoints", ignore=shutil.ignore_patterns("*_*.pt"))
+    stale = read_checkpoint(run / "checkpoints" / "checkpoint1.pt")
+    for updates in (20, 40):
+        stale["optimizer_history"][-1]["num_updates"] = updates
+        torch.save(stale, run / "checkpoints" / f"checkpoint_1_{updates}.pt")
+    result = CliRunner().invoke(app, ["average", str(run), "--last", "2"])
     assert result.exit_code == 0, result.output
-    assert "averaged checkpoint2.pt, checkpoint3.pt into" in result.output
-    averaged = read_checkpoint(toy_run / "checkpoints" / "checkpoint_averaged.pt")
-    sources = [read_checkpoint(toy_run / "checkpoints" / name) for name in averaged["averaged_from"]]
-    assert averaged["averaged_from"] == ["checkpoint2.pt", "checkpoint3.pt"]
+    updates = [saved_updates(run / "checkpoints" / f"checkpoint{epoch}.pt") for epoch in (2, 3)]
+    assert result.output.strip() == (
+        f"averaged checkpoint2.pt at {updates[0]} updates + checkpoint3.pt at {updates[1]} updates "
+        f"into {run / 'checkpoints' / 'checkpoint_averaged.pt'}"
+    )
+    averaged = read_checkpoint(run / "checkpoints" / "checkpoint_averaged.pt")
+    assert averaged["averaged_from"] == [
+        {"checkpoint": "checkpoint2.pt", "updates": updates[0]},
+        {"checkpoint": "checkpoint3.pt", "updates": updates[1]},
+    ]
+    sources = [read_checkpoint(run / "checkpoints" / f"checkpoint{epoch}.pt") for epoch in (2, 3)]
     name = "encoder.layers.1.self_attn.conv.weight"
     expected = (sources[0]["model"][name].double() + sources[1]["model"][name].double()) / 2
     torch.testing.assert_close(averaged["model"][name].double(), expected, rtol=0, atol=1e-7)
@@ -165,10 +186,6 @@ def test_every_project_recipe_loads():
         assert load_recipe(name).name == name
 
 
-def _updates(checkpoint: Path) -> int:
-    return read_checkpoint(checkpoint)["optimizer_history"][-1]["num_updates"]
-
-
 def test_training_killed_mid_epoch_resumes_to_the_same_number_of_updates(toy_run, tmp_path, fairseq_env):
     run = tmp_path / "run"
     shutil.copytree(toy_run, run, ignore=shutil.ignore_patterns("checkpoints", "scores"))
@@ -196,7 +213,7 @@ def test_training_killed_mid_epoch_resumes_to_the_same_number_of_updates(toy_run
         time.sleep(0.2)
     os.killpg(child.pid, signal.SIGKILL)
     child.wait()
-    killed_at = _updates(run / "checkpoints" / "checkpoint_last.pt")
+    killed_at = saved_updates(run / "checkpoints" / "checkpoint_last.pt")
     assert killed_at < 30
     done = run_command(command, fairseq_env)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -183,7 +183,8 @@ def test_runs_lists_each_run_with_its_progress(watched_run, piped_run, runs_fold
     assert header.split()[:4] == ["run", "recipe", "arch", "ea"]
     piped, watched = (row.split() for row in rows)  # by name
     bleu = max(r.get("bleu") for r in history(watched_run[0] / "train.log") if r.tag == "valid")
-    # run, recipe, arch, ea options, updates, epochs, best valid loss, best valid BLEU, latest score
+    # run, recipe, arch, ea options, updates, epochs, best valid loss, best valid BLEU, averaged,
+    # latest score
     assert watched[:3] == ["watched", "toy", "ea_transformer_tiny"] and watched[4:6] == ["28", "2"]
-    assert watched[7] == f"{bleu:.2f}" and watched[8] == "-"
+    assert watched[7] == f"{bleu:.2f}" and watched[8:] == ["-", "-"]
     assert piped[:2] == ["piped", "toy"] and piped[4] == "4" and piped[7] == "-"

@@ -162,16 +162,23 @@ def average(
     last: int | None = typer.Option(
         None, "--last", min=1, help="How many checkpoints (default: the recipe's average_last)."
     ),
+    kind: str = typer.Option(
+        "any",
+        help="any: the newest checkpoints by updates, epoch (checkpointE.pt) and update "
+        "(checkpoint_E_U.pt) ones together; epoch or update: of that kind only.",
+    ),
 ) -> None:
-    """Average the last N epoch (or update) checkpoints into checkpoint_averaged.pt.
+    """Average the newest N checkpoints (by the updates they were saved at) into checkpoint_averaged.pt.
+
+    The line printed names each checkpoint and its updates, and says when they mix kinds or
+    lie far apart.
 
     Example: evo-mt average runs/toy --last 3
     """
     from evo_mt.pipeline.averaging import average_run
     from evo_mt.pipeline.run_folder import Run
 
-    paths, output = average_run(Run(run.resolve()), last)
-    typer.echo(f"averaged {', '.join(p.name for p in paths)} into {output}", err=True)
+    typer.echo(average_run(Run(run.resolve()), last, kind).line(), err=True)
 
 
 @app.command()
@@ -203,9 +210,16 @@ def score(
     typer.echo(
         f"{split}: BLEU {report['bleu']:.2f}, chrF {report['chrf']:.2f} on "
         f"{report['hypotheses']}/{report['references']} sentences "
-        f"({Path(report['checkpoint']).name}, beam {report['beam']}{_decoding(engine, quantize)}) "
+        f"({Path(report['checkpoint']).name}{_averaged_from(report)}, beam {report['beam']}"
+        f"{_decoding(engine, quantize)}) "
         f"-> {report['report_file']}"
     )
+
+
+def _averaged_from(report: dict) -> str:
+    from evo_mt.pipeline.averaging import sources_text
+
+    return f" = {sources_text(report['averaged_from'])}" if "averaged_from" in report else ""
 
 
 def _decoding(engine: str, quantize: str) -> str:
@@ -498,7 +512,8 @@ def runs(folder: Path = typer.Argument(Path("runs"), help="A folder of run folde
     """A table of the runs in a folder: options, progress, best valid loss and BLEU, scores.
 
     One row per run: its recipe, architecture and --ea-* options, epochs done, the best
-    validation loss and BLEU, and the latest score.
+    validation loss and BLEU, the checkpoints averaged (with the updates each was saved at),
+    and the latest score.
 
     Example: evo-mt runs runs
     """

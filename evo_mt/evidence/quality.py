@@ -170,8 +170,7 @@ def compare_variants(
 
 def _train_and_score(recipe: Recipe, run: Run, options: List[str]) -> Dict:
     updates = train(recipe, run, options)
-    _, averaged = average_run(run)
-    report = score_run(run, averaged)
+    report = score_run(run, average_run(run).output)
     # Time spent training, without validation and checkpoints: fairseq's per-epoch train_wall
     # summed over the epochs the checkpoints hold (a resumed epoch counts once).
     epochs = [record for record in history(run.train_log) if record.tag == "train"]

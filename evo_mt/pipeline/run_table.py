@@ -1,7 +1,8 @@
 """evo-mt runs: what each run folder under a directory is and how far it got.
 
 Everything comes from the run's own files: recipe.toml, the fairseq-train command evo-mt
-last wrote into train.log (which holds the user's overrides), train.log's records, scores/.
+last wrote into train.log (which holds the user's overrides), train.log's records, the
+checkpoints checkpoint_averaged.pt was made of (with their updates), scores/.
 """
 
 import json
@@ -9,13 +10,14 @@ import shlex
 from pathlib import Path
 from typing import Dict, List
 
+from evo_mt.pipeline.averaging import averaged_from, sources_text
 from evo_mt.pipeline.recipes import RECIPE_FILE
 from evo_mt.pipeline.run_folder import Run
 from evo_mt.pipeline.train_log import history, last_command
 from evo_mt.runtime.base.errors import UserError
 
 COLUMNS = ("run", "recipe", "arch", "ea options", "updates", "epochs", "best valid loss", "best valid BLEU",
-           "latest score")
+           "averaged", "latest score")
 
 
 def find_runs(folder: Path) -> List[Run]:
@@ -46,6 +48,11 @@ def _latest_score(run: Run) -> str:
     return f"{report['split']} BLEU {report['bleu']:.2f} ({Path(report['checkpoint']).name})"
 
 
+def _averaged(run: Run) -> str:
+    sources = averaged_from(run.averaged) if run.averaged.is_file() else None
+    return sources_text(sources) if sources else "-"
+
+
 def summary(run: Run) -> Dict[str, str]:
     """One row of the table, by COLUMNS."""
     options = training_options(run)
@@ -63,6 +70,7 @@ def summary(run: Run) -> Dict[str, str]:
         "epochs": str(epochs[-1] if epochs else 0),
         "best valid loss": f"{min(valid_loss):.3f}" if valid_loss else "-",
         "best valid BLEU": f"{max(valid_bleu):.2f}" if valid_bleu else "-",
+        "averaged": _averaged(run),
         "latest score": _latest_score(run),
     }
 

@@ -12,6 +12,7 @@ from typing import Any, Dict, List
 from sacrebleu.metrics import BLEU, CHRF
 from tqdm import tqdm
 
+from evo_mt.pipeline.averaging import averaged_from
 from evo_mt.pipeline.decoding_defaults import decoding_settings
 from evo_mt.pipeline.engines import decoding_variant
 from evo_mt.pipeline.run_folder import Run
@@ -67,7 +68,8 @@ def score_run(
     score it; beam, length penalty and batch size default to the recipe's [score] values.
 
     Writes scores/<split>.<checkpoint>.hyp and .json (<checkpoint>.int8 or <checkpoint>.fairseq
-    with another quantization or engine); returns the report.
+    with another quantization or engine); returns the report. The report of an averaged
+    checkpoint names the checkpoints averaged and their updates (`averaged_from`).
     """
     recipe = run.recipe()
     found = run.checkpoint(checkpoint)
@@ -93,8 +95,10 @@ def score_run(
             hypotheses += [best[0] for best in translator.translate(chunk, batch_size=batch_size)]
             progress.update(len(chunk))
     hypotheses_file, report_file = run.score_files(split, found, decoding_variant(engine, quantize))
+    sources = averaged_from(found)
     report = {
         "checkpoint": str(found),
+        **({"averaged_from": sources} if sources else {}),
         "split": split,
         "beam": beam,
         "lenpen": lenpen,

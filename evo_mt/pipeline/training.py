@@ -91,8 +91,6 @@ def train(
 
 def last_update(run: Run) -> int | None:
     """The number of updates of the run's checkpoint_last.pt (None before the first one)."""
-    from evo_mt.checkpoints import read_checkpoint
+    from evo_mt.checkpoints import saved_updates
 
-    if not run.last.is_file():
-        return None
-    return read_checkpoint(run.last)["optimizer_history"][-1]["num_updates"]
+    return saved_updates(run.last) if run.last.is_file() else None
