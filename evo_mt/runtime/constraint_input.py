@@ -5,7 +5,8 @@ required target phrase, tab-separated. A phrase is encoded with the model's sent
 model as text of its own, so it starts a word (its first piece carries the word-start mark
 "▁"); with `mid_word`, that mark is dropped and the phrase may also continue a word (a
 suffix such as "haus" in "Krankenhaus"). The search matches pieces: a phrase is met when its
-pieces appear in that order in the translation.
+pieces appear in that order in the translation and end a word, the piece after them not
+continuing it (evo_mt.runtime.constrained_search): "Datei" is not met by "Dateien".
 """
 
 from __future__ import annotations

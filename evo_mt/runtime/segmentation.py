@@ -13,6 +13,7 @@ joined by a space.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Callable, List, Sequence, Tuple
 
@@ -37,6 +38,18 @@ class Layout:
         if not self.units:
             return self.lead
         return self.lead + "".join(text + glue for text, glue in zip(translations, self.glue, strict=True))
+
+
+def word_character(character: str) -> bool:
+    """Whether `character` belongs to a word: a letter, a mark (the vowel signs of many
+    scripts) or a number; punctuation, symbols and spaces stand between words."""
+    return unicodedata.category(character)[0] in "LMN"
+
+
+def continues_word(piece: str) -> bool:
+    """Whether a target piece, after a word, makes that word longer: it does not carry the
+    word-start mark and begins with a word character (`en` after `Datei`; not `.` or `▁der`)."""
+    return not piece.startswith(WORD_START) and piece[:1] != "" and word_character(piece[0])
 
 
 def sentences(line: str, language: str) -> List[Tuple[str, str]]:

@@ -7,11 +7,15 @@ ordinary entries here.
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 from typing import Dict, Iterable, List, Sequence
 
+import numpy as np
+
 from evo_mt.runtime.errors import CheckpointError, UserError
 from evo_mt.runtime.lines import split_lines
+from evo_mt.runtime.segmentation import continues_word
 
 
 class VocabularyError(UserError):
@@ -49,6 +53,15 @@ class Vocabulary:
 
     def __len__(self) -> int:
         return len(self.symbols)
+
+    @cached_property
+    def continues_word(self) -> np.ndarray:
+        """(V,) bool: which indices are pieces that make the word before them longer
+        (evo_mt.runtime.segmentation.continues_word; the special symbols do not), so that a
+        required phrase is met only as a whole word (evo_mt.runtime.constrained_search)."""
+        found = np.array([continues_word(symbol) for symbol in self.symbols], dtype=bool)
+        found[: len(SPECIALS)] = False
+        return found
 
     def encode(self, pieces: Iterable[str]) -> List[int]:
         """Indices of `pieces` (unknown ones as <unk>) followed by </s>, as fairseq encodes a line."""
