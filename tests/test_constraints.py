@@ -1,7 +1,9 @@
 """Required words on the toy model: the lean engine and the exported runtime search the same
-way (whole hypotheses); fairseq's own constrained search meets the same constraints;
-constraints from the references are met without losing BLEU; a glossary changes only the
-lines holding its terms; `--json` and serve's "scores" give each translation its score."""
+way (whole hypotheses); fairseq's own constrained search meets the same constraints (as
+pieces; evo-mt's as whole words); constraints from the references are met as whole words
+without losing BLEU, and `bench constraints` counts them so; a glossary matches whole source
+words and changes only the lines holding its terms; `--json` and serve's "scores" give each
+translation its score."""
 
 import json
 import math
@@ -13,7 +15,10 @@ import sacrebleu
 from conftest import evo_mt
 from starlette.testclient import TestClient
 
+from evo_mt.evidence import constrained_decoding
+from evo_mt.evidence.constrained_decoding import as_words, share_met
 from evo_mt.pipeline.translation import Translator
+from evo_mt.runtime.base.vocabulary import EOS
 from evo_mt.runtime.search.constrained_search import phrases_met
 from evo_mt.runtime.serving.app import create_app
 from evo_mt.runtime.serving.limits import ServerLimits
@@ -69,7 +74,8 @@ def test_lean_and_exported_constrained_searches_find_the_same_hypotheses(lean, e
     for phrases, by_lean, by_exported in zip(constraints, found_lean, found_exported, strict=True):
         assert [h.pieces for h in by_lean] == [h.pieces for h in by_exported]  # all 5, in order
         assert [h.score for h in by_lean] == pytest.approx([h.score for h in by_exported], abs=1e-4)
-        assert all(phrases_met(lean.target_indices(by_lean[0].pieces), phrases))
+        tokens = [*lean.target_indices(by_lean[0].pieces), EOS]
+        assert all(phrases_met(tokens, phrases, exported.target.continues_word))  # as whole words
 
 
 def test_fairseqs_constrained_search_meets_the_same_constraints(lean, toy_run):
@@ -79,8 +85,9 @@ def test_fairseqs_constrained_search_meets_the_same_constraints(lean, toy_run):
     ours = [best[0] for best in lean.generate(sources, constraints)]
     theirs = [best[0] for best in fairseq.generate(sources, constraints)]
     for phrases, mine, its in zip(constraints, ours, theirs, strict=True):
-        assert all(phrases_met(lean.target_indices(mine.pieces), phrases))
-        assert all(phrases_met(lean.target_indices(its.pieces), phrases))
+        words = lean.engine.model.target.continues_word
+        assert all(phrases_met([*lean.target_indices(mine.pieces), EOS], phrases, words))
+        assert all(phrases_met(lean.target_indices(its.pieces), phrases))  # as pieces
         if not phrases:  # fairseq's search without constraints is its plain beam search: equal
             assert mine.pieces == its.pieces
     same = sum(m.pieces == t.pieces for m, t in zip(ours, theirs, strict=True))
@@ -103,11 +110,32 @@ def test_reference_words_are_met_on_every_line_without_losing_bleu(
     free, forced = plain.stdout.splitlines(), bound.stdout.splitlines()
     assert len(forced) == LINES
     for wanted, out in zip(words, forced, strict=True):
-        assert all(word in out.split() or word in out for word in wanted), (wanted, out)
+        assert all(as_words(word, out) for word in wanted), (wanted, out)
     before = sacrebleu.corpus_bleu(free, [reference]).score
     after = sacrebleu.corpus_bleu(forced, [reference]).score
     print(f"{folder}: BLEU {before:.2f} unconstrained, {after:.2f} with reference words")
     assert after >= before
+
+
+def test_bench_constraints_counts_whole_words_and_beside_them_word_starts(exported, toy_run):
+    assert share_met(["Dateien und Datei.", "die Dateien", "Dateiname", ""], [["Datei"]] * 4) == (1, 3, 4)
+    # Punctuation ends a word, and starts one (the old count wanted a space before).
+    assert share_met(["(Datei) öffnen", "Datei-Name"], [["Datei", "öffnen"], ["Datei"]]) == (3, 2, 3)
+    test = toy_run / "raw"
+    report = constrained_decoding.bench(
+        exported.with_search(5, 1).with_split(False), test / "test.en", test / "test.de", 16, LINES
+    )
+    rows = {row["name"]: row for row in report["rows"]}
+    for name in ["reference words", "glossary"]:
+        assert rows[name]["met"] == rows[name]["met_at_word_start"] == rows[name]["constraints"] > 0
+    assert " met  start " in constrained_decoding.table(report)
+
+
+def test_a_glossary_term_matches_whole_source_words_only():
+    glossary = Glossary([("file", "Datei", "term 1"), ("save as", "speichern unter", "term 2")])
+    assert glossary.find("Save the files as a profile (filename).") == []
+    found = glossary.find("File: save  AS, then save as file.")
+    assert [(t.source, t.target) for t in found] == [("file", "Datei"), ("save as", "speichern unter")]
 
 
 @pytest.mark.parametrize("folder", ["toy_run", "exported_toy"])

@@ -3,8 +3,9 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
+from evo_mt.runtime.base.vocabulary import WORD_START
 from evo_mt.runtime.text.markdown import translate_markdown
-from evo_mt.runtime.text.segmentation import WORD_START, cut, layout, sentences
+from evo_mt.runtime.text.segmentation import cut, layout, sentences
 
 
 def words(text):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from conftest import evo_mt, toy_lines
 
+from evo_mt.evidence.constrained_decoding import as_words
 from evo_mt.export import vocabulary_map
 from evo_mt.export.vocabulary_map import learn_map
 from evo_mt.pipeline.translation import Translator
@@ -58,18 +59,25 @@ def test_a_shortlisted_folder_without_its_map_translates_as_the_plain_export(
     assert whole.translate(lines) == ExportedTranslator.load(exported_toy, workers=1).translate(lines)
 
 
-def test_a_required_term_outside_the_map_is_allowed_and_met(shortlisted_toy, toy_run):
-    translator = ExportedTranslator.load(shortlisted_toy, workers=1)
-    line = toy_lines(toy_run, 1)[0]
-    source = translator.source_indices(translator.spm.encode(line, out_type=str))
-    allowed = set(translator.shortlist.allowed([source]).tolist())
-    word = next(
-        symbol[1:] for index, symbol in enumerate(translator.target.symbols)
-        if index not in allowed and symbol.startswith("▁") and len(symbol) > 5
-    )
-    found = translator.translate_scored([line], constraints=[[word]])[0].translations[0].text
-    assert f" {word}" in f" {found}"  # met: the phrase at a word's start
-    assert f" {word}" not in f" {translator.translate([line])[0][0]}"
+def test_required_terms_outside_the_map_are_met_as_words_as_the_lean_engine_meets_them(
+    shortlisted_toy, toy_run
+):
+    translator = ExportedTranslator.load(shortlisted_toy, beam=5, workers=1)
+    lines = toy_lines(toy_run, 8)
+    words = []
+    for line in lines:
+        source = translator.source_indices(translator.spm.encode(line, out_type=str))
+        allowed = set(translator.shortlist.allowed([source]).tolist())
+        words.append([next(
+            symbol[1:] for index, symbol in enumerate(translator.target.symbols)
+            if index not in allowed and symbol.startswith("▁") and len(symbol) > 5
+        )])
+    found = [line.translations[0].text for line in translator.translate_scored(lines, constraints=words)]
+    lean = Translator.load(toy_run, beam=5, device="cpu", shortlist=shortlisted_toy / SHORTLIST)
+    assert [line.translations[0].text for line in lean.translate_scored(lines, constraints=words)] == found
+    for (word,), forced, (free,) in zip(words, found, translator.translate(lines), strict=True):
+        assert as_words(word, forced), (word, forced)  # met: the phrase as a whole word
+        assert f" {word}" not in f" {free}"
 
 
 def vocabulary(*pieces):
@@ -90,10 +98,12 @@ def test_a_batch_may_use_the_specials_the_always_line_its_pieces_targets_and_its
     assert allowed.tolist() == [0, 1, 2, 3, x, z, w, v]
     assert narrowed([[[w, x]]], allowed) == [[[6, 4]]]
 
-    def search(phrases):  # a search over the shortlist's columns: its required phrase, then </s>
+    def search(phrases, continues_word):  # over the shortlist's columns: its required phrase, then </s>
+        assert continues_word.tolist() == [False] * 4 + [False, True, False, False]  # x z w v
         return [[Hypothesis([*phrases[0][0], 2], -1.0, [-0.5, -0.25, -0.25])]]
 
-    found = searched(search, [[[w, x]]], allowed)
+    continues_word = vocabulary("▁x", "▁y", "z", "▁w", "▁v").continues_word  # "z" continues a word
+    found = searched(search, [[[w, x]]], continues_word, allowed)
     assert found[0][0].tokens == [w, x, 2] and found[0][0].score == -1.0
 
 

@@ -10,9 +10,12 @@ On a test set with references, in one process and one model:
   whose reference side always holds one target word: the target word with the highest Dice
   coefficient over the test sentences, kept at Dice >= 0.8 (an oracle glossary, as in
   terminology studies); applied as `--glossary` applies one;
-- for each: the share of constraints met (the phrase at a word start in the translation),
-  BLEU and chrF with and without, and the decoding time of both (the same batches, after a
-  warm-up batch; unconstrained decoding is timed first and last, the faster counts);
+- for each: the share of constraints met as whole words (the phrase in the translation with
+  no letter, mark or number right before or after it: punctuation next to it is a word
+  boundary), and beside it the share found at a word start, a longer word included (the
+  figure measured before searches ended a phrase at a word boundary); BLEU and chrF with and
+  without, and the decoding time of both (the same batches, after a warm-up batch;
+  unconstrained decoding is timed first and last, the faster counts);
 - confidence: the unconstrained translations sorted by score, each quarter's mean sentence
   chrF (the lowest-scored quarter first).
 """
@@ -29,6 +32,7 @@ from sacrebleu.metrics import CHRF
 
 from evo_mt.pipeline.scoring import score_lines
 from evo_mt.runtime.base.lines import read_lines
+from evo_mt.runtime.base.vocabulary import word_character
 from evo_mt.runtime.text.glossary import Glossary
 from evo_mt.runtime.text.phrases import ConstraintError, encode_phrases
 from evo_mt.runtime.text.results import LineTranslation
@@ -91,14 +95,28 @@ def aligned_terms(
     return kept
 
 
-def share_met(translations: Sequence[str], required: Sequence[Sequence[str]]) -> Tuple[int, int]:
-    """(constraints met, constraints): a phrase counts where it starts a word of the output."""
-    met = total = 0
+def as_words(phrase: str, text: str) -> bool:
+    """Whether `phrase` occurs in `text` as whole words: no word character (a letter, mark
+    or number) right before or after it."""
+    padded = f" {text} "
+    at = padded.find(phrase)
+    while at >= 0:
+        if not word_character(padded[at - 1]) and not word_character(padded[at + len(phrase)]):
+            return True
+        at = padded.find(phrase, at + 1)
+    return False
+
+
+def share_met(translations: Sequence[str], required: Sequence[Sequence[str]]) -> Tuple[int, int, int]:
+    """(constraints met as whole words, those at a word start of the output, a longer word
+    included; constraints)."""
+    whole = start = total = 0
     for output, phrases in zip(translations, required, strict=True):
         for phrase in phrases:
             total += 1
-            met += re.search(r"(?<!\S)" + re.escape(phrase), output) is not None
-    return met, total
+            whole += as_words(phrase, output)
+            start += re.search(r"(?<!\S)" + re.escape(phrase), output) is not None
+    return whole, start, total
 
 
 def _timed(
@@ -114,12 +132,12 @@ def _timed(
 def _row(name: str, found: List[LineTranslation], seconds: Tuple, references: List[str], required) -> Dict:
     texts = [line.translations[0].text for line in found]
     scores = score_lines(texts, references)
-    met, total = share_met(texts, required) if required is not None else (0, 0)
+    met, at_start, total = share_met(texts, required) if required is not None else (0, 0, 0)
     constrained = sum(bool(r) for r in required) if required is not None else 0
     return {
         "name": name, "bleu": scores["bleu"], "chrf": scores["chrf"], "seconds": round(seconds[0], 2),
         "cpu_seconds": round(seconds[1], 2),
-        "constraints": total, "met": met, "sentences_constrained": constrained,
+        "constraints": total, "met": met, "met_at_word_start": at_start, "sentences_constrained": constrained,
     }
 
 
@@ -186,13 +204,17 @@ def table(report: Dict[str, Any]) -> str:
     lines = [
         f"{report['sentences']} sentences of {Path(report['source']).name}, beam {report['beam']}; "
         f"glossary: {report['glossary_terms']} aligned terms",
-        f"{'decoding':<16} {'required':>8} {'met':>6} {'BLEU':>6} {'chrF':>6} {'time s':>7} {'CPU s':>7}",
+        f"{'decoding':<16} {'required':>8} {'met':>6} {'start':>6} {'BLEU':>6} {'chrF':>6} {'time s':>7} "
+        f"{'CPU s':>7}",
     ]
     for row in report["rows"]:
-        share = f"{100 * row['met'] / row['constraints']:.1f}%" if row["constraints"] else "-"
+        shares = [
+            f"{100 * row[key] / row['constraints']:.1f}%" if row["constraints"] else "-"
+            for key in ("met", "met_at_word_start")
+        ]
         lines.append(
-            f"{row['name']:<16} {row['constraints']:>8} {share:>6} {row['bleu']:>6.2f} {row['chrf']:>6.2f} "
-            f"{row['seconds']:>7.2f} {row['cpu_seconds']:>7.2f}"
+            f"{row['name']:<16} {row['constraints']:>8} {shares[0]:>6} {shares[1]:>6} {row['bleu']:>6.2f} "
+            f"{row['chrf']:>6.2f} {row['seconds']:>7.2f} {row['cpu_seconds']:>7.2f}"
         )
     lines.append("confidence: sentences by score, lowest quarter first")
     for q in report["quartiles"]:

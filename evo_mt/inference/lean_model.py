@@ -164,10 +164,15 @@ class LeanModel:
         state.select(torch.arange(len(sources), device=self.device).repeat_interleave(beam), None)
         decoding = _Decoding(self.model, state, self.device, vocabulary)
 
-        def search(required: Sequence[Sequence[Sequence[int]]] | None) -> List[List[Hypothesis]]:
-            return beam_search(decoding, max_lengths, beam=beam, lenpen=lenpen, constraints=required)
+        def search(
+            required: Sequence[Sequence[Sequence[int]]] | None, continues_word: np.ndarray
+        ) -> List[List[Hypothesis]]:
+            return beam_search(
+                decoding, max_lengths, beam=beam, lenpen=lenpen, constraints=required,
+                continues_word=continues_word,
+            )
 
-        return searched(search, constraints, vocabulary)
+        return searched(search, constraints, self.target.continues_word, vocabulary)
 
 
 def _option(cfg, name: str):

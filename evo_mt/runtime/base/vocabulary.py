@@ -7,11 +7,30 @@ ordinary entries here.
 
 from __future__ import annotations
 
+import unicodedata
+from functools import cached_property
 from pathlib import Path
 from typing import Dict, Iterable, List, Sequence
 
+import numpy as np
+
 from evo_mt.runtime.base.errors import CheckpointError, UserError
 from evo_mt.runtime.base.lines import split_lines
+
+# sentencepiece's mark of a word's start.
+WORD_START = "\u2581"
+
+
+def word_character(character: str) -> bool:
+    """Whether `character` belongs to a word: a letter, a mark (the vowel signs of many
+    scripts) or a number; punctuation, symbols and spaces stand between words."""
+    return unicodedata.category(character)[0] in "LMN"
+
+
+def continues_word(piece: str) -> bool:
+    """Whether a target piece, after a word, makes that word longer: it does not carry the
+    word-start mark and begins with a word character (`en` after `Datei`; not `.` or `▁der`)."""
+    return not piece.startswith(WORD_START) and piece[:1] != "" and word_character(piece[0])
 
 
 class VocabularyError(UserError):
@@ -49,6 +68,15 @@ class Vocabulary:
 
     def __len__(self) -> int:
         return len(self.symbols)
+
+    @cached_property
+    def continues_word(self) -> np.ndarray:
+        """(V,) bool: which indices are pieces that make the word before them longer
+        (continues_word; the special symbols do not), so that a
+        required phrase is met only as a whole word (evo_mt.runtime.search.constrained_search)."""
+        found = np.array([continues_word(symbol) for symbol in self.symbols], dtype=bool)
+        found[: len(SPECIALS)] = False
+        return found
 
     def encode(self, pieces: Iterable[str]) -> List[int]:
         """Indices of `pieces` (unknown ones as <unk>) followed by </s>, as fairseq encodes a line."""

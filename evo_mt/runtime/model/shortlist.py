@@ -76,13 +76,17 @@ class Shortlist:
 
 
 def searched(
-    search: Callable[[Phrases], List[List[Hypothesis]]], phrases: Phrases, allowed: np.ndarray | None
+    search: Callable[[Phrases, np.ndarray], List[List[Hypothesis]]],
+    phrases: Phrases,
+    continues_word: np.ndarray,
+    allowed: np.ndarray | None,
 ) -> List[List[Hypothesis]]:
-    """`search(phrases)` over the columns of the shortlist `allowed` (None: the whole
-    vocabulary), its hypotheses given back in vocabulary indices."""
+    """`search(phrases, continues_word)` over the columns of the shortlist `allowed` (None:
+    the whole vocabulary), its hypotheses given back in vocabulary indices; `continues_word`
+    (V,) says which target pieces continue a word (Vocabulary.continues_word)."""
     if allowed is None:
-        return search(phrases)
-    return widened(search(narrowed(phrases, allowed)), allowed)
+        return search(phrases, continues_word)
+    return widened(search(narrowed(phrases, allowed), continues_word[allowed]), allowed)
 
 
 def narrowed(phrases: Phrases, allowed: np.ndarray) -> Phrases:

@@ -79,6 +79,7 @@ def beam_search(
     beam: int,
     lenpen: float,
     constraints: Sequence[Sequence[Sequence[int]]] | None = None,
+    continues_word: np.ndarray | None = None,
 ) -> List[List[Hypothesis]]:
     """The finished hypotheses of each sentence, best first (at most `beam` of them).
 
@@ -87,12 +88,14 @@ def beam_search(
     also a CandidateDecoder chooses the candidates itself (without `constraints`). `constraints`,
     when given, holds each sentence's required phrases (target indices, no </s>; an empty
     list for a sentence without any); the caller leaves room for them in `max_lengths`
-    (DecodingSettings.max_length's `constraint_tokens`).
+    (DecodingSettings.max_length's `constraint_tokens`). `continues_word` (V,) bool, with
+    `constraints`: the tokens that continue the word before them (Vocabulary.continues_word),
+    which may not follow a phrase (it is required as a whole word; None: any may).
     """
     bsz = len(max_lengths)
     required: Constraints | None = None
     if constraints is not None:
-        required = Constraints(constraints, beam)
+        required = Constraints(constraints, beam, continues_word)
     longest = int(max_lengths.max())
     tokens = np.full((bsz * beam, longest + 2), PAD, dtype=np.int64)
     tokens[:, 0] = EOS

@@ -19,10 +19,18 @@ Where this differs from fairseq's implementation, on purpose:
   aligned-term glossary, 7 of 60 sentences changed (mostly for the worse) with token banks,
   2 with phrase banks, though the unconstrained translations met 99.7% of the terms already.
   With at most beam - 1 phrases (LIMIT_HELP), every bank's best candidate has a place.
-- Each phrase is tracked on its own, as a substring match (a Knuth-Morris-Pratt automaton
-  per phrase): a phrase is met when its tokens appear contiguously anywhere in the output,
-  also overlapping another phrase; a mismatch falls back to the longest matched prefix, not
-  to nothing. fairseq's trie needs non-overlapping occurrences and restarts from its root.
+- Each phrase is tracked on its own (a Knuth-Morris-Pratt automaton per phrase): a phrase
+  is met when its tokens appear contiguously anywhere in the output, also overlapping
+  another phrase, and the token after them does not continue their word (`continues_word`
+  (V,): a piece without the word-start mark that begins with a letter, mark or number;
+  evo_mt.runtime.base.vocabulary), so that a required word comes back as that word, not as the
+  start of a longer one (Post & Vilar 2018 and Hu et al. 2019 complete a constraint as a
+  word). A hypothesis that has placed a phrase's tokens waits for that next token: it counts
+  in the bank of a met phrase and may end (</s> ends a word), its candidates include its
+  best token that ends the word, and a token that continues the word falls back as any
+  mismatch does. A mismatch falls back to the longest matched prefix, not to nothing.
+  fairseq's trie needs non-overlapping occurrences, restarts from its root and knows no
+  words.
 - A phrase given twice is required once.
 - Equal sort keys keep a fixed order (the lower beam x vocabulary index first), so the
   lean engine and the exported runtime, given the same log-probabilities, choose the same.
@@ -49,20 +57,32 @@ def check_constraint_count(count: int, beam: int) -> str | None:
     return None
 
 
-def phrases_met(tokens: Sequence, phrases: Sequence[Sequence]) -> List[bool]:
-    """For each phrase, whether it occurs contiguously in `tokens` (indices or pieces)."""
+def phrases_met(
+    tokens: Sequence[int], phrases: Sequence[Sequence[int]], continues_word: np.ndarray | None = None
+) -> List[bool]:
+    """For each phrase, whether it occurs contiguously in `tokens` (indices), with
+    `continues_word` (V,) followed by a token that does not continue its word, or last."""
     tokens = list(tokens)
     met = []
     for phrase in phrases:
         n = len(phrase)
-        met.append(any(tokens[i : i + n] == list(phrase) for i in range(len(tokens) - n + 1)))
+        met.append(
+            any(
+                tokens[i : i + n] == list(phrase)
+                and (continues_word is None or i + n == len(tokens) or not continues_word[tokens[i + n]])
+                for i in range(len(tokens) - n + 1)
+            )
+        )
     return met
 
 
 class _Phrases:
-    """One sentence's distinct phrases, padded into arrays, with their failure functions."""
+    """One sentence's distinct phrases, padded into arrays, with their failure functions.
 
-    def __init__(self, phrases: Sequence[Sequence[int]]) -> None:
+    A hypothesis' progress through a phrase is the number of its tokens placed; at the
+    phrase's length it waits for a token that ends the word, which makes it length + 1: met."""
+
+    def __init__(self, phrases: Sequence[Sequence[int]], continues_word: np.ndarray | None) -> None:
         distinct: List[List[int]] = []
         for phrase in phrases:
             if list(phrase) not in distinct:
@@ -75,28 +95,45 @@ class _Phrases:
             self.fail[c, : len(phrase)] = _failure(phrase)
         self.lengths = np.array([len(p) for p in distinct], dtype=np.int64)
         self.columns = np.arange(len(distinct))[None, :]
+        self.continues_word = continues_word
 
     def advance(self, progress: np.ndarray, tokens: np.ndarray) -> np.ndarray:
         """The progress (K, C) after appending `tokens` (K,) to hypotheses at `progress` (K, C)."""
-        met = progress >= self.lengths
+        met = progress > self.lengths
         state = progress.copy()
         last = self.tokens.shape[1] - 1
         token = tokens[:, None]
-        for _ in range(last + 1):
-            mismatch = ~met & (state > 0) & (self.tokens[self.columns, np.minimum(state, last)] != token)
+        word_goes_on = (
+            np.zeros_like(token, dtype=bool) if self.continues_word is None else self.continues_word[token]
+        )
+        for _ in range(last + 2):
+            waiting = state == self.lengths
+            differs = self.tokens[self.columns, np.minimum(state, last)] != token
+            mismatch = ~met & (state > 0) & np.where(waiting, word_goes_on, differs)
             if not mismatch.any():
                 break
-            state = np.where(mismatch, self.fail[self.columns, np.maximum(state - 1, 0)], state)
-        match = ~met & (self.tokens[self.columns, np.minimum(state, last)] == token)
-        return np.where(met, self.lengths, np.where(match, state + 1, 0))
+            state = np.where(mismatch, self.fail[self.columns, np.clip(state - 1, 0, last)], state)
+        waiting = state == self.lengths
+        match = ~met & ~waiting & (self.tokens[self.columns, np.minimum(state, last)] == token)
+        return np.where(met | (waiting & ~word_goes_on), self.lengths + 1, np.where(match, state + 1, 0))
 
-    def next_tokens(self, progress: np.ndarray) -> np.ndarray:
-        """(K, 2C) tokens that continue or start each unmet phrase; -1 where met."""
+    def next_tokens(self, progress: np.ndarray, cumulative: np.ndarray) -> np.ndarray:
+        """(K, 2C) tokens that continue or start each phrase not placed yet, and for a placed
+        phrase waiting for its word to end, the hypothesis' best token that ends it (by
+        `cumulative` (K, V)); -1 where met."""
         unmet = progress < self.lengths
+        waiting = progress == self.lengths
         last = self.tokens.shape[1] - 1
         cont = self.tokens[self.columns, np.minimum(progress, last)]
+        if waiting.any():
+            ending = cumulative
+            if self.continues_word is not None:
+                ending = np.where(self.continues_word, _NEG_INF, cumulative)
+            cont = np.where(waiting, ending.argmax(axis=1)[:, None], cont)
         start = np.broadcast_to(self.tokens[:, 0], progress.shape)
-        return np.where(np.concatenate([unmet, unmet], axis=1), np.concatenate([cont, start], axis=1), -1)
+        return np.where(
+            np.concatenate([unmet | waiting, unmet], axis=1), np.concatenate([cont, start], axis=1), -1
+        )
 
 
 def _failure(phrase: List[int]) -> List[int]:
@@ -115,8 +152,16 @@ def _failure(phrase: List[int]) -> List[int]:
 class Constraints:
     """Each sentence's phrases and each live hypothesis' progress through them."""
 
-    def __init__(self, constraints: Sequence[Sequence[Sequence[int]]], beam: int) -> None:
+    def __init__(
+        self,
+        constraints: Sequence[Sequence[Sequence[int]]],
+        beam: int,
+        continues_word: np.ndarray | None = None,
+    ) -> None:
+        """`continues_word` (V,): which tokens continue the word before them (None: none do,
+        every token ends a word)."""
         self.beam = beam
+        self.continues_word = continues_word
         self.phrases: List[_Phrases | None] = []
         for number, phrases in enumerate(constraints):
             for phrase in phrases:
@@ -126,7 +171,7 @@ class Constraints:
                     raise OptionError(
                         "constraints", f"of sentence {number + 1}: a phrase holds </s> or <pad>"
                     )
-            table = _Phrases(phrases) if phrases else None
+            table = _Phrases(phrases, continues_word) if phrases else None
             if table is not None and (problem := check_constraint_count(len(table.lengths), beam)):
                 raise OptionError("constraints", f"of sentence {number + 1}: {problem}")
             self.phrases.append(table)
@@ -164,7 +209,7 @@ class Constraints:
             if step > 0:
                 cumulative = cumulative + scores.reshape(bsz, beam, -1)[row, :, step - 1][:, None]
             progress = self.progress[row][:live]
-            wanted = table.next_tokens(progress)
+            wanted = table.next_tokens(progress, cumulative)
             pool_beams = [cand_beams[row], np.repeat(np.arange(live), wanted.shape[1])]
             pool_tokens = [cand_indices[row], wanted.reshape(-1)]
             if step > 0:
@@ -215,7 +260,7 @@ class Constraints:
         at the maximum length a hypothesis ends whether or not it met them."""
         ordered = []
         for phrases, hypotheses in zip(self.given, found, strict=True):
-            met = [all(phrases_met(h.tokens, phrases)) for h in hypotheses]
+            met = [all(phrases_met(h.tokens, phrases, self.continues_word)) for h in hypotheses]
             ordered.append([hypotheses[i] for i in sorted(range(len(met)), key=lambda i: not met[i])])
         return ordered
 

@@ -98,10 +98,11 @@ class ExportedTranslator(TextTranslator):
             vocabulary = np.arange(len(self.target))
         decoding = self.model.start(sources, self.beam, vocabulary)
         found = searched(
-            lambda required: beam_search(
-                decoding, lengths, beam=self.beam, lenpen=self.settings.lenpen, constraints=required
+            lambda required, continues_word: beam_search(
+                decoding, lengths, beam=self.beam, lenpen=self.settings.lenpen, constraints=required,
+                continues_word=continues_word,
             ),
-            constraints, vocabulary,
+            constraints, self.target.continues_word, vocabulary,
         )
         return [
             [Decoded(self.target.decode(h.tokens), h.score) for h in best[: self.nbest]] for best in found

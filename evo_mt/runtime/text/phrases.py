@@ -5,7 +5,8 @@ required target phrase, tab-separated. A phrase is encoded with the model's sent
 model as text of its own, so it starts a word (its first piece carries the word-start mark
 "▁"); with `mid_word`, that mark is dropped and the phrase may also continue a word (a
 suffix such as "haus" in "Krankenhaus"). The search matches pieces: a phrase is met when its
-pieces appear in that order in the translation.
+pieces appear in that order in the translation and end a word, the piece after them not
+continuing it (evo_mt.runtime.search.constrained_search): "Datei" is not met by "Dateien".
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ import contextlib
 from typing import Any, Iterator, List, Protocol, Sequence, Tuple
 
 from evo_mt.runtime.base.errors import UserError
-from evo_mt.runtime.base.vocabulary import UNK
+from evo_mt.runtime.base.vocabulary import UNK, WORD_START
 from evo_mt.runtime.search.constrained_search import check_constraint_count
-from evo_mt.runtime.text.segmentation import WORD_START
 
 
 class ConstraintError(UserError):

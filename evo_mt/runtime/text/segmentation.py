@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Sequence, Tuple
 
-# sentencepiece's mark of a word's start.
-WORD_START = "\u2581"
+from evo_mt.runtime.base.vocabulary import WORD_START
+
 # A piece that is (or ends in) one of these closes a clause: a long sentence is cut after it.
 CLAUSE_ENDS = frozenset(",;:)]}\u2013\u2014\u060c\u3001\uff0c\uff1b\uff1a")
 
