@@ -37,8 +37,10 @@ def server(toy_run, fairseq_env):
 
 @pytest.fixture(scope="module")
 def slow_server(toy_run, fairseq_env):
-    """Lines wait 3 s for company, and at most 10 may wait: the queue can be seen full."""
+    """Lines wait 3 s for company, and at most 10 may wait: the queue can be seen full (no
+    cache: a line seen before would not wait)."""
     options = ("--beam", "1", "--max-wait-ms", "3000", "--max-queued-sentences", "10", "--max-lines", "10")
+    options += ("--cache-size", "0")
     with ServerProcess(toy_run, *options, env=fairseq_env) as running:
         yield running
 
@@ -131,7 +133,10 @@ def test_concurrent_clients_each_get_their_own_lines_in_order(server, toy_run, f
     assert status == 200 and after["queued_sentences"] == 0
     assert after["requests"] - before["requests"] == CLIENTS * REQUESTS_PER_CLIENT
     lines_sent = sum(len(lines) for requests in plans for lines in requests)
-    assert after["sentences"] - before["sentences"] == lines_sent
+    # Each line is decoded, or answered from the cache (the pool's lines repeat).
+    decoded, cached = (after[n] - before[n] for n in ("sentences", "cache_hits"))
+    assert decoded + cached == lines_sent and cached > 0
+    assert after["cache_misses"] - before["cache_misses"] == decoded
     # Batched across requests: far fewer batches than requests.
     assert after["batches"] - before["batches"] < CLIENTS * REQUESTS_PER_CLIENT / 2
     assert after["rss_mib"] - before["rss_mib"] < MEMORY_GROWTH_BOUND_MIB, (before, after)

@@ -19,9 +19,9 @@ from starlette.routing import Route
 from evo_mt.evidence.serve_load import ServerProcess
 from evo_mt.runtime.base.errors import OptionError
 from evo_mt.runtime.serving.app import create_app
-from evo_mt.runtime.serving.keys import RateLimit
+from evo_mt.runtime.serving.keys import Access, KeyFile, RateLimit
 from evo_mt.runtime.serving.limits import ServerLimits
-from evo_mt.runtime.serving.requests import FIELDS
+from evo_mt.runtime.serving.requests import FIELDS, RequestError
 from evo_mt.runtime.text.exported import ExportedTranslator
 
 KEYS = ("key-one-0123", "key-two-4567")
@@ -128,6 +128,39 @@ def test_form_data_as_libretranslate_clients_send_it(server, expected):
     assert answer.status_code == 200 and "alternatives" in answer.json()
 
 
+def test_fields_in_the_query_string_are_answered_as_their_json_twin(server, expected):
+    lines = list(expected)[:2]
+    fields = {"q": lines[0], "source": "en", "target": "de", "alternatives": 1, "api_key": KEYS[0]}
+    twin = httpx.post(f"{server.url}/translate", json=fields, timeout=300)
+    assert twin.status_code == 200, twin.text
+    # As LibreTranslate's clients send it: POST with the fields in the URL and an empty body.
+    answer = httpx.post(f"{server.url}/translate", params=fields, timeout=300)
+    assert answer.status_code == 200 and answer.json() == twin.json()
+    # Split between the query string and a form, or a JSON body: the same answer.
+    query, rest = {"q": lines[0], "alternatives": "1"}, {"source": "en", "target": "de", "api_key": KEYS[0]}
+    answer = httpx.post(f"{server.url}/translate", params=query, data=rest, timeout=300)
+    assert answer.json() == twin.json()
+    answer = httpx.post(f"{server.url}/translate", params=query, json=rest, timeout=300)
+    assert answer.json() == twin.json()
+    # A repeated q in the query string is a list; evo-mt's form (text, scores) reads alike.
+    answer = httpx.post(f"{server.url}/translate", params={"q": lines, "api_key": KEYS[0]}, timeout=300)
+    assert answer.json()["translatedText"] == [expected[line] for line in lines]
+    scored = post(server, "/translate", text=lines[:1], scores=True).json()
+    answer = httpx.post(
+        f"{server.url}/translate", params={"scores": "true", "api_key": KEYS[0]}, json={"text": lines[:1]}
+    )
+    assert answer.json() == scored
+    detected = httpx.post(f"{server.url}/detect", params={"q": lines[0], "api_key": KEYS[0]})
+    assert detected.status_code == 200 and detected.json() == post(server, "/detect", q=lines[0]).json()
+    # One field, two values: refused, naming it; the same value twice is no conflict.
+    answer = httpx.post(f"{server.url}/translate", params={"target": "fr"}, json=fields, timeout=300)
+    assert answer.status_code == 400
+    error = '"target" is given both in the query string and in the body; give it once'
+    assert answer.json()["error"] == error
+    answer = httpx.post(f"{server.url}/translate", params={"target": "de"}, json=fields, timeout=300)
+    assert answer.status_code == 200
+
+
 def test_evo_mt_requests_still_work_on_the_same_route(server, expected):
     lines = list(expected)[:3]
     answer = post(server, "/translate", text=lines)
@@ -204,6 +237,54 @@ def test_the_rate_limit_answers_429_with_retry_after(exported_toy, key_file, fai
     assert other_key.status_code == 200 and health.status_code == 200
 
 
+def test_keyless_requests_served_at_the_default_limit_and_keys_at_their_own(
+    exported_toy, tmp_path, fairseq_env
+):
+    keys = tmp_path / "keys.txt"
+    keys.write_text(f"{KEYS[0]} 1\n{KEYS[1]}\n")
+    options = ("--api-keys", str(keys), "--keyless", "serve", "--rate-limit", "2")
+    with ServerProcess(exported_toy, *options, env=fairseq_env) as open_server:
+        url = open_server.url
+        keyless = [httpx.post(f"{url}/translate", json={"q": "the ."}).status_code for _ in range(3)]
+        own_limit = [post(open_server, "/translate", q="the .").status_code for _ in range(2)]
+        default_limit = [
+            post(open_server, "/translate", key=KEYS[1], q="the .").status_code for _ in range(3)
+        ]
+        unknown = post(open_server, "/translate", key="not-a-key", q="the .")
+        settings = httpx.get(f"{url}/frontend/settings").json()
+        metrics = httpx.get(f"{url}/metrics").status_code
+    assert keyless == [200, 200, 429]  # at --rate-limit, per client address
+    assert own_limit == [200, 429]  # the key's own 1 a minute
+    assert default_limit == [200, 200, 429]
+    assert unknown.status_code == 403 and unknown.json()["error"] == "invalid API key"
+    assert settings["apiKeys"] is True and settings["keyRequired"] is False
+    assert metrics == 403  # a scraper still needs a key
+
+
+def test_access_decides_by_key_and_keyless_option(tmp_path):
+    keys = tmp_path / "keys.txt"
+    keys.write_text(f"# keys\n{KEYS[0]} 0\n{KEYS[1]}\n")
+    refusing = Access(KeyFile(keys), rate_limit=1)
+    with pytest.raises(RequestError, match="an API key is needed") as refused:
+        refusing.check(None, "10.0.0.1")
+    assert refused.value.status == 403
+    for _ in range(3):
+        refusing.check(KEYS[0], "10.0.0.1")  # its own limit, 0: none
+    refusing.check(KEYS[1], "10.0.0.1")
+    with pytest.raises(RequestError, match="Slowdown: more than 1 requests") as slowed:
+        refusing.check(KEYS[1], "10.0.0.1")
+    assert slowed.value.status == 429
+    serving = Access(KeyFile(keys), keyless="serve")
+    serving.check(None, "10.0.0.1")
+    with pytest.raises(RequestError, match="an API key is needed"):
+        serving.check_key(None, required=True)
+    with pytest.raises(OptionError, match="keyless"):
+        Access(keyless="sometimes")
+    keys.write_text(f"{KEYS[0]} many\n")
+    with pytest.raises(OptionError, match=r"keys.txt:1: not 'KEY' or 'KEY REQUESTS_A_MINUTE'"):
+        KeyFile(keys)
+
+
 def test_the_rate_limit_counts_each_caller_in_a_moving_minute():
     limit = RateLimit(2)
     assert limit.retry_after(b"a") is None and limit.retry_after(b"a") is None
@@ -211,6 +292,8 @@ def test_the_rate_limit_counts_each_caller_in_a_moving_minute():
     assert wait is not None and 1 <= wait <= 60
     assert limit.retry_after(b"a") is not None  # a refused request is not counted, still refused
     assert limit.retry_after(b"b") is None  # another caller has a window of its own
+    assert limit.retry_after(b"c", per_minute=1) is None and limit.retry_after(b"c", per_minute=1)
+    assert all(limit.retry_after(b"d", per_minute=0) is None for _ in range(5))  # 0: no limit
     with pytest.raises(OptionError, match="rate_limit"):
         RateLimit(-1)
 
@@ -238,9 +321,10 @@ def test_metrics_count_the_translated_lines(server, expected):
     assert grew("evo_mt_translated_characters_total") == sum(len(line) for line in lines)
     assert grew("evo_mt_http_requests_total", route="/translate", status="200") == 1
     assert grew("evo_mt_http_request_duration_seconds_count", route="/translate") == 1
-    # Each of these test lines is one sentence.
-    assert grew("evo_mt_translated_sentences_total") == 5
-    assert grew("evo_mt_batch_sentences_sum") == 5 and grew("evo_mt_batch_sentences_count") >= 1
+    # Each of these test lines is one sentence: decoded, or answered from the cache.
+    decoded = grew("evo_mt_translated_sentences_total")
+    assert decoded + grew("evo_mt_cache_hits_total") == 5 and grew("evo_mt_cache_misses_total") == decoded
+    assert grew("evo_mt_batch_sentences_sum") == decoded
     assert after[("evo_mt_queued_sentences", ())] == 0
     httpx.get(f"{server.url}/no/such/path/{time.time()}")
     assert metric_values(server)[("evo_mt_http_requests_total", (("route", "other"), ("status", "404")))] >= 1

@@ -355,13 +355,21 @@ def serve(
     max_wait_ms: float = typer.Option(
         ServerLimits.max_wait_ms, help="How long a line may wait for others to fill its batch."
     ),
+    cache_size: int = typer.Option(
+        ServerLimits.cache_size, help="Sentences whose translations are kept and answered again "
+        "without the model (least recently used dropped first); 0: no cache.",
+    ),
     api_keys: Path | None = typer.Option(
-        None, "--api-keys", help="A file of API keys, one a line: requests without one get 403. "
-        "Read again on SIGHUP and when it changes.",
+        None, "--api-keys", help="A file of API keys, one a line, each optionally followed by its own "
+        "requests a minute; a key not in it gets 403. Read again on SIGHUP and when it changes.",
+    ),
+    keyless: str = typer.Option(
+        "refuse", help="With --api-keys, requests without a key: refuse (403) or serve (at --rate-limit "
+        "per client address, as LibreTranslate does).",
     ),
     rate_limit: int = typer.Option(
-        0, help="Most translate/detect requests a minute per API key (per client address without "
-        "--api-keys); beyond, 429 with Retry-After. 0: no limit.",
+        0, help="Most translate/detect requests a minute per API key without a limit of its own (per "
+        "client address for requests without a key); beyond, 429 with Retry-After. 0: no limit.",
     ),
     engine: str | None = RunEngineOpt,
     quantize: str = QuantizeOpt,
@@ -395,12 +403,13 @@ def serve(
         batch_size=batch_size,
         max_tokens=max_tokens,
         max_wait_ms=max_wait_ms,
+        cache_size=cache_size,
     )
     if not run_or_checkpoint.exists():
         raise UserError(f"{run_or_checkpoint}: no such run folder, checkpoint or exported folder")
     if beam is not None:  # before anything loads
         limits.check_beam(beam)
-    access = Access(KeyFile(api_keys) if api_keys is not None else None, rate_limit)
+    access = Access(KeyFile(api_keys) if api_keys is not None else None, rate_limit, keyless)
     from evo_mt.runtime.text.glossary import Glossary
 
     terms = None if glossary is None else Glossary.load(glossary)

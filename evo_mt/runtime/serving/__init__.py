@@ -9,6 +9,7 @@ languages.py       the model's language pair, named as LibreTranslate names lang
 libretranslate.py  LibreTranslate's other routes (/languages, /detect, ...) and its answer shape
 keys.py            the API key file (reloaded on change and SIGHUP) and the per-key rate limit
 metrics.py         Prometheus metrics (prometheus-client) and the middleware that counts requests
+cache.py           the translation cache: units already decoded, answered again (cachetools' LRU)
 batcher.py         the sentences of concurrent requests batched by length on one worker thread,
                    decoded by the text pipeline (evo_mt.runtime.text.pipeline)
 app.py             composes the routes, the page (page/), the OpenAPI description

@@ -68,7 +68,8 @@ def create_app(
     }
     pair = LanguagePair(info["source_language"], info["target_language"])
     metrics = Metrics(queued_sentences=lambda: batcher.queued_sentences)
-    batcher = Batcher(translator, limits, on_batch=metrics.batch_done)
+    batcher = Batcher(translator, limits, on_batch=metrics.batch_done, on_cache=metrics.cache_done)
+    metrics.cache_entries.set_function(lambda: len(batcher.cache))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette):
@@ -147,7 +148,7 @@ def create_app(
     async def show_metrics(request: Request) -> Response:
         # With --api-keys, a scraper sends one of the keys (Prometheus: `authorization:
         # credentials`); not rate-limited, since scrapes come at a fixed pace.
-        access.check_key(api_key(request))
+        access.check_key(api_key(request), required=True)
         return metrics.exposition()
 
     async def page(_request: Request) -> Response:

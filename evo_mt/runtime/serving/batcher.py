@@ -8,6 +8,10 @@ beam size to fill a batch, then cuts batches by length by the rule `evo-mt trans
 with the pipeline's `translate_units`. Units of different beam sizes never share a batch
 (beam search has one beam size per batch); n-best only slices the result, so it does not
 split batches. The event loop never runs the model: it only routes finished results back.
+
+A unit already decoded (the same model, source pieces, beam and required phrases) is answered
+from the translation cache (cache.py) when it is submitted, and never queued; each decoded
+unit goes into the cache.
 """
 
 import asyncio
@@ -17,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Sequence
 
+from evo_mt.runtime.serving.cache import Key, TranslationCache, unit_key
 from evo_mt.runtime.serving.limits import ServerLimits
 from evo_mt.runtime.text.batching import length_batches
 from evo_mt.runtime.text.pipeline import Phrases, translate_units
@@ -59,6 +64,7 @@ class _Unit:
     index: int
     pieces: Sequence[str]
     phrases: Phrases  # required in its translation (glossary terms' targets), encoded
+    key: Key  # its key in the translation cache
     arrived: float = field(default_factory=time.monotonic)
 
     @property
@@ -73,18 +79,31 @@ class Counters:
     batches: int = 0
     dropped_sentences: int = 0  # units of requests whose client left before they were decoded
     rejected_requests: int = 0  # turned away because the queue was full
+    cache_hits: int = 0  # units answered from the translation cache
+    cache_misses: int = 0  # units queued for the model (with the cache on)
 
 
 class Batcher:
     """The worker thread and its queue; `submit` and `cancel` are called from the event loop."""
 
     def __init__(
-        self, translator: TextTranslator, limits: ServerLimits, on_batch: Callable[[int], None] | None = None
+        self,
+        translator: TextTranslator,
+        limits: ServerLimits,
+        on_batch: Callable[[int], None] | None = None,
+        cache: TranslationCache | None = None,
+        on_cache: Callable[[int, int], None] | None = None,
     ) -> None:
-        """`on_batch` gets the number of sentences of each batch decoded, on the worker thread."""
+        """`on_batch` gets the number of sentences of each batch decoded, on the worker thread;
+        `cache`: the translation cache (default: one of `limits.cache_size` units); `on_cache`
+        gets each request's cache hits and misses."""
         self.translator = translator
         self.limits = limits
         self.on_batch = on_batch
+        self.cache = cache if cache is not None else TranslationCache(limits.cache_size)
+        self.on_cache = on_cache
+        described = translator.describe()
+        self.model = str(described.get("model") or described.get("checkpoint"))  # the cache's key
         self.counters = Counters()
         self._searches: Dict[int, TextTranslator] = {}
         self._pending: List[_Unit] = []
@@ -129,16 +148,28 @@ class Batcher:
             future=asyncio.get_running_loop().create_future(),
             remaining=len(units),
         )
+        wanted = phrases or [[] for _ in units]
+        keys = [unit_key(self.model, unit, beam, wanted[i]) for i, unit in enumerate(units)]
+        found = [self.cache.get(key) for key in keys]
         with self._condition:
-            if len(self._pending) + len(units) > self.limits.max_queued_sentences:
+            queued = [i for i, hypotheses in enumerate(found) if hypotheses is None]
+            if len(self._pending) + len(queued) > self.limits.max_queued_sentences:
                 self.counters.rejected_requests += 1
                 raise QueueFull
             self.counters.requests += 1
             now = time.monotonic()
-            wanted = phrases or [[] for _ in units]
-            self._pending.extend(_Unit(job, i, unit, list(wanted[i]), now) for i, unit in enumerate(units))
+            for i, hypotheses in enumerate(found):
+                if hypotheses is not None:
+                    job.results[i] = hypotheses[:nbest]
+            job.remaining = len(queued)
+            self._pending.extend(_Unit(job, i, units[i], list(wanted[i]), keys[i], now) for i in queued)
+            if self.cache.size:
+                self.counters.cache_hits += len(units) - len(queued)
+                self.counters.cache_misses += len(queued)
             self._condition.notify_all()
-        if not units:
+        if self.on_cache is not None and self.cache.size:
+            self.on_cache(len(units) - len(queued), len(queued))
+        if not queued:
             job.resolve()
         return job
 
@@ -214,6 +245,7 @@ class Batcher:
             self.counters.batches += 1
             self.counters.sentences += len(batch)
             for unit, best in zip(batch, hypotheses, strict=True):
+                self.cache.put(unit.key, best)
                 unit.job.results[unit.index] = best[: unit.job.nbest]
                 unit.job.remaining -= 1
                 if unit.job.remaining == 0 and not unit.job.cancelled:

@@ -5,7 +5,13 @@ from typing import Any
 
 from starlette.requests import Request
 
-from evo_mt.runtime.serving.requests import RequestError, api_key_field, form_payload, json_payload
+from evo_mt.runtime.serving.requests import (
+    RequestError,
+    api_key_field,
+    form_payload,
+    json_payload,
+    with_query,
+)
 
 # An over-long body is read and thrown away up to this size, so that its client gets the 413
 # instead of a reset connection; beyond it the connection is simply closed.
@@ -31,9 +37,18 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 async def read_payload(request: Request, limit: int) -> Any:
-    """The body as JSON holds it: form data (LibreTranslate's clients send it) becomes an object
-    of its fields; anything else is read as JSON, whatever its Content-Type says."""
+    """The request's fields as a JSON body holds them: those of the body and of the URL's query
+    string together. Form data (LibreTranslate's clients send it) becomes an object of its
+    fields; an empty body with a query string, the query's fields; anything else is read as
+    JSON, whatever its Content-Type says."""
+    query = request.query_params.multi_items()
+    return with_query(await _body_payload(request, limit, bool(query)), query)
+
+
+async def _body_payload(request: Request, limit: int, has_query: bool) -> Any:
     body = await read_body(request, limit)
+    if has_query and not body.strip():
+        return {}
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     # `curl -d '{...}'` labels JSON as a form: a form's first field never starts with { or [.
     if media_type not in FORM_TYPES or body.lstrip()[:1] in (b"{", b"["):
@@ -51,8 +66,9 @@ async def read_payload(request: Request, limit: int) -> Any:
 
 
 def api_key(request: Request, payload: Any = None) -> str | None:
-    """The key of a request: the `api_key` field (as LibreTranslate reads it), else the query's
-    `api_key`, else `Authorization: Bearer KEY`."""
+    """The key of a request: the `api_key` field (of the body or the query string, as
+    LibreTranslate reads it), else the query's `api_key` (routes without a body), else
+    `Authorization: Bearer KEY`."""
     key = api_key_field(payload) if isinstance(payload, dict) else None
     if key:
         return key

@@ -75,7 +75,7 @@ def routes(pair: LanguagePair, access: Access, limits: ServerLimits) -> List[Rou
             {
                 "charLimit": limits.max_chars,
                 "frontendTimeout": FRONTEND_TIMEOUT_MS,
-                "apiKeys": access.key_required,
+                "apiKeys": access.keys is not None,
                 "keyRequired": access.key_required,
                 "suggestions": False,
                 "filesTranslation": False,

@@ -19,10 +19,11 @@ class ServerLimits:
     batch_size: int = BATCH_SIZE  # lines in one batch (as `evo-mt translate --batch-size`)
     max_tokens: int = MAX_TOKENS  # padded subword tokens in one batch (as `evo-mt translate`)
     max_wait_ms: float = 10.0  # how long the oldest waiting line may wait for company
+    cache_size: int = 10000  # units (sentences) whose translations are kept; 0: no cache
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
-            if name == "max_wait_ms":
+            if name in ("max_wait_ms", "cache_size"):
                 if value < 0:
                     raise OptionError(name, f"must not be negative, not {value}")
             elif value < 1:

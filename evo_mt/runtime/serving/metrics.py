@@ -47,6 +47,20 @@ class Metrics:
         Gauge(
             "evo_mt_queued_sentences", "Sentences waiting to be translated", registry=registry
         ).set_function(queued_sentences)
+        self.cache_hits = Counter(
+            "evo_mt_cache_hits", "Sentences answered from the translation cache", registry=registry
+        )
+        self.cache_misses = Counter(
+            "evo_mt_cache_misses", "Sentences not in the translation cache, decoded", registry=registry
+        )
+        self.cache_entries = Gauge(
+            "evo_mt_cache_entries", "Sentences held in the translation cache", registry=registry
+        )
+
+    def cache_done(self, hits: int, misses: int) -> None:
+        """Called by the batcher for each request's sentences, with the cache on."""
+        self.cache_hits.inc(hits)
+        self.cache_misses.inc(misses)
 
     def batch_done(self, sentences: int) -> None:
         """Called by the batcher's worker after each batch it decoded."""

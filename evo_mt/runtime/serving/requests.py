@@ -24,6 +24,7 @@ LIBRETRANSLATE_FIELDS = ("q", "source", "target", "format", "alternatives", "api
 EVO_MT_FIELDS = ("text", "beam", "nbest", "scores")
 FIELDS = LIBRETRANSLATE_FIELDS + EVO_MT_FIELDS + ("glossary",)
 INTEGER_FIELDS = ("alternatives", "beam", "nbest")
+BOOLEAN_FIELDS = {"true": True, "false": False}  # "scores" as a form or a query string writes it
 FORMATS = ("text", "html")
 # json.loads keeps an unpaired \ud800-\udfff escape as a lone surrogate, which no encoder
 # accepts; it becomes U+FFFD, as invalid UTF-8 does for `evo-mt translate`.
@@ -96,9 +97,30 @@ def form_payload(items: List[Tuple[str, str]]) -> Dict[str, Any]:
     for name, value in items:
         if name == "q" and "q" in payload:
             payload["q"] = [*([payload["q"]] if isinstance(payload["q"], str) else payload["q"]), value]
+        elif name in INTEGER_FIELDS and value.strip().isdigit():
+            payload[name] = int(value)
+        elif name == "scores" and value.lower() in BOOLEAN_FIELDS:
+            payload[name] = BOOLEAN_FIELDS[value.lower()]
         else:
-            payload[name] = int(value) if name in INTEGER_FIELDS and value.strip().isdigit() else value
+            payload[name] = value
     return payload
+
+
+def with_query(payload: Any, query: List[Tuple[str, str]]) -> Any:
+    """A body's fields with those of the URL's query string (read as a form's: LibreTranslate
+    reads Flask's `request.values`, and clients send `POST /translate?q=...` with no body). A
+    field in both places with two values is refused rather than one of them silently chosen."""
+    if not query:
+        return payload
+    fields = form_payload(query)
+    if not isinstance(payload, dict):
+        return payload  # parse_* refuse it, naming what a body must be
+    for name in sorted(set(fields) & set(payload)):
+        if fields[name] != payload[name]:
+            raise RequestError(
+                400, f'"{name}" is given both in the query string and in the body; give it once'
+            )
+    return {**payload, **fields}
 
 
 def parse_translate(

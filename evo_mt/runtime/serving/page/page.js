@@ -26,7 +26,8 @@ async function loadSettings() {
       `${settings.source.name} (${settings.source.code}) → ${settings.target.name} (${settings.target.code})`;
     element("source-name").textContent = settings.source.name;
     element("target-name").textContent = settings.target.name;
-    element("key-field").hidden = !settings.keyRequired;
+    // With keys, a key may be needed (keyRequired) or only lift the keyless limit (apiKeys).
+    element("key-field").hidden = !body.apiKeys;
   } catch (error) {
     say(`cannot read the server's settings: ${error}`, true);
   }
