@@ -113,7 +113,9 @@ def serve_load(
     if not lines:
         raise OptionError("input", f"{lines_file}: no lines to translate")
     requests = [lines[i : i + request_lines] for i in range(0, len(lines), request_lines)]
-    with ServerProcess(checkpoint, "--beam", str(beam)) as server:
+    # Without the translation cache: the idle comparison sends one request again and again,
+    # and what is measured is decoding.
+    with ServerProcess(checkpoint, "--beam", str(beam), "--cache-size", "0") as server:
         idle = _idle_comparison(server.url, Translator.load(checkpoint, beam=beam, device="cpu"), requests[0])
         start = time.perf_counter()
         latencies = asyncio.run(_load(server.url, requests, clients, time_limit_s))
