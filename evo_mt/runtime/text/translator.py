@@ -13,9 +13,7 @@ from typing import Any, Dict, List, Sequence, Tuple
 
 from evo_mt.runtime.search.decoding import Decoded, check_search
 from evo_mt.runtime.text.batching import BATCH_SIZE, MAX_TOKENS
-from evo_mt.runtime.text.glossary import Glossary
 from evo_mt.runtime.text.pipeline import Phrases, translate_lines, translate_units
-from evo_mt.runtime.text.results import LineTranslation, Scored
 from evo_mt.runtime.text.segmentation import Layout, cut_lengths, layout
 
 logger = logging.getLogger("evo_mt")
@@ -115,31 +113,8 @@ class TextTranslator:
         found = translate_lines(self, lines, batch_size=batch_size, max_tokens=max_tokens)
         return [line.texts for line in found]
 
-    def translate_scored(
-        self,
-        lines: Sequence[str],
-        *,
-        constraints: Sequence[Sequence[str]] | None = None,
-        glossary: Glossary | None = None,
-        mid_word: bool = False,
-        batch_size: int = BATCH_SIZE,
-        max_tokens: int = MAX_TOKENS,
-        first_line: int = 1,
-    ) -> List[LineTranslation]:
-        """Each line's n best translations with their scores, in input order
-        (evo_mt.runtime.text.pipeline.translate_lines)."""
-        return translate_lines(
-            self, lines, constraints=constraints, glossary=glossary, mid_word=mid_word,
-            batch_size=batch_size, max_tokens=max_tokens, first_line=first_line,
-        )
-
-    def translate_units(
-        self,
-        units: Sequence[Sequence[str]],
-        constraints: Sequence[Phrases] | None = None,
-        *,
-        batch_size: int = BATCH_SIZE,
-        max_tokens: int = MAX_TOKENS,
-    ) -> List[List[Scored]]:
-        """The n best translations of each unit (source pieces), with their scores."""
-        return translate_units(self, units, constraints, batch_size=batch_size, max_tokens=max_tokens)
+    # The pipeline's steps as methods, one definition each (evo_mt.runtime.text.pipeline):
+    # `translator.translate_scored(lines, constraints=..., glossary=...)` gives each line's
+    # LineTranslation; `translator.translate_units(units)` each unit's scored hypotheses.
+    translate_scored = translate_lines
+    translate_units = translate_units
