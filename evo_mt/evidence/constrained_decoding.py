@@ -12,8 +12,8 @@ On a test set with references, in one process and one model:
   terminology studies); applied as `--glossary` applies one;
 - for each: the share of constraints met as whole words (the phrase in the translation with
   no letter, mark or number right before or after it: punctuation next to it is a word
-  boundary), and beside it the share found at a word start, a longer word included (the
-  figure measured before searches ended a phrase at a word boundary); BLEU and chrF with and
+  boundary), and beside it the share found at a word start, a longer word included (what
+  a search matching pieces alone, as fairseq's, is sure to reach); BLEU and chrF with and
   without, and the decoding time of both (the same batches, after a warm-up batch;
   unconstrained decoding is timed first and last, the faster counts);
 - confidence: the unconstrained translations sorted by score, each quarter's mean sentence
