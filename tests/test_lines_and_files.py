@@ -165,3 +165,34 @@ def test_two_writers_of_one_file_at_once_leave_one_whole_output(tmp_path):
         thread.join()
     assert target.read_text(encoding="utf-8") == "first half, first whole\n"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["out.txt"]  # no scratch left
+
+
+def test_a_document_given_as_text_is_refused_in_one_line_before_the_model_loads(tmp_path):
+    """`evo-mt translate --input report.docx` would write garbage with exit 0: it is an error."""
+    import subprocess
+    import sys
+    import zipfile
+
+    document = tmp_path / "report.docx"
+    with zipfile.ZipFile(document, "w") as archive:
+        archive.writestr("word/document.xml", "<w:document/>")
+    output = tmp_path / "report.de.docx"
+    done = subprocess.run(
+        [sys.executable, "-m", "evo_mt_cli.app", "translate", str(tmp_path / "no-model"),
+         "--input", str(document), "--output", str(output)],
+        capture_output=True, text=True,
+    )
+    assert done.returncode == 1 and not output.exists()
+    assert done.stderr == (
+        f"evo-mt: error: {document}: a ZIP archive (as .docx, .odt, .pptx and .epub are), not text; "
+        "evo-mt translates plain text and Markdown files\n"
+    )
+    (tmp_path / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR")
+    from evo_mt.runtime.base.errors import UserError
+    from evo_mt.runtime.base.lines import open_text_source
+
+    with pytest.raises(UserError, match="image.png: binary, not text"):
+        open_text_source(tmp_path / "image.png", text_only=True)
+    (tmp_path / "text.txt").write_text("plain text\n")
+    with open_text_source(tmp_path / "text.txt", text_only=True) as stream:
+        assert stream.read() == b"plain text\n"

@@ -293,7 +293,7 @@ def translate(
 
     terms = None if glossary is None else Glossary.load(glossary)
     # The input is opened before the model loads: a missing file is told at once.
-    source = open_text_source(input_file) if input_file is not None else sys.stdin.buffer
+    source = open_text_source(input_file, text_only=True) if input_file is not None else sys.stdin.buffer
     translator = load_translator(
         run_or_checkpoint, beam=beam, nbest=nbest, lenpen=lenpen, device=device,
         engine=engine, quantize=quantize, workers=workers, threads=threads, split=split,

@@ -62,14 +62,28 @@ def read_lines(path: Path) -> List[str]:
     return split_lines(text)
 
 
-def open_text_source(path: Path) -> BinaryIO:
-    """`path` opened for reading bytes; a one-line UserError naming it when that is impossible."""
+# Text never holds a NUL byte; documents (.docx, .odt, .epub and .pptx are ZIP archives, .pdf,
+# .doc), images and archives do within their first bytes (git's test of a binary file, too).
+_SNIFFED_BYTES = 8192
+
+
+def open_text_source(path: Path, *, text_only: bool = False) -> BinaryIO:
+    """`path` opened for reading bytes; a one-line UserError naming it when that is impossible
+    or, with `text_only`, when its first bytes hold a NUL byte: a document or other binary
+    file, which would come back as garbage, not a translation."""
     path = Path(path)
     if path.is_dir():
         raise UserError(f"{path}: a folder, not a text file")
     try:
-        return open(path, "rb")
+        stream = open(path, "rb")
     except FileNotFoundError:
         raise UserError(f"{path}: no such file") from None
     except OSError as error:
         raise UserError(f"{path}: cannot read it: {error.strerror}") from None
+    head = stream.peek(_SNIFFED_BYTES)[:_SNIFFED_BYTES] if text_only else b""
+    if b"\0" in head:
+        stream.close()
+        zipped = head.startswith(b"PK\x03\x04")
+        kind = "a ZIP archive (as .docx, .odt, .pptx and .epub are)" if zipped else "binary"
+        raise UserError(f"{path}: {kind}, not text; evo-mt translates plain text and Markdown files")
+    return stream
