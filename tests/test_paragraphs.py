@@ -102,7 +102,7 @@ def test_a_wrapped_markdown_paragraph_is_translated_sentence_for_sentence(
     assert outputs[0] == outputs[1]
     heading, _, paragraph, *rest = outputs[0].split("\n")
     expected = translate(exported_toy, plain + "\n", fairseq_env).stdout.strip()
-    assert heading == f"# {expected}" and rest == ["```", "code . stays", "```", ""]
+    assert heading == f"# {expected}" and rest == ["", "```", "code . stays", "```", ""]
     # The paragraph is the plain text's translation, sentence for sentence, with its marks.
     assert paragraph.count("**") == 2 and paragraph.count("](https://example.com/page_1.html)") == 1
     unmarked = paragraph.replace("**", "").replace("[", "").replace("](https://example.com/page_1.html)", "")

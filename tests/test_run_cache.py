@@ -59,17 +59,17 @@ def test_the_export_is_redone_when_the_checkpoint_changes_and_only_then(own_run)
 def test_an_interrupted_export_leaves_nothing_and_a_damaged_one_is_redone(own_run, monkeypatch):
     from evo_mt.export import exporter
 
-    real_export = exporter.export
+    real_optimize = exporter._optimize
 
-    def interrupted(checkpoint, output, **options):
-        real_export(checkpoint, output, **options)
+    def interrupted(folder):  # the last step of an export, its graphs all written
+        real_optimize(folder)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(exporter, "export", interrupted)
+    monkeypatch.setattr(exporter, "_optimize", interrupted)
     with pytest.raises(KeyboardInterrupt):
         cached_export(own_run)
     assert [path.name for path in (own_run / CACHE).iterdir()] == ["checkpoint_averaged.json"]
-    monkeypatch.setattr(exporter, "export", real_export)
+    monkeypatch.setattr(exporter, "_optimize", real_optimize)
     folder = cached_export(own_run)
     (folder / DECODER).write_bytes(b"damaged")
     assert cached_export(own_run) == folder

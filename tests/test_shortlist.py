@@ -100,7 +100,7 @@ def test_a_batch_may_use_the_specials_the_always_line_its_pieces_targets_and_its
 
     def search(phrases, continues_word):  # over the shortlist's columns: its required phrase, then </s>
         assert continues_word.tolist() == [False] * 4 + [False, True, False, False]  # x z w v
-        return [[Hypothesis([*phrases[0][0], 2], -1.0, [-0.5, -0.25, -0.25])]]
+        return [[Hypothesis([*phrases[0][0], 2], -1.0)]]
 
     continues_word = vocabulary("▁x", "▁y", "z", "▁w", "▁v").continues_word  # "z" continues a word
     found = searched(search, [[[w, x]]], continues_word, allowed)
