@@ -39,8 +39,8 @@ _LETTER = re.compile(r"[^\W\d_]")
 
 @dataclass
 class _Stretch:
-    """Prose between kept atoms: its items, each (text for the model, its source) for text
-    or ("", source) with `opens`/`closes` marking a mark."""
+    """Prose between kept atoms, as items (kind, text for the model, source): kind "text",
+    or "open"/"close" for a mark (its text empty)."""
 
     items: List[Tuple[str, str, str]] = field(default_factory=list)  # (kind, text, source)
 
@@ -257,16 +257,15 @@ def _translated(stretches: List[_Stretch], translate: Translate) -> Dict[int, st
     """Each stretch's Markdown in the target language, by id."""
     rendered = {id(item): item.source for item in stretches}
     prose = [item for item in stretches if _LETTER.search(item.plain)]
-    spans = [item.spans() for item in prose]
-    wholes = [item.plain.strip() for item in prose]
-    alone = [item.plain[s[1] : s[2]] for item, found in zip(prose, spans, strict=True) for s in found or []]
-    translated = translate(wholes + [text.strip() for text in alone]) if prose else []
+    marked = [(item, item.spans()) for item in prose]
+    spanned = [(item, found) for item, found in marked if found is not None]
+    # Marks nested around different words: the stretch is translated in parts only.
+    in_parts = [item for item, found in marked if found is None]
+    wholes = [item.plain.strip() for item, _ in spanned]
+    alone = [item.plain[s[1] : s[2]].strip() for item, found in spanned for s in found]
+    translated = translate(wholes + alone) if spanned else []
     by_itself = iter(translated[len(wholes) :])
-    in_parts = []
-    for item, found, translation in zip(prose, spans, translated[: len(wholes)], strict=True):
-        if found is None:
-            in_parts.append(item)
-            continue
+    for (item, found), translation in zip(spanned, translated[: len(wholes)], strict=True):
         lead, trail = _around(item.plain)
         placed = _placed(translation, [next(by_itself) for _ in found], item.plain, found)
         rendered[id(item)] = lead + placed + trail
