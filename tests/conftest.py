@@ -3,6 +3,7 @@
 import argparse
 import os
 import random
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -178,6 +179,12 @@ def toy_run(tmp_path_factory, fairseq_env) -> Path:
     root = tmp_path_factory.mktemp("toy")
     recipe = small_toy_recipe(root / "recipe")
     run = root / "run"
+    reused = os.environ.get("EVO_MT_TEST_TOY_RUN")
+    if reused:
+        # For a developer's repeated runs of a few tests: a toy run this fixture trained
+        # before (CI never sets it, and every test then trains its own).
+        shutil.copytree(reused, run, symlinks=True)
+        return run
     done = evo_mt("train", str(recipe), "--workdir", str(run), "--cpu", env=fairseq_env)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "trained toy: " in done.stderr
