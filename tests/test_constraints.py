@@ -190,7 +190,7 @@ def test_serve_takes_a_glossary_per_request_and_a_default_and_answers_scores(exp
     default = tmp_path / "default.tsv"
     default.write_text(f"{TERM}\t{CHOSEN}\n")
     plain = exported.with_search(5, 1).translate(source)
-    app = create_app(exported.with_search(5, 1), ServerLimits(), glossary=Glossary.load(default))
+    app = create_app([exported.with_search(5, 1)], ServerLimits(), glossary=Glossary.load(default))
     with TestClient(app) as client:
         body = client.post("/translate", json={"text": source, "scores": True}).json()["translations"]
         for line, free, found in zip(source, plain, body, strict=True):

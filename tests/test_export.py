@@ -233,7 +233,7 @@ def test_serve_answers_from_an_exported_folder(exported_toy, toy_run, fairseq_en
     lines = toy_lines(toy_run, 4)
     with ServerProcess(exported_toy, "--beam", "2", env=fairseq_env) as server:
         answer = httpx.post(f"{server.url}/translate", json={"text": lines}, timeout=60).json()
-        info = httpx.get(f"{server.url}/info", timeout=30).json()
+        info = httpx.get(f"{server.url}/info", timeout=30).json()["models"][0]
     expected = translate_folder(exported_toy, lines, fairseq_env, "--beam", "2").stdout.splitlines()
     assert answer["translations"] == expected
     assert info["engine"] == "onnxruntime" and info["recipe"] == "toy" and info["beam"] == 2

@@ -69,7 +69,7 @@ def test_translations_are_those_of_evo_mt_translate(server, toy_run, fairseq_env
     assert body["translations"] == translate_command(toy_run, lines, fairseq_env, "--beam", "2")
     # A blank line comes back as it came: empty, or its whitespace.
     assert (body["translations"][1], body["translations"][len(test_lines) + 1]) == ("", "   ")
-    info = httpx.get(f"{server.url}/info", timeout=30).json()
+    info = httpx.get(f"{server.url}/info", timeout=30).json()["models"][0]
     positions, longest = info["max_source_pieces"], info["sentence_pieces"]
     assert len(long_line) < 20000 and 2 * 600 > positions > longest
     assert body["warnings"] == [
@@ -89,7 +89,9 @@ def test_translations_are_those_of_evo_mt_translate(server, toy_run, fairseq_env
 
 
 def test_info_describes_the_model_and_the_limits(server, toy_run):
-    info = httpx.get(f"{server.url}/info", timeout=30).json()
+    served = httpx.get(f"{server.url}/info", timeout=30).json()
+    assert len(served["models"]) == 1
+    info = {**served["models"][0], "limits": served["limits"]}
     assert info["recipe"] == "toy"
     assert (info["source_language"], info["target_language"]) == ("en", "de")
     assert info["architecture"] == "ea_transformer_tiny"

@@ -31,10 +31,10 @@ def test_repeated_sentences_are_cache_hits_with_the_same_answers(exported_toy, t
         {"q": lines[0], "source": "en", "target": "de", "glossary": {"the": "die"}},  # other phrases
         {"q": "\n".join(lines[:3]), "alternatives": 2},
     ]
-    with TestClient(create_app(translator, ServerLimits(cache_size=0))) as plain:
+    with TestClient(create_app([translator], ServerLimits(cache_size=0))) as plain:
         uncached = [plain.post("/translate", json=request).json() for request in requests]
         assert metric(plain, "evo_mt_cache_misses_total") == 0  # off: nothing counted
-    with TestClient(create_app(translator, ServerLimits())) as cached:
+    with TestClient(create_app([translator], ServerLimits())) as cached:
         first = [cached.post("/translate", json=request).json() for request in requests]
         misses = metric(cached, "evo_mt_cache_misses_total")
         # 8 lines, then 4 hits (nbest 3 of beam 5), 4 misses (beam 2), 1 miss (its glossary), 3 hits.
@@ -50,7 +50,7 @@ def test_repeated_sentences_are_cache_hits_with_the_same_answers(exported_toy, t
 
 def test_the_cache_is_bounded_and_keeps_the_recently_used(exported_toy, toy_run):
     lines = toy_lines(toy_run, 6)
-    with TestClient(create_app(ExportedTranslator.load(exported_toy), ServerLimits(cache_size=3))) as client:
+    with TestClient(create_app([ExportedTranslator.load(exported_toy)], ServerLimits(cache_size=3))) as client:
         for line in lines:  # one request each: put in this order
             client.post("/translate", json={"text": [line]})
         assert metric(client, "evo_mt_cache_entries") == 3

@@ -75,14 +75,17 @@ def test_libretranslate_client_lists_languages_and_translates_as_evo_mt_translat
     assert client.languages() == PAIR
     for line, translation in expected.items():
         assert client.translate(line, "en", "de") == translation
-    assert client.detect(next(iter(expected))) == [{"confidence": 0.0, "language": "en"}]
+    # One language served: it is the only candidate.
+    assert client.detect(next(iter(expected))) == [{"confidence": 100.0, "language": "en"}]
 
 
 def test_q_as_a_list_gets_a_list_and_a_string_a_string(server, expected):
     lines = list(expected)
     answer = post(server, "/translate", q=lines, source="en", target="de")
     assert answer.status_code == 200, answer.text
-    assert answer.json() == {"translatedText": [expected[line] for line in lines], "warnings": []}
+    assert answer.json() == {
+        "translatedText": [expected[line] for line in lines], "route": [["en", "de"]] * len(lines), "warnings": []
+    }
     answer = post(server, "/translate", q=lines[0], source="en", target="de", format="text").json()
     assert answer["translatedText"] == expected[lines[0]]
     # A text of several lines: each translated on its own, joined again (blank lines kept).
@@ -93,7 +96,7 @@ def test_q_as_a_list_gets_a_list_and_a_string_a_string(server, expected):
 def test_source_auto_and_alternatives(server, exported_toy, expected, fairseq_env):
     lines = list(expected)[:3]
     answer = post(server, "/translate", q=lines, source="auto", target="de", alternatives=2).json()
-    assert answer["detectedLanguage"] == [{"confidence": 0.0, "language": "en"}] * 3
+    assert answer["detectedLanguage"] == [{"confidence": 100.0, "language": "en"}] * 3
     # The export's beam (5) holds alternatives + 1 hypotheses: `evo-mt translate --nbest 3`'s.
     three_best = translate_command(exported_toy, lines, fairseq_env, "--nbest", "3")
     for text, alternatives, hypotheses in zip(
@@ -105,7 +108,7 @@ def test_source_auto_and_alternatives(server, exported_toy, expected, fairseq_en
             other for i, other in enumerate(others) if other not in (best, *others[:i], "")
         ]
     single = post(server, "/translate", q=lines[0], source="auto", target="de", alternatives=1).json()
-    assert single["detectedLanguage"] == {"confidence": 0.0, "language": "en"}
+    assert single["detectedLanguage"] == {"confidence": 100.0, "language": "en"}
     assert isinstance(single["alternatives"], list)
     # 6 alternatives take a beam of 7, above the export's 5: the best is then beam 7's.
     grown = post(server, "/translate", q=lines[0], alternatives=6).json()
@@ -164,7 +167,9 @@ def test_fields_in_the_query_string_are_answered_as_their_json_twin(server, expe
 def test_evo_mt_requests_still_work_on_the_same_route(server, expected):
     lines = list(expected)[:3]
     answer = post(server, "/translate", text=lines)
-    assert answer.json() == {"translations": [expected[line] for line in lines], "warnings": []}
+    assert answer.json() == {
+        "translations": [expected[line] for line in lines], "warnings": [], "routes": [["en", "de"]] * len(lines)
+    }
     answer = post(server, "/translate", text=lines[:1], nbest=2, source="en", target="de")
     assert answer.status_code == 200 and answer.json()["translations"][0][0] == expected[lines[0]]
     # `curl -d '{...}'` sends JSON labelled as a form.
@@ -334,12 +339,12 @@ LIBRETRANSLATE_ERRORS = [
     (
         "a source the model does not read",
         {"q": "a", "source": "fr", "target": "de"},
-        "en (English) to de (German)",
+        "no model translates from fr; the models translate en to de",
     ),
     (
         "a target the model does not write",
         {"q": "a", "source": "en", "target": "es"},
-        "en (English) to de (German)",
+        "no model translates en to es; the models translate en to de",
     ),
     (
         "html",
@@ -368,9 +373,12 @@ def test_libretranslate_requests_are_refused_with_400(server, fields, message):
 
 def test_languages_detect_and_what_is_not_offered(server):
     assert httpx.get(f"{server.url}/languages").json() == PAIR
-    assert post(server, "/detect", q=["a", "b"]).json() == [[{"confidence": 0.0, "language": "en"}]] * 2
+    assert post(server, "/detect", q=["a", "b"]).json() == [[{"confidence": 100.0, "language": "en"}]] * 2
     assert post(server, "/detect").status_code == 400
-    assert post(server, "/translate", q="a", source="auto", target="de").status_code == 200
+    assert post(server, "/translate", q="the house", source="auto", target="de").status_code == 200
+    # Text in a language no model reads is refused, not translated as English.
+    spanish = post(server, "/translate", q="la casa es muy bonita y grande", source="auto", target="de")
+    assert spanish.status_code == 400 and "looks like es" in spanish.json()["error"]
     for path in ("/suggest", "/translate_file"):
         answer = httpx.post(f"{server.url}{path}", data={"q": "a", "s": "b", "api_key": KEYS[0]})
         assert answer.status_code == 403 and answer.json()["error"]
@@ -384,7 +392,7 @@ def test_languages_detect_and_what_is_not_offered(server):
 def test_the_openapi_description_matches_the_routes(server, exported_toy):
     spec = httpx.get(f"{server.url}/openapi.json").json()
     assert httpx.get(f"{server.url}/spec").json() == spec
-    app = create_app(ExportedTranslator.load(exported_toy), ServerLimits())
+    app = create_app([ExportedTranslator.load(exported_toy)], ServerLimits())
     served = {
         (route.path, method.lower())
         for route in app.routes

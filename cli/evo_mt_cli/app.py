@@ -81,6 +81,9 @@ ThreadsOpt = typer.Option(
     None, min=1, help="ONNX Runtime's threads inside each worker (default: the cores over the workers)."
 )
 RunOrModelHelp = "A run folder, a checkpoint inside one, or an exported model folder (`evo-mt export`)."
+ModelsHelp = (
+    "Models, one per language pair: run folders, checkpoints or exported model folders (`evo-mt export`)."
+)
 CheckpointOpt = typer.Option(
     None,
     help="A checkpoint file, or the name of one in RUN/checkpoints "
@@ -332,7 +335,7 @@ def _same_file(first: Path, second: Path) -> bool:
 
 @app.command()
 def serve(
-    run_or_checkpoint: Path = typer.Argument(..., help=RunOrModelHelp),
+    models: List[Path] = typer.Argument(..., help=ModelsHelp),
     host: str = typer.Option("127.0.0.1", help="The address to listen on."),
     port: int = typer.Option(8080, help="The port to listen on (0: any free port)."),
     device: str | None = typer.Option(None, help="cpu or cuda (default: cuda if present)."),
@@ -382,6 +385,9 @@ def serve(
 ) -> None:
     """Serve translations over HTTP: LibreTranslate's API, a web page, Prometheus metrics.
 
+    Several models (one per language pair) are served together: each request goes to the model
+    of its pair, or through two models when a shared language links them (es -> en -> de).
+
     POST /translate {"q": "a text", "source": "en", "target": "de"} answers
     {"translatedText": "..."}; evo-mt's own {"text": ["a line", ...]} answers {"translations":
     [...]}. GET / is a page that translates; GET /languages, POST /detect, GET /health,
@@ -389,6 +395,8 @@ def serve(
     flight, then exit. SIGHUP: read the --api-keys file again.
 
     Example: evo-mt serve toy-model --port 8080 --api-keys keys.txt
+
+    Example: evo-mt serve models/en-de models/de-fr --port 8080
     """
     from evo_mt.runtime.serving.keys import Access, KeyFile
     from evo_mt.runtime.serving.server import listen
@@ -405,8 +413,9 @@ def serve(
         max_wait_ms=max_wait_ms,
         cache_size=cache_size,
     )
-    if not run_or_checkpoint.exists():
-        raise UserError(f"{run_or_checkpoint}: no such run folder, checkpoint or exported folder")
+    for model in models:
+        if not model.exists():
+            raise UserError(f"{model}: no such run folder, checkpoint or exported folder")
     if beam is not None:  # before anything loads
         limits.check_beam(beam)
     access = Access(KeyFile(api_keys) if api_keys is not None else None, rate_limit, keyless)
@@ -416,17 +425,27 @@ def serve(
     listening = listen(host, port)
     from evo_mt.translators import load_translator
 
-    translator = load_translator(
-        run_or_checkpoint, beam=beam, lenpen=lenpen, device=device, engine=engine, quantize=quantize,
-        workers=workers, threads=threads, split=split,
-    )
-    model = translator.describe()
-    served = model.get("model") or model["checkpoint"]
+    from evo_mt.runtime.text.routing import Catalog
+
+    translators = [
+        load_translator(
+            model, beam=beam, lenpen=lenpen, device=device, engine=engine, quantize=quantize,
+            workers=workers, threads=threads, split=split,
+        )
+        for model in models
+    ]
+    names = [str(model) for model in models]
+    catalog = Catalog(translators, names)  # two models of one pair: refused before serving
 
     def ready(address: str) -> None:
-        typer.echo(f"evo-mt serve: {served} (beam {translator.beam}) on {address}", err=True)
+        for pair, translator in catalog.models.items():
+            typer.echo(
+                f"evo-mt serve: {catalog.names[pair]} ({pair[0]} to {pair[1]}, beam {translator.beam}) "
+                f"on {address}",
+                err=True,
+            )
 
-    run_server(translator, limits, listening, on_ready=ready, access=access, glossary=terms)
+    run_server(translators, limits, listening, on_ready=ready, access=access, glossary=terms, names=names)
 
 
 app.add_typer(bench_app)

@@ -9,7 +9,7 @@ import logging
 import resource
 import sys
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Sequence, Tuple
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -23,14 +23,17 @@ from starlette.staticfiles import StaticFiles
 from evo_mt.runtime.serving import libretranslate
 from evo_mt.runtime.serving.batcher import Batcher, QueueFull
 from evo_mt.runtime.serving.bodies import api_key, client_address, read_payload
+from evo_mt.runtime.serving.cache import TranslationCache
 from evo_mt.runtime.serving.keys import Access
-from evo_mt.runtime.serving.languages import LanguagePair
+from evo_mt.runtime.serving.libretranslate import Routed
 from evo_mt.runtime.serving.limits import ServerLimits
 from evo_mt.runtime.serving.metrics import Metrics
 from evo_mt.runtime.serving.requests import RequestError, TranslateRequest, parse_translate
+from evo_mt.runtime.text.detection import Candidate, DetectionError, LanguageDetector
 from evo_mt.runtime.text.glossary import Glossary
 from evo_mt.runtime.text.phrases import ConstraintError
 from evo_mt.runtime.text.pipeline import plan_lines
+from evo_mt.runtime.text.routing import Catalog, RouteError, pair_of
 from evo_mt.runtime.text.translator import TextTranslator
 
 logger = logging.getLogger("evo_mt")
@@ -55,30 +58,48 @@ def memory_mib() -> Dict[str, float | None]:
 
 
 def create_app(
-    translator: TextTranslator,
+    translators: Sequence[TextTranslator],
     limits: ServerLimits,
     access: Access | None = None,
     glossary: Glossary | None = None,
+    names: Sequence[str] | None = None,
 ) -> Starlette:
+    """The server of `translators` (at most one per language pair; `names`: how errors and
+    /info name them, default their folders)."""
     access = access or Access()
+    names = list(names) if names is not None else [_model_name(translator) for translator in translators]
+    catalog = Catalog(translators, names)
+    detector = LanguageDetector(catalog.sources)
     info = {
-        **translator.describe(),
-        "sentence_pieces": translator.sentence_pieces,
+        "models": [
+            {
+                "name": catalog.names[pair],
+                **translator.describe(),
+                "sentence_pieces": translator.sentence_pieces,
+            }
+            for pair, translator in catalog.models.items()
+        ],
         "limits": limits.as_dict(),
     }
-    pair = LanguagePair(info["source_language"], info["target_language"])
-    metrics = Metrics(queued_sentences=lambda: batcher.queued_sentences)
-    batcher = Batcher(translator, limits, on_batch=metrics.batch_done, on_cache=metrics.cache_done)
-    metrics.cache_entries.set_function(lambda: len(batcher.cache))
+    metrics = Metrics(queued_sentences=lambda: sum(batcher.queued_sentences for batcher in batchers.values()))
+    cache = TranslationCache(limits.cache_size)  # one bound for every model: keys name the model
+    batchers = {
+        pair: Batcher(
+            translator, limits, on_batch=metrics.batch_done, cache=cache, on_cache=metrics.cache_done
+        )
+        for pair, translator in catalog.models.items()
+    }
+    metrics.cache_entries.set_function(lambda: len(cache))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette):
-        batcher.start()
+        for batcher in batchers.values():
+            batcher.start()
         try:
             yield
         finally:
             # uvicorn gets here after the in-flight requests have been answered.
-            await asyncio.to_thread(batcher.stop)
+            await asyncio.gather(*(asyncio.to_thread(batcher.stop) for batcher in batchers.values()))
 
     async def translate(request: Request) -> Response:
         try:
@@ -86,26 +107,67 @@ def create_app(
         except ClientDisconnect:
             return Response(status_code=400)  # nobody is left to read it
         access.check(api_key(request, payload), client_address(request))
-        parsed = parse_translate(payload, limits, translator.beam, pair, glossary)
-        results, warnings = await translated(request, parsed)
-        if results is None:
+        parsed = parse_translate(payload, limits, catalog, glossary)
+        routed = await asyncio.to_thread(_routes, parsed, catalog, detector)
+        answered = await translated(request, parsed, routed)
+        if answered is None:
             return Response(status_code=400)  # the client left
+        results, warnings = answered
         metrics.lines_done([line for line in parsed.lines if line.strip()])
         if parsed.libretranslate:
-            return JSONResponse(libretranslate.translate_answer(parsed, results, warnings, pair))
+            return JSONResponse(libretranslate.translate_answer(parsed, results, warnings, routed))
         if parsed.scores:
             translations = results
         else:
             translations = results if parsed.nbest > 1 else [best[0] for best in results]
-        return JSONResponse({"translations": translations, "warnings": warnings})
+        answer = {
+            "translations": translations, "warnings": warnings,
+            "routes": [list(found.route.languages) for found in routed],
+        }
+        if parsed.source_auto:
+            answer["detected"] = [libretranslate.detected(found) for found in routed]
+        return JSONResponse(answer)
 
-    async def translated(request: Request, parsed: TranslateRequest):
-        """(each line's n best, or with "scores" its --json object; warnings), or (None, None)
-        when the client left first."""
+    async def translated(request: Request, parsed: TranslateRequest, routed: List[Routed]):
+        """(each line's n best, or with "scores" its --json object; warnings), or None when
+        the client left first. Texts of one route are translated together, leg by leg."""
+        texts = parsed.texts
+        results: List = [None] * len(texts)
+        warnings: List[str] = []
+        by_route: Dict[Tuple[str, ...], List[int]] = {}
+        for i, found in enumerate(routed):
+            by_route.setdefault(found.route.languages, []).append(i)
+        for indices in by_route.values():
+            route = routed[indices[0]].route
+            lines = [line for i in indices for line in texts[i]]
+            labels = [label for i in indices for label in _labels(parsed, i)]
+            for number, leg in enumerate(route.legs):
+                last = number == len(route.legs) - 1
+                nbest = parsed.nbest if last else 1
+                done = await through_model(
+                    request, leg, lines, labels, parsed.beam_for(leg.beam, nbest), nbest,
+                    parsed.glossary if last else None,
+                )
+                if done is None:
+                    return None
+                found, cut = done
+                into = route.languages[number + 1]
+                warnings.extend(cut if last else [f"{warning} (into {into})" for warning in cut])
+                lines = [line.texts[0] for line in found]
+            start = 0
+            for i in indices:
+                mine, start = found[start : start + len(texts[i])], start + len(texts[i])
+                results[i] = [line.to_json(parsed.shape) if parsed.scores else line.texts for line in mine]
+        return [line for text in results for line in text], warnings
+
+    async def through_model(
+        request: Request, translator: TextTranslator, lines: List[str], labels: List[str], beam: int,
+        nbest: int, terms: Glossary | None,
+    ):
+        """(each line's LineTranslation, warnings) from one model, or None when the client left."""
         try:
             plan = await asyncio.to_thread(
-                plan_lines, translator, parsed.lines, labels=parsed.labels, glossary=parsed.glossary,
-                beam=parsed.beam,
+                plan_lines, translator, lines, labels=labels, glossary=terms, beam=beam
             )
         except ConstraintError as error:  # a glossary term that cannot be searched for
             raise RequestError(400, str(error)) from None
@@ -114,8 +176,9 @@ def create_app(
             "reads at once; translated in pieces"
             for label in plan.cut_labels
         ]
+        batcher = batchers[pair_of(translator)]
         try:
-            job = batcher.submit(plan.units, beam=parsed.beam, nbest=parsed.nbest, phrases=plan.encoded)
+            job = batcher.submit(plan.units, beam=beam, nbest=nbest, phrases=plan.encoded)
         except QueueFull:
             raise RequestError(
                 503, "the server is busy (its queue is full); retry later", retry_after=RETRY_AFTER_S
@@ -123,22 +186,25 @@ def create_app(
         results = await _unless_disconnected(request, job.future)
         if results is None:
             batcher.cancel(job)
-            return None, None
-        lines = plan.joined(results, parsed.nbest)
-        if parsed.scores:
-            return [line.to_json(parsed.shape) for line in lines], warnings
-        return [line.texts for line in lines], warnings
+            return None
+        return plan.joined(results, nbest), warnings
 
     async def health(_request: Request) -> Response:
-        ready = batcher.alive and batcher.queued_sentences < limits.max_queued_sentences
-        status = "ready" if ready else ("busy" if batcher.alive else "stopping")
+        alive = all(batcher.alive for batcher in batchers.values())
+        queued = sum(batcher.queued_sentences for batcher in batchers.values())
+        ready = alive and queued < limits.max_queued_sentences
+        status = "ready" if ready else ("busy" if alive else "stopping")
+        counters: Dict[str, int] = {}
+        for batcher in batchers.values():
+            for name, value in vars(batcher.counters).items():
+                counters[name] = counters.get(name, 0) + value
+        models = [
+            {"name": catalog.names[pair], "source": pair[0], "target": pair[1],
+             "queued_sentences": batcher.queued_sentences}
+            for pair, batcher in batchers.items()
+        ]
         return JSONResponse(
-            {
-                "status": status,
-                "queued_sentences": batcher.queued_sentences,
-                **vars(batcher.counters),
-                **memory_mib(),
-            },
+            {"status": status, "queued_sentences": queued, **counters, **memory_mib(), "models": models},
             status_code=200 if ready else 503,
         )
 
@@ -160,7 +226,7 @@ def create_app(
     routes: List[Route | Mount] = [
         Route("/", page, methods=["GET"]),
         Route("/translate", translate, methods=["POST"]),
-        *libretranslate.routes(pair, access, limits),
+        *libretranslate.routes(catalog, detector, access, limits),
         Route("/health", health, methods=["GET"]),
         Route("/info", show_info, methods=["GET"]),
         Route("/metrics", show_metrics, methods=["GET"]),
@@ -186,6 +252,46 @@ def create_app(
             Exception: _internal_error,
         },
     )
+
+
+def _model_name(translator: TextTranslator) -> str:
+    described = translator.describe()
+    return str(described.get("model") or described.get("checkpoint"))
+
+
+def _labels(parsed: TranslateRequest, text: int) -> List[str]:
+    start = sum(parsed.counts[:text])
+    return parsed.labels[start : start + parsed.counts[text]]
+
+
+def _routes(parsed: TranslateRequest, catalog: Catalog, detector: LanguageDetector) -> List[Routed]:
+    """Each text's language (given, or detected) and its route to the target; RequestError(400)
+    for a text whose language cannot be told or has no way to the target."""
+    found = []
+    for i, lines in enumerate(parsed.texts):
+        where = f"q[{i}]" if parsed.libretranslate and not parsed.single else (
+            "q" if parsed.libretranslate else f"line {i}"
+        )
+        text = "\n".join(lines)
+        detected = None
+        if not parsed.source_auto:
+            source = parsed.source
+        elif not text.strip():  # nothing to detect: a blank comes back blank by any route
+            source = next(known for known in catalog.sources if parsed.target in catalog.targets(known))
+            detected = Candidate(source, 0.0)
+        else:
+            try:
+                detected = detector.detect(text)
+            except DetectionError as error:
+                raise RequestError(400, f"{where}: {error}") from None
+            source = detected.language
+        try:
+            route = catalog.route(source, parsed.target)
+        except RouteError as error:
+            said = f" (detected, {detected.confidence:.0%})" if detected else ""
+            raise RequestError(400, f"{where}: the text is in {source}{said}: {error}") from None
+        found.append(Routed(route, detected))
+    return found
 
 
 async def _unless_disconnected(request: Request, future: asyncio.Future):

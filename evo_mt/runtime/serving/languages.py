@@ -1,10 +1,11 @@
-"""The one language pair a model translates, named as LibreTranslate's /languages names it."""
+"""The languages of the served models, named as LibreTranslate's /languages names them."""
 
-from dataclasses import dataclass
 from typing import Dict, List
 
 from iso639 import Lang
 from iso639.exceptions import InvalidLanguageValue
+
+from evo_mt.runtime.text.routing import Catalog
 
 
 def language_name(code: str) -> str:
@@ -17,17 +18,14 @@ def language_name(code: str) -> str:
         return code
 
 
-@dataclass(frozen=True)
-class LanguagePair:
-    source: str
-    target: str
+def language(code: str) -> Dict[str, str]:
+    return {"code": code, "name": language_name(code)}
 
-    def describe(self) -> str:
-        return f"{self.source} ({language_name(self.source)}) to {self.target} ({language_name(self.target)})"
 
-    def languages(self) -> List[Dict]:
-        """LibreTranslate's /languages: each language, and those it translates into."""
-        return [
-            {"code": self.source, "name": language_name(self.source), "targets": [self.target]},
-            {"code": self.target, "name": language_name(self.target), "targets": []},
-        ]
+def languages(catalog: Catalog) -> List[Dict]:
+    """LibreTranslate's /languages: every language, with the languages it translates into
+    (directly or through a pivot); a language only translated into has no targets."""
+    sources = catalog.sources
+    targets = {target for source in sources for target in catalog.targets(source)}
+    codes = sources + sorted(targets - set(sources))
+    return [{**language(code), "targets": catalog.targets(code) if code in sources else []} for code in codes]

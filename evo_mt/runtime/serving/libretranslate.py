@@ -2,10 +2,11 @@
 answers of /suggest and /translate_file that a LibreTranslate server gives when an operator has
 turned them off; plus the shape of a /translate answer to a `q` request.
 
-evo-mt identifies no language: /detect and `source: "auto"` name the one language the model
-reads, with confidence 0 (nothing was measured), rather than a made-up certainty.
+/detect and `source: "auto"` identify the language among those the server translates from
+(evo_mt.runtime.text.detection); confidences are 0 to 100, as LibreTranslate gives them.
 """
 
+from dataclasses import dataclass
 from typing import Any, Dict, List
 
 from starlette.requests import Request
@@ -14,22 +15,38 @@ from starlette.routing import Route
 
 from evo_mt.runtime.serving.bodies import api_key, client_address, read_payload
 from evo_mt.runtime.serving.keys import Access
-from evo_mt.runtime.serving.languages import LanguagePair, language_name
+from evo_mt.runtime.serving.languages import language, languages
 from evo_mt.runtime.serving.limits import ServerLimits
 from evo_mt.runtime.serving.requests import RequestError, TranslateRequest, parse_detect
+from evo_mt.runtime.text import routing
+from evo_mt.runtime.text.detection import Candidate, LanguageDetector
+from evo_mt.runtime.text.routing import Catalog
 
 FRONTEND_TIMEOUT_MS = 500  # how long LibreTranslate's page waits after typing before it translates
 
 
-def assumed_language(pair: LanguagePair) -> Dict[str, Any]:
-    return {"confidence": 0.0, "language": pair.source}
+@dataclass(frozen=True)
+class Routed:
+    """A text's way through the models, and its language when it was detected."""
+
+    route: routing.Route
+    detected: Candidate | None = None
+
+
+def confidence(candidate: Candidate) -> Dict[str, Any]:
+    return {"confidence": round(candidate.confidence * 100, 1), "language": candidate.language}
+
+
+def detected(routed: Routed) -> Dict[str, Any] | None:
+    return confidence(routed.detected) if routed.detected is not None else None
 
 
 def translate_answer(
-    request: TranslateRequest, results: List[List[str]], warnings: List[str], pair: LanguagePair
+    request: TranslateRequest, results: List[List[str]], warnings: List[str], routed: List[Routed]
 ) -> Dict[str, Any]:
     """LibreTranslate's answer: `translatedText` (a string or a list, as `q` was),
-    `alternatives` when asked, `detectedLanguage` for `source: "auto"`; and evo-mt's `warnings`."""
+    `alternatives` when asked, `detectedLanguage` for `source: "auto"`; and evo-mt's `warnings`
+    and `route` (the languages each text went through: source, pivot if any, target)."""
     best, alternatives, start = [], [], 0
     for count in request.counts:
         lines = results[start : start + count]
@@ -42,8 +59,10 @@ def translate_answer(
     if request.nbest > 1:
         answer["alternatives"] = alternatives[0] if request.single else alternatives
     if request.source_auto:
-        detected = assumed_language(pair)
-        answer["detectedLanguage"] = detected if request.single else [detected] * len(best)
+        found = [detected(text) for text in routed]
+        answer["detectedLanguage"] = found[0] if request.single else found
+    languages_taken = [list(text.route.languages) for text in routed]
+    answer["route"] = languages_taken[0] if request.single else languages_taken
     answer["warnings"] = warnings
     return answer
 
@@ -59,16 +78,18 @@ def _unique(texts, best: str) -> List[str]:
     return kept
 
 
-def routes(pair: LanguagePair, access: Access, limits: ServerLimits) -> List[Route]:
-    async def languages(_request: Request) -> Response:
-        return JSONResponse(pair.languages())
+def routes(catalog: Catalog, detector: LanguageDetector, access: Access, limits: ServerLimits) -> List[Route]:
+    async def list_languages(_request: Request) -> Response:
+        return JSONResponse(languages(catalog))
 
     async def detect(request: Request) -> Response:
         payload = await read_payload(request, limits.max_body_bytes)
         access.check(api_key(request, payload), client_address(request))
         texts = parse_detect(payload)
-        answer = [assumed_language(pair)]
-        return JSONResponse(answer if len(texts) == 1 else [answer] * len(texts))
+        answers = [[confidence(found) for found in detector.candidates(text)] for text in texts]
+        return JSONResponse(answers[0] if isinstance(payload.get("q"), str) else answers)
+
+    first = next(iter(catalog.models))
 
     async def frontend_settings(_request: Request) -> Response:
         return JSONResponse(
@@ -80,10 +101,8 @@ def routes(pair: LanguagePair, access: Access, limits: ServerLimits) -> List[Rou
                 "suggestions": False,
                 "filesTranslation": False,
                 "supportedFilesFormat": [],
-                "language": {
-                    "source": {"code": pair.source, "name": language_name(pair.source)},
-                    "target": {"code": pair.target, "name": language_name(pair.target)},
-                },
+                # The page's first choice: the first model's pair.
+                "language": {"source": language(first[0]), "target": language(first[1])},
             }
         )
 
@@ -94,7 +113,7 @@ def routes(pair: LanguagePair, access: Access, limits: ServerLimits) -> List[Rou
         raise RequestError(403, "this server translates no files, only text")
 
     return [
-        Route("/languages", languages, methods=["GET"]),
+        Route("/languages", list_languages, methods=["GET"]),
         Route("/detect", detect, methods=["POST"]),
         Route("/frontend/settings", frontend_settings, methods=["GET"]),
         Route("/suggest", suggest, methods=["POST"]),

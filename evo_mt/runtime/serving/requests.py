@@ -15,10 +15,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Tuple
 
-from evo_mt.runtime.serving.languages import LanguagePair
 from evo_mt.runtime.serving.limits import ServerLimits
 from evo_mt.runtime.text.glossary import Glossary, GlossaryError
 from evo_mt.runtime.text.results import JsonShape
+from evo_mt.runtime.text.routing import Catalog, RouteError
 
 LIBRETRANSLATE_FIELDS = ("q", "source", "target", "format", "alternatives", "api_key")
 EVO_MT_FIELDS = ("text", "beam", "nbest", "scores")
@@ -46,13 +46,31 @@ class TranslateRequest:
     lines: List[str]  # every line to translate, in order
     counts: List[int]  # how many of `lines` each text holds: text i is lines[sum(counts[:i]):][:counts[i]]
     labels: List[str]  # how a warning names each line
-    beam: int
+    beam: int | None  # None: each model's own (at least nbest)
     nbest: int
     libretranslate: bool  # `q` given: answer in LibreTranslate's shape
     single: bool  # `q` was one string, not a list: so is the answer
-    source_auto: bool  # `source` was "auto": the answer says which language was assumed
+    source: str  # a language code, or "auto": each text's language is detected
+    target: str
     glossary: Glossary | None = None  # the server's terms and the request's (which win)
     scores: bool = False  # evo-mt's form: answer {translation, score, ...} objects
+
+    @property
+    def source_auto(self) -> bool:
+        return self.source == "auto"
+
+    @property
+    def texts(self) -> List[List[str]]:
+        """Each text's lines (LibreTranslate's `q` item; for `text`, each line)."""
+        found, start = [], 0
+        for count in self.counts:
+            found.append(self.lines[start : start + count])
+            start += count
+        return found
+
+    def beam_for(self, model_beam: int, nbest: int) -> int:
+        """The beam a model searches with: the request's, else the model's, at least `nbest`."""
+        return self.beam if self.beam is not None else max(model_beam, nbest)
 
     @property
     def shape(self) -> JsonShape:
@@ -126,8 +144,7 @@ def with_query(payload: Any, query: List[Tuple[str, str]]) -> Any:
 def parse_translate(
     payload: Any,
     limits: ServerLimits,
-    default_beam: int,
-    pair: LanguagePair,
+    catalog: Catalog,
     glossary: Glossary | None = None,
 ) -> TranslateRequest:
     """The request in a decoded body (a JSON value or the form's fields), or RequestError;
@@ -150,7 +167,7 @@ def parse_translate(
     )
     if field in payload:
         raise RequestError(statuses.invalid, f'"{field}" goes with "{owner}"; ask for "{instead}" instead')
-    source_auto = _check_pair(payload, pair)
+    source, target = _languages(payload, catalog)
     _check_format(payload)
     if libretranslate:
         lines, counts, labels, single = _texts(payload, limits, statuses)
@@ -158,13 +175,12 @@ def parse_translate(
     else:
         lines, counts, labels, single = _lines(payload, limits, statuses)
         nbest = _integer(payload, "nbest", 1, 1, limits.max_beam, statuses)
+    beam = None  # each model's own; asking for n hypotheses takes a beam of n at least
     if "beam" in payload:
-        beam = _integer(payload, "beam", default_beam, 1, limits.max_beam, statuses)
+        beam = _integer(payload, "beam", 1, 1, limits.max_beam, statuses)
         if nbest > beam:
             wanted = "alternatives + 1" if libretranslate else '"nbest"'
             raise RequestError(statuses.invalid, f'{wanted} ({nbest}) must not exceed "beam" ({beam})')
-    else:
-        beam = max(default_beam, nbest)  # asking for n hypotheses takes a beam of n at least
     lines = [LONE_SURROGATE.sub("\ufffd", line) for line in lines]
     scores = payload.get("scores", False)
     if not isinstance(scores, bool):
@@ -177,7 +193,7 @@ def parse_translate(
         except GlossaryError as error:
             raise RequestError(400, str(error)) from None
     return TranslateRequest(
-        lines, counts, labels, beam, nbest, libretranslate, single, source_auto, glossary, scores
+        lines, counts, labels, beam, nbest, libretranslate, single, source, target, glossary, scores
     )
 
 
@@ -193,17 +209,37 @@ def parse_detect(payload: Any) -> List[str]:
     raise RequestError(400, 'missing field "q" (a text, or a list of texts)')
 
 
-def _check_pair(payload: Dict[str, Any], pair: LanguagePair) -> bool:
-    """Whether `source` is "auto"; RequestError(400) for a pair the model does not translate."""
-    source, target = payload.get("source") or pair.source, payload.get("target") or pair.target
-    for name, value in (("source", source), ("target", target)):
-        if not isinstance(value, str):
+def _languages(payload: Dict[str, Any], catalog: Catalog) -> Tuple[str, str]:
+    """The request's (source, target): source may be "auto"; either may be left out when the
+    models leave one choice. RequestError(400) for a pair no model or pivot translates."""
+    values = {}
+    for name in ("source", "target"):
+        value = payload.get(name) or None
+        if value is not None and not isinstance(value, str):
+            example = catalog.sources[0]
             raise RequestError(
-                400, f'"{name}" must be a language code such as "{pair.source}", not {json_type(value)}'
+                400, f'"{name}" must be a language code such as "{example}", not {json_type(value)}'
             )
-    if source not in (pair.source, "auto") or target != pair.target:
-        raise RequestError(400, f"this server translates {pair.describe()} only; not {source} to {target}")
-    return source == "auto"
+        values[name] = value
+    source = values["source"] or (catalog.sources[0] if len(catalog.sources) == 1 else None)
+    if source is None:
+        raise RequestError(400, f'give "source" (one of {", ".join(catalog.sources)}, or "auto")')
+    reachable = catalog.targets(source) if source != "auto" else sorted(
+        {target for known in catalog.sources for target in catalog.targets(known)}
+    )
+    if source != "auto" and source not in catalog.sources:
+        raise RequestError(400, f"no model translates from {source}; {catalog.describe()}")
+    target = values["target"] or (reachable[0] if len(reachable) == 1 else None)
+    if target is None:
+        raise RequestError(400, f'give "target" (one of {", ".join(reachable)})')
+    if source != "auto":
+        try:
+            catalog.route(source, target)
+        except RouteError as error:
+            raise RequestError(400, str(error)) from None
+    elif target not in reachable:
+        raise RequestError(400, f"no model translates into {target}; {catalog.describe()}")
+    return source, target
 
 
 def _check_format(payload: Dict[str, Any]) -> None:

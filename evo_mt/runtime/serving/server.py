@@ -3,7 +3,7 @@
 import logging
 import signal
 import socket
-from typing import Callable
+from typing import Callable, Sequence
 
 from evo_mt.runtime.base.errors import OptionError
 from evo_mt.runtime.serving.app import create_app
@@ -16,14 +16,16 @@ logger = logging.getLogger("evo_mt")
 
 
 def serve(
-    translator: TextTranslator,
+    translators: Sequence[TextTranslator],
     limits: ServerLimits,
     listening: socket.socket,
     on_ready: Callable[[str], None] | None = None,
     access: Access | None = None,
     glossary: Glossary | None = None,
+    names: Sequence[str] | None = None,
 ) -> None:
-    """Serve on `listening` (see `listen`) until SIGTERM or SIGINT: then stop accepting,
+    """Serve `translators` (one per language pair; `names`: how errors and /info name them)
+    on `listening` (see `listen`) until SIGTERM or SIGINT: then stop accepting,
     answer the requests in flight, close the socket and return.
 
     `on_ready` gets the address ("http://host:port") once the server accepts requests;
@@ -32,7 +34,8 @@ def serve(
     """
     import uvicorn
 
-    limits.check_beam(translator.beam)
+    for translator in translators:
+        limits.check_beam(translator.beam)
     host, port = listening.getsockname()[:2]
     address = f"http://{f'[{host}]' if ':' in host else host}:{port}"
 
@@ -44,7 +47,7 @@ def serve(
 
     server = Server(
         uvicorn.Config(
-            create_app(translator, limits, access, glossary),
+            create_app(translators, limits, access, glossary, names),
             log_level="warning",
             lifespan="on",
             timeout_graceful_shutdown=None,  # in-flight translations are finished, however long
