@@ -203,3 +203,74 @@ def exported_toy(toy_run, tmp_path_factory, fairseq_env) -> Path:
     assert done.returncode == 0, done.stderr[-3000:]
     assert "exported checkpoint_averaged.pt" in done.stderr
     return folder
+
+
+DE_FR_RECIPE = """\
+# A second language pair for the tests of several models: the toy corpus's German-like side
+# into a "French" whose words are the German-like words spelled backwards.
+name = "toy_de_fr"
+source_lang = "de"
+target_lang = "fr"
+average_last = 1
+
+[corpus]
+name = "plain"
+
+[subwords]
+vocab_size = 500
+model_type = "unigram"
+
+[score]
+beam = 5
+
+[train]
+arch = "ea_transformer_tiny"
+encoder_embed_dim = 128
+decoder_embed_dim = 128
+encoder_ffn_embed_dim = 256
+decoder_ffn_embed_dim = 256
+share_all_embeddings = true
+optimizer = "adam"
+lr = 0.002
+lr_scheduler = "inverse_sqrt"
+warmup_updates = 50
+dropout = 0.1
+criterion = "label_smoothed_cross_entropy"
+label_smoothing = 0.1
+max_tokens = 2048
+max_epoch = 4
+seed = 1
+num_workers = 0
+"""
+
+
+def backwards(sentence: str) -> str:
+    return " ".join(word[::-1] for word in sentence.split())
+
+
+@pytest.fixture(scope="session")
+def de_fr_model(tmp_path_factory, fairseq_env) -> Path:
+    """A second pair (de -> fr, about half a minute of training) exported: the toy model's
+    target language is its source, so the two models chain (en -> de -> fr)."""
+    from evo_mt.pipeline.corpora.toy import generate
+
+    root = tmp_path_factory.mktemp("de-fr")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for split, pairs in generate(3000, seed=2).items():
+        german = [target for _, target in pairs][:200 if split != "train" else None]
+        (corpus / f"{split}.de").write_text("\n".join(german) + "\n", encoding="utf-8")
+        (corpus / f"{split}.fr").write_text("\n".join(map(backwards, german)) + "\n", encoding="utf-8")
+    recipe = root / "recipe"
+    recipe.mkdir()
+    (recipe / "recipe.toml").write_text(DE_FR_RECIPE)
+    run = root / "run"
+    done = evo_mt(
+        "train", str(recipe), "--source", str(corpus), "--workdir", str(run), "--cpu", env=fairseq_env
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    folder = root / "de-fr-model"
+    done = evo_mt("export", str(run), "--output", str(folder), env=fairseq_env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return folder
+

@@ -50,7 +50,8 @@ def test_repeated_sentences_are_cache_hits_with_the_same_answers(exported_toy, t
 
 def test_the_cache_is_bounded_and_keeps_the_recently_used(exported_toy, toy_run):
     lines = toy_lines(toy_run, 6)
-    with TestClient(create_app([ExportedTranslator.load(exported_toy)], ServerLimits(cache_size=3))) as client:
+    app = create_app([ExportedTranslator.load(exported_toy)], ServerLimits(cache_size=3))
+    with TestClient(app) as client:
         for line in lines:  # one request each: put in this order
             client.post("/translate", json={"text": [line]})
         assert metric(client, "evo_mt_cache_entries") == 3

@@ -84,7 +84,9 @@ def test_q_as_a_list_gets_a_list_and_a_string_a_string(server, expected):
     answer = post(server, "/translate", q=lines, source="en", target="de")
     assert answer.status_code == 200, answer.text
     assert answer.json() == {
-        "translatedText": [expected[line] for line in lines], "route": [["en", "de"]] * len(lines), "warnings": []
+        "translatedText": [expected[line] for line in lines],
+        "route": [["en", "de"]] * len(lines),
+        "warnings": [],
     }
     answer = post(server, "/translate", q=lines[0], source="en", target="de", format="text").json()
     assert answer["translatedText"] == expected[lines[0]]
@@ -168,7 +170,9 @@ def test_evo_mt_requests_still_work_on_the_same_route(server, expected):
     lines = list(expected)[:3]
     answer = post(server, "/translate", text=lines)
     assert answer.json() == {
-        "translations": [expected[line] for line in lines], "warnings": [], "routes": [["en", "de"]] * len(lines)
+        "translations": [expected[line] for line in lines],
+        "warnings": [],
+        "routes": [["en", "de"]] * len(lines),
     }
     answer = post(server, "/translate", text=lines[:1], nbest=2, source="en", target="de")
     assert answer.status_code == 200 and answer.json()["translations"][0][0] == expected[lines[0]]

@@ -237,7 +237,13 @@ FORMATS = ("text", "markdown")
 
 @app.command()
 def translate(
-    run_or_checkpoint: Path = typer.Argument(..., help=RunOrModelHelp),
+    models: List[Path] = typer.Argument(..., help=ModelsHelp),
+    source_language: str | None = typer.Option(
+        None, "--source", help="The input's language, or auto: each line's is detected (default: the one)."
+    ),
+    target_language: str | None = typer.Option(
+        None, "--target", help="The language to translate into (default: the only one the models reach)."
+    ),
     beam: int | None = BeamOpt,
     batch_size: int = typer.Option(BATCH_SIZE, min=1, help="Sentences decoding at once, among the workers."),
     nbest: int = typer.Option(1, min=1, help="Hypotheses per line, tab-separated on that line."),
@@ -278,6 +284,11 @@ def translate(
     Example: evo-mt translate runs/toy < sentences.txt > translations.txt
 
     Example: evo-mt translate runs/toy --input README.md --output README.de.md --format markdown
+
+    Several models (one per pair) translate lines of any of their source languages, through a
+    shared language when no model links two directly:
+
+    Example: evo-mt translate models/en-de models/de-fr --source auto --target fr < mixed.txt
     """
     import contextlib
 
@@ -297,10 +308,19 @@ def translate(
     terms = None if glossary is None else Glossary.load(glossary)
     # The input is opened before the model loads: a missing file is told at once.
     source = open_text_source(input_file, text_only=True) if input_file is not None else sys.stdin.buffer
-    translator = load_translator(
-        run_or_checkpoint, beam=beam, nbest=nbest, lenpen=lenpen, device=device,
-        engine=engine, quantize=quantize, workers=workers, threads=threads, split=split,
-    )
+    translators = [
+        load_translator(
+            model, beam=beam, nbest=nbest, lenpen=lenpen, device=device,
+            engine=engine, quantize=quantize, workers=workers, threads=threads, split=split,
+        )
+        for model in models
+    ]
+    translator = translators[0]
+    if len(translators) > 1 or source_language is not None or target_language is not None:
+        from evo_mt.runtime.text.routing import Catalog, Router
+
+        catalog = Catalog(translators, [str(model) for model in models])
+        translator = Router(catalog, source_language, target_language)
     with contextlib.ExitStack() as stack:
         out = sys.stdout
         if output_file is not None:
@@ -423,9 +443,8 @@ def serve(
 
     terms = None if glossary is None else Glossary.load(glossary)
     listening = listen(host, port)
-    from evo_mt.translators import load_translator
-
     from evo_mt.runtime.text.routing import Catalog
+    from evo_mt.translators import load_translator
 
     translators = [
         load_translator(

@@ -277,7 +277,7 @@ def _routes(parsed: TranslateRequest, catalog: Catalog, detector: LanguageDetect
         if not parsed.source_auto:
             source = parsed.source
         elif not text.strip():  # nothing to detect: a blank comes back blank by any route
-            source = next(known for known in catalog.sources if parsed.target in catalog.targets(known))
+            source = catalog.source_for(parsed.target)
             detected = Candidate(source, 0.0)
         else:
             try:

@@ -210,36 +210,20 @@ def parse_detect(payload: Any) -> List[str]:
 
 
 def _languages(payload: Dict[str, Any], catalog: Catalog) -> Tuple[str, str]:
-    """The request's (source, target): source may be "auto"; either may be left out when the
-    models leave one choice. RequestError(400) for a pair no model or pivot translates."""
-    values = {}
+    """The request's (source, target), source possibly "auto" (Catalog.choose); RequestError(400)
+    for a pair no model or pivot translates."""
     for name in ("source", "target"):
-        value = payload.get(name) or None
-        if value is not None and not isinstance(value, str):
+        value = payload.get(name)
+        if value and not isinstance(value, str):
             example = catalog.sources[0]
             raise RequestError(
                 400, f'"{name}" must be a language code such as "{example}", not {json_type(value)}'
             )
-        values[name] = value
-    source = values["source"] or (catalog.sources[0] if len(catalog.sources) == 1 else None)
-    if source is None:
-        raise RequestError(400, f'give "source" (one of {", ".join(catalog.sources)}, or "auto")')
-    reachable = catalog.targets(source) if source != "auto" else sorted(
-        {target for known in catalog.sources for target in catalog.targets(known)}
-    )
-    if source != "auto" and source not in catalog.sources:
-        raise RequestError(400, f"no model translates from {source}; {catalog.describe()}")
-    target = values["target"] or (reachable[0] if len(reachable) == 1 else None)
-    if target is None:
-        raise RequestError(400, f'give "target" (one of {", ".join(reachable)})')
-    if source != "auto":
-        try:
-            catalog.route(source, target)
-        except RouteError as error:
-            raise RequestError(400, str(error)) from None
-    elif target not in reachable:
-        raise RequestError(400, f"no model translates into {target}; {catalog.describe()}")
-    return source, target
+    try:
+        source, target = payload.get("source") or None, payload.get("target") or None
+        return catalog.choose(source, target, name='"{}"'.format)
+    except RouteError as error:
+        raise RequestError(400, str(error)) from None
 
 
 def _check_format(payload: Dict[str, Any]) -> None:

@@ -68,8 +68,8 @@ class LanguageDetector:
         overall, probability = self._all.classify(text)
         if overall not in self._by_base and probability >= FOREIGN:
             raise DetectionError(
-                f"the text looks like {overall} ({probability:.0%} likely), which this server does not "
-                f"translate from; it translates from {served}"
+                f"the text looks like {overall} ({probability:.0%} likely), and no model translates "
+                f"from it; the models read {served}"
             )
         found = self.candidates(text)
         if not found or found[0].confidence < SURE:

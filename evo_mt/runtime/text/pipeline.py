@@ -145,11 +145,13 @@ def translate_lines(
     batch_size: int = BATCH_SIZE,
     max_tokens: int = MAX_TOKENS,
     first_line: int = 1,
+    labels: Sequence[str] | None = None,
 ) -> List[LineTranslation]:
     """Each line's n best translations with their scores, in input order (plan_lines,
     translate_units, Plan.joined); a blank line is given back, scored 0."""
     plan = plan_lines(
-        engine, lines, first_line=first_line, constraints=constraints, glossary=glossary, mid_word=mid_word
+        engine, lines, labels=labels, first_line=first_line, constraints=constraints, glossary=glossary,
+        mid_word=mid_word,
     )
     found = translate_units(
         engine, plan.units, plan.constraints, batch_size=batch_size, max_tokens=max_tokens

@@ -11,9 +11,13 @@ order the models were given in. Only the last leg searches with the caller's opt
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 from evo_mt.runtime.base.errors import UserError
+from evo_mt.runtime.text.batching import BATCH_SIZE, MAX_TOKENS
+from evo_mt.runtime.text.detection import LanguageDetector
+from evo_mt.runtime.text.pipeline import translate_lines
+from evo_mt.runtime.text.results import LineTranslation
 from evo_mt.runtime.text.translator import TextTranslator
 
 PREFERRED_PIVOT = "en"
@@ -88,7 +92,107 @@ class Catalog:
             return Route((self.models[source, via], self.models[via, target]), (source, via, target))
         raise RouteError(f"no model translates {source} to {target}; {self.describe()}")
 
+    def reachable(self, source: str) -> List[str]:
+        """The targets of `source`; for "auto", those of any source."""
+        if source != "auto":
+            return self.targets(source)
+        return sorted({target for known in self.sources for target in self.targets(known)})
+
+    def source_for(self, target: str) -> str:
+        """A source that reaches `target` (for a blank text, which any route gives back blank)."""
+        return next(known for known in self.sources if target in self.targets(known))
+
+    def choose(self, source: str | None, target: str | None, name=lambda option: option) -> Tuple[str, str]:
+        """The (source, target) a request or a command means: source may be "auto"; either
+        may be None when the models leave one choice. RouteError otherwise, naming each
+        option as `name` spells it (a field, a command-line option)."""
+        if source is None:
+            if len(self.sources) > 1:
+                raise RouteError(f"give {name('source')} (one of {', '.join(self.sources)}, or auto)")
+            source = self.sources[0]
+        if source != "auto" and source not in self.sources:
+            raise RouteError(f"no model translates from {source}; {self.describe()}")
+        reachable = self.reachable(source)
+        if target is None:
+            if len(reachable) != 1:
+                raise RouteError(f"give {name('target')} (one of {', '.join(reachable)})")
+            target = reachable[0]
+        if source != "auto":
+            self.route(source, target)
+        elif target not in reachable:
+            raise RouteError(f"no model translates into {target}; {self.describe()}")
+        return source, target
+
     def describe(self) -> str:
         """The pairs served, for errors: "this server translates en to de, fr; de to fr"."""
         reached = "; ".join(f"{source} to {', '.join(self.targets(source))}" for source in self.sources)
         return f"the models translate {reached}"
+
+
+class Router:
+    """Lines from `source` (a language, or "auto": each line's is detected) into `target`,
+    each through its route: what `evo-mt translate` runs with several models."""
+
+    def __init__(self, catalog: Catalog, source: str | None, target: str | None) -> None:
+        """`source`/`target` None: the one choice the models leave, else a RouteError."""
+        self.catalog = catalog
+        self.source, self.target = catalog.choose(source, target, name=lambda option: f"--{option}")
+        self.detector = LanguageDetector(catalog.sources) if self.source == "auto" else None
+
+    @property
+    def nbest(self) -> int:
+        return min(translator.nbest for translator in self.catalog.models.values())
+
+    def route(self, line: str, label: str) -> Route:
+        """The route of one line: from `source`, or from the language detected in it."""
+        if self.detector is None:
+            return self.catalog.route(self.source, self.target)
+        if not line.strip():  # a blank line comes back blank by any route
+            source = self.catalog.source_for(self.target)
+        else:
+            try:
+                source = self.detector.detect(line).language
+            except UserError as error:
+                raise UserError(f"{label}: {error}") from None
+        try:
+            return self.catalog.route(source, self.target)
+        except RouteError as error:
+            raise RouteError(f"{label}: the line is in {source} (detected): {error}") from None
+
+    def translate(
+        self, lines: Sequence[str], batch_size: int = BATCH_SIZE, max_tokens: int = MAX_TOKENS
+    ) -> List[List[str]]:
+        """The n best translations of each line, as TextTranslator.translate gives them."""
+        found = self.translate_lines(lines, batch_size=batch_size, max_tokens=max_tokens)
+        return [line.texts for line in found]
+
+    def translate_lines(
+        self,
+        lines: Sequence[str],
+        *,
+        first_line: int = 1,
+        constraints: Sequence[Sequence[str]] | None = None,
+        **options: Any,
+    ) -> List[LineTranslation]:
+        """pipeline.translate_lines for each line through its route: the lines of one route
+        together, leg by leg; the last leg with `constraints` and `options` (glossary, ...)."""
+        labels = [f"line {first_line + n}" for n in range(len(lines))]
+        routes = [self.route(line, label) for line, label in zip(lines, labels, strict=True)]
+        groups: Dict[Tuple[str, ...], List[int]] = {}
+        for i, route in enumerate(routes):
+            groups.setdefault(route.languages, []).append(i)
+        found: List[LineTranslation | None] = [None] * len(lines)
+        sizes = {key: options[key] for key in ("batch_size", "max_tokens") if key in options}
+        for indices in groups.values():
+            route = routes[indices[0]]
+            texts = [lines[i] for i in indices]
+            for leg in route.legs[:-1]:
+                best = leg.with_search(leg.beam, 1)
+                texts = [line.texts[0] for line in translate_lines(best, texts, **sizes)]
+            wanted = [constraints[i] for i in indices] if constraints is not None else None
+            last = translate_lines(
+                route.legs[-1], texts, constraints=wanted, labels=[labels[i] for i in indices], **options
+            )
+            for i, line in zip(indices, last, strict=True):
+                found[i] = line
+        return found  # type: ignore[return-value]  # every line is in one group

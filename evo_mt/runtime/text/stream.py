@@ -15,13 +15,14 @@ from evo_mt.runtime.text.glossary import Glossary
 from evo_mt.runtime.text.phrases import split_constraint_lines
 from evo_mt.runtime.text.pipeline import translate_lines
 from evo_mt.runtime.text.results import JsonShape
+from evo_mt.runtime.text.routing import Router
 from evo_mt.runtime.text.translator import TextTranslator
 
 READ_AHEAD = 2048  # lines read before a chunk is translated, at least (batch_size x 16 if more)
 
 
 def translate_stream(
-    translator: TextTranslator,
+    translator: TextTranslator | Router,
     lines: Iterable[str],
     *,
     batch_size: int = BATCH_SIZE,
@@ -34,17 +35,22 @@ def translate_stream(
     """Each input line's output fields, in order: its n best translations, or (`json_lines`)
     one JSON object (evo_mt.runtime.text.results.LineTranslation.to_json). `constraints`:
     each line is `source<TAB>phrase<TAB>...` (evo_mt.runtime.text.phrases); a ConstraintError
-    names the line (counted from 1) of a phrase that cannot be searched for."""
+    names the line (counted from 1) of a phrase that cannot be searched for. A Router sends
+    each line through its route (several models, evo_mt.runtime.text.routing)."""
     shape = JsonShape.of(nbest=translator.nbest, constrained=constraints, glossary=glossary is not None)
 
     def translated(chunk: List[str], first_line: int) -> List[List[str]]:
         wanted = None
         if constraints:
             chunk, wanted = split_constraint_lines(chunk, first_line)
-        found = translate_lines(
-            translator, chunk, constraints=wanted, glossary=glossary, mid_word=mid_word,
-            batch_size=batch_size, first_line=first_line,
+        options = dict(
+            constraints=wanted, glossary=glossary, mid_word=mid_word, batch_size=batch_size,
+            first_line=first_line,
         )
+        if isinstance(translator, Router):
+            found = translator.translate_lines(chunk, **options)
+        else:
+            found = translate_lines(translator, chunk, **options)
         if json_lines:
             return [[json.dumps(line.to_json(shape), ensure_ascii=False)] for line in found]
         return [line.texts for line in found]
