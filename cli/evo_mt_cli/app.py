@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import sys
+from functools import partial
 from pathlib import Path
 from typing import List
 
@@ -18,7 +19,9 @@ from evo_mt.export.vocabulary_map import FREQUENT, PER_PIECE
 from evo_mt.runtime.base.errors import OptionError, UserError
 from evo_mt.runtime.serving.limits import ServerLimits
 from evo_mt.runtime.text.batching import BATCH_SIZE
+from evo_mt.runtime.text.documents.formats import FORMATS
 from evo_mt_cli.bench import bench_app
+from evo_mt_cli.documents import chosen_format, translate_document_file
 from evo_mt_cli.help import PlainHelp
 
 app = typer.Typer(
@@ -229,9 +232,6 @@ def _decoding(engine: str, quantize: str) -> str:
     return f", {variant}" if variant else ""
 
 
-FORMATS = ("text", "markdown")
-
-
 @app.command()
 def translate(
     run_or_checkpoint: Path = typer.Argument(..., help=RunOrModelHelp),
@@ -249,10 +249,11 @@ def translate(
     output_file: Path | None = typer.Option(
         None, "--output", help="Write this file instead of standard output (replaced once all is translated)."
     ),
-    text_format: str = typer.Option(
-        "text",
+    text_format: str | None = typer.Option(
+        None,
         "--format",
-        help="text, or markdown: code, HTML, link targets, URLs and block markers are kept as they are.",
+        help=f"{', '.join(FORMATS)} (default: by --input's extension, else text); markdown keeps "
+        "code, HTML, link targets, URLs and block markers as they are.",
     ),
     constraints: bool = typer.Option(
         False, "--constraints", help="Each line is 'source<TAB>phrase<TAB>...', unsplit: each phrase appears."
@@ -274,21 +275,29 @@ def translate(
 
     Example: evo-mt translate runs/toy < sentences.txt > translations.txt
 
-    Example: evo-mt translate runs/toy --input README.md --output README.de.md --format markdown
+    Example: evo-mt translate runs/toy --input README.md --output README.de.md
+
+    Example: evo-mt translate runs/toy --input report.docx --output report.de.docx
     """
     import contextlib
 
     from evo_mt.runtime.base.lines import open_text_source, stream_lines
     from evo_mt.translators import load_translator
 
-    if text_format not in FORMATS:
-        raise OptionError("format", f"must be one of {', '.join(FORMATS)}, not {text_format!r}")
-    if text_format == "markdown" and nbest > 1:
-        raise OptionError("nbest", "must be 1 with --format markdown (a document has one translation)")
+    text_format = chosen_format(text_format, input_file)
+    if text_format != "text" and nbest > 1:
+        raise OptionError("nbest", f"must be 1 with --format {text_format} (a document has one translation)")
     if input_file is not None and output_file is not None and _same_file(input_file, output_file):
         raise OptionError("output", f"{output_file} is the --input file; name another file")
-    if text_format == "markdown" and (constraints or glossary or json_lines):
-        raise OptionError("format", "markdown goes without --constraints, --glossary and --json")
+    if text_format != "text" and (constraints or glossary or json_lines):
+        raise OptionError("format", f"{text_format} goes without --constraints, --glossary and --json")
+    if text_format not in ("text", "markdown"):
+        load = partial(
+            load_translator, run_or_checkpoint, beam=beam, lenpen=lenpen, device=device, engine=engine,
+            quantize=quantize, workers=workers, threads=threads, split=split,
+        )
+        translate_document_file(load, text_format, input_file, output_file, batch_size)
+        return
     from evo_mt.runtime.text.glossary import Glossary
 
     terms = None if glossary is None else Glossary.load(glossary)
