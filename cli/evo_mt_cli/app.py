@@ -352,6 +352,9 @@ def serve(
     max_lines: int = typer.Option(ServerLimits.max_lines, help="Most lines in one request."),
     max_chars: int = typer.Option(ServerLimits.max_chars, help="Most characters in one line."),
     max_body_bytes: int = typer.Option(ServerLimits.max_body_bytes, help="Largest request body, in bytes."),
+    max_file_bytes: int = typer.Option(
+        ServerLimits.max_file_bytes, help="Largest document uploaded to /translate_file, in bytes."
+    ),
     max_beam: int = typer.Option(ServerLimits.max_beam, help="Largest beam a request may ask for."),
     max_queued_sentences: int = typer.Option(
         ServerLimits.max_queued_sentences, "--max-queued-sentences", "--max-queued-lines",
@@ -407,6 +410,7 @@ def serve(
         max_lines=max_lines,
         max_chars=max_chars,
         max_body_bytes=max_body_bytes,
+        max_file_bytes=max_file_bytes,
         max_beam=max_beam,
         max_queued_sentences=max_queued_sentences,
         batch_size=batch_size,

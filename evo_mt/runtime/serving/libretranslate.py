@@ -1,6 +1,7 @@
 """LibreTranslate's API beside /translate: /languages, /detect, /frontend/settings, and the
-answers of /suggest and /translate_file that a LibreTranslate server gives when an operator has
-turned them off; plus the shape of a /translate answer to a `q` request.
+answer of /suggest that a LibreTranslate server gives when an operator has turned it off; plus
+the shape of a /translate answer to a `q` request. Its file translation is
+evo_mt.runtime.serving.files.
 
 evo-mt identifies no language: /detect and `source: "auto"` name the one language the model
 reads, with confidence 0 (nothing was measured), rather than a made-up certainty.
@@ -13,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from evo_mt.runtime.serving.bodies import api_key, client_address, read_payload
+from evo_mt.runtime.serving.files import supported_extensions
 from evo_mt.runtime.serving.keys import Access
 from evo_mt.runtime.serving.languages import LanguagePair, language_name
 from evo_mt.runtime.serving.limits import ServerLimits
@@ -78,8 +80,8 @@ def routes(pair: LanguagePair, access: Access, limits: ServerLimits) -> List[Rou
                 "apiKeys": access.keys is not None,
                 "keyRequired": access.key_required,
                 "suggestions": False,
-                "filesTranslation": False,
-                "supportedFilesFormat": [],
+                "filesTranslation": True,
+                "supportedFilesFormat": supported_extensions(),
                 "language": {
                     "source": {"code": pair.source, "name": language_name(pair.source)},
                     "target": {"code": pair.target, "name": language_name(pair.target)},
@@ -90,13 +92,9 @@ def routes(pair: LanguagePair, access: Access, limits: ServerLimits) -> List[Rou
     async def suggest(_request: Request) -> Response:
         raise RequestError(403, "this server takes no suggestions")
 
-    async def translate_file(_request: Request) -> Response:
-        raise RequestError(403, "this server translates no files, only text")
-
     return [
         Route("/languages", languages, methods=["GET"]),
         Route("/detect", detect, methods=["POST"]),
         Route("/frontend/settings", frontend_settings, methods=["GET"]),
         Route("/suggest", suggest, methods=["POST"]),
-        Route("/translate_file", translate_file, methods=["POST"]),
     ]

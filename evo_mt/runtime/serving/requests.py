@@ -150,7 +150,7 @@ def parse_translate(
     )
     if field in payload:
         raise RequestError(statuses.invalid, f'"{field}" goes with "{owner}"; ask for "{instead}" instead')
-    source_auto = _check_pair(payload, pair)
+    source_auto = check_pair(payload, pair)
     _check_format(payload)
     if libretranslate:
         lines, counts, labels, single = _texts(payload, limits, statuses)
@@ -193,7 +193,7 @@ def parse_detect(payload: Any) -> List[str]:
     raise RequestError(400, 'missing field "q" (a text, or a list of texts)')
 
 
-def _check_pair(payload: Dict[str, Any], pair: LanguagePair) -> bool:
+def check_pair(payload: Dict[str, Any], pair: LanguagePair) -> bool:
     """Whether `source` is "auto"; RequestError(400) for a pair the model does not translate."""
     source, target = payload.get("source") or pair.source, payload.get("target") or pair.target
     for name, value in (("source", source), ("target", target)):

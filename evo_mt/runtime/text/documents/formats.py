@@ -73,9 +73,9 @@ def format_for(name: str) -> DocumentFormat:
     """The format of a file named `name`; a DocumentError naming the extensions read if none."""
     found = format_of(name)
     if found is None:
-        suffix = Path(name).suffix or "no extension"
+        kind = f"a {Path(name).suffix} file" if Path(name).suffix else "a file without an extension"
         raise DocumentError(
-            f"{suffix}: not a format evo-mt translates; the extensions are .{', .'.join(extensions())}"
+            f"{kind}, which evo-mt does not translate; the extensions are .{', .'.join(extensions())}"
         )
     return found
 
