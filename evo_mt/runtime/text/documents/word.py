@@ -11,20 +11,17 @@ import io
 from typing import Iterator, List, Tuple
 
 from evo_mt.runtime.text.documents.archives import check_archive
-from evo_mt.runtime.text.documents.errors import DocumentError
+from evo_mt.runtime.text.documents.errors import unreadable
 from evo_mt.runtime.text.documents.formats import Translate
 from evo_mt.runtime.text.documents.runs import Stretch, translate_stretches
 
 
 def translate_docx(data: bytes, translate: Translate) -> bytes:
     import docx
-    from docx.opc.exceptions import PackageNotFoundError
 
     check_archive(data, ".docx")
-    try:
+    with unreadable(".docx"):
         document = docx.Document(io.BytesIO(data))
-    except (PackageNotFoundError, KeyError, ValueError, SyntaxError) as error:
-        raise DocumentError(f"not a .docx file that can be read ({type(error).__name__}: {error})") from None
     found = [(paragraph, *pair) for paragraph in _paragraphs(document) for pair in _stretches(paragraph)]
     translated = translate_stretches([stretch for _, stretch, _ in found], translate)
     for (paragraph, _, runs), new in zip(found, translated, strict=True):
