@@ -317,10 +317,11 @@ def translate(
         with source:
             lines = stream_lines(source)
             if text_format == "markdown":
+                from evo_mt.runtime.text.inline import translate_marked
                 from evo_mt.runtime.text.markdown import translate_markdown
 
                 document = translate_markdown(
-                    list(lines), lambda texts: [best[0] for best in translator.translate(texts, batch_size)]
+                    list(lines), lambda units: translate_marked(translator, units, batch_size=batch_size)
                 )
                 _emit([[line] for line in document], out)
                 return
