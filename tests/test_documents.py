@@ -232,3 +232,31 @@ def test_a_damaged_docx_is_a_one_line_error_and_nothing_is_written(exported_toy,
     assert done.returncode == 1 and done.stderr == (
         "evo-mt: error: a .docx document is read from a file, not standard input: give it as --input FILE\n"
     )
+
+
+def test_translate_file_refuses_bad_uploads_in_one_line_and_serves_on(exported_toy):
+    from starlette.testclient import TestClient
+
+    from evo_mt.runtime.serving.app import create_app
+    from evo_mt.runtime.serving.limits import ServerLimits
+    from evo_mt.runtime.text.exported import ExportedTranslator
+
+    app = create_app(ExportedTranslator.load(exported_toy), ServerLimits(max_file_bytes=100_000))
+    refused = [
+        (("big.txt", b"a line\n" * 20_000), 413, "the body has 140"),
+        (("slides.pdf", b"%PDF-1.7"), 400, "slides.pdf: a .pdf file, which evo-mt does not translate"),
+        (
+            ("a.docx", b"PK\x03\x04" + bytes(50)),
+            400,
+            "a.docx: not a .docx file (damaged, or another kind of file)",
+        ),
+        (("a.docx", zipped({"word/document.xml": LAUGHS})), 400, "declares XML entities"),
+    ]
+    with TestClient(app) as client:
+        for upload, status, message in refused:
+            answer = client.post("/translate_file", files={"file": upload})
+            assert answer.status_code == status and message in answer.json()["error"], answer.text
+        assert client.post("/translate_file", data={"source": "en"}).status_code == 400
+        assert client.get("/health").status_code == 200
+        answer = client.post("/translate_file", files={"file": ("a.txt", b"a line\n\n")})
+        assert answer.status_code == 200, answer.text

@@ -2,6 +2,7 @@
 unchanged), API keys, the rate limit, Prometheus metrics, the OpenAPI description, and the
 web page in a real browser (headless Chromium through Playwright). The exported toy model."""
 
+import io
 import json
 import os
 import shutil
@@ -371,14 +372,43 @@ def test_languages_detect_and_what_is_not_offered(server):
     assert post(server, "/detect", q=["a", "b"]).json() == [[{"confidence": 0.0, "language": "en"}]] * 2
     assert post(server, "/detect").status_code == 400
     assert post(server, "/translate", q="a", source="auto", target="de").status_code == 200
-    for path in ("/suggest", "/translate_file"):
-        answer = httpx.post(f"{server.url}{path}", data={"q": "a", "s": "b", "api_key": KEYS[0]})
-        assert answer.status_code == 403 and answer.json()["error"]
+    answer = httpx.post(f"{server.url}/suggest", data={"q": "a", "s": "b", "api_key": KEYS[0]})
+    assert answer.status_code == 403 and answer.json()["error"]
     settings = httpx.get(f"{server.url}/frontend/settings").json()
+    assert settings["filesTranslation"] is True
+    assert {".txt", ".md", ".srt", ".vtt", ".docx"} <= set(settings["supportedFilesFormat"])
     assert settings["language"] == {
         "source": {"code": "en", "name": "English"},
         "target": {"code": "de", "name": "German"},
     }
+
+
+def test_translate_file_then_download_file(server, expected, tmp_path):
+    import docx
+
+    line = list(expected)[0]
+    srt = f"1\n00:00:01,000 --> 00:00:02,500\n{line}\n"
+    document = docx.Document()
+    document.add_paragraph(line)
+    document.save(tmp_path / "a.docx")
+    uploads = [("talk.srt", srt.encode()), ("a.docx", (tmp_path / "a.docx").read_bytes())]
+    for key in ("", "not-a-key"):
+        answer = httpx.post(f"{server.url}/translate_file", files={"file": uploads[0]}, data={"api_key": key})
+        assert answer.status_code == 403, answer.text
+    downloaded = []
+    for upload in uploads:
+        fields = {"source": "en", "target": "de", "api_key": KEYS[0]}
+        answer = httpx.post(f"{server.url}/translate_file", files={"file": upload}, data=fields, timeout=300)
+        assert answer.status_code == 200, answer.text
+        url = answer.json()["translatedFileUrl"]
+        assert url.startswith(f"{server.url}/download_file/") and url.endswith(upload[0])
+        got = httpx.get(url)
+        assert got.status_code == 200
+        assert got.headers["content-disposition"] == f'attachment; filename="{upload[0]}"'
+        downloaded.append(got.content)
+    assert downloaded[0].decode() == f"1\n00:00:01,000 --> 00:00:02,500\n{expected[line]}\n\n"
+    assert docx.Document(io.BytesIO(downloaded[1])).paragraphs[0].text == expected[line]
+    assert httpx.get(f"{server.url}/download_file/{'0' * 32}.talk.srt").status_code == 404
 
 
 def test_the_openapi_description_matches_the_routes(server, exported_toy):
