@@ -104,6 +104,32 @@ def test_docx_keeps_its_structure_and_bold_words(tmp_path):
     assert out.sections[0].header.paragraphs[0].text == "HEAD"
 
 
+def test_pptx_keeps_its_frames_tables_notes_and_bold_words():
+    import pptx
+    from pptx.util import Inches
+
+    presentation = pptx.Presentation()
+    slide = presentation.slides.add_slide(presentation.slide_layouts[1])
+    slide.shapes.title.text = "a title"
+    paragraph = slide.placeholders[1].text_frame.paragraphs[0]
+    for text, bold in (("plain ", None), ("strong", True), (" end", None)):
+        run = paragraph.add_run()
+        run.text, run.font.bold = text, bold
+    table = slide.shapes.add_table(2, 2, Inches(1), Inches(4), Inches(4), Inches(1)).table
+    for number, cell in enumerate(table.iter_cells()):
+        cell.text = f"cell {number}"
+    slide.notes_slide.notes_text_frame.text = "some notes"
+    data = io.BytesIO()
+    presentation.save(data)
+    out = pptx.Presentation(io.BytesIO(format_for("a.pptx").translate(data.getvalue(), shouted))).slides[0]
+    assert out.shapes.title.text == "A TITLE"
+    runs = out.placeholders[1].text_frame.paragraphs[0].runs
+    assert [(run.text, run.font.bold) for run in runs] == [("PLAIN ", None), ("STRONG", True), (" END", None)]
+    cells = [cell.text for shape in out.shapes if shape.has_table for cell in shape.table.iter_cells()]
+    assert cells == ["CELL 0", "CELL 1", "CELL 2", "CELL 3"]
+    assert out.notes_slide.notes_text_frame.text == "SOME NOTES"
+
+
 def zipped(members) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:

@@ -9,4 +9,5 @@ plain.py      plain text and Markdown
 subtitles.py  .srt and .vtt (pysubs2)
 runs.py       runs of formatted text as one unit with spans, and back
 word.py       .docx (python-docx)
+slides.py     .pptx (python-pptx)
 """

@@ -48,6 +48,7 @@ FORMATS: Dict[str, DocumentFormat] = {
         DocumentFormat("srt", (".srt",), True, "subtitles:translate_srt"),
         DocumentFormat("vtt", (".vtt",), True, "subtitles:translate_vtt"),
         DocumentFormat("docx", (".docx",), False, "word:translate_docx"),
+        DocumentFormat("pptx", (".pptx",), False, "slides:translate_pptx"),
     )
 }
 

@@ -10,9 +10,10 @@ runs are removed.
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Collection, Dict, List, Sequence, Tuple
 
 from evo_mt.runtime.text.inline import Marked, Span
 
@@ -117,3 +118,49 @@ def translate_stretches(stretches: Sequence[Stretch], translate: Callable[[List[
     found = iter(translate([unit for each in units for _, unit in each]))
     pairs = zip(stretches, units, strict=True)
     return [stretch.translated(each, [next(found) for _ in each]) for stretch, each in pairs]
+
+
+def element_stretches(
+    paragraph, is_plain: Callable, between: Collection[str], text_of: Callable, properties: str
+) -> List[Tuple[Stretch, list]]:
+    """A paragraph's (an lxml element's) stretches of consecutive plain runs (`is_plain(child)`),
+    each with its runs; children tagged as in `between` (proofing marks, bookmarks) do not cut
+    a stretch, anything else does. A run's text is `text_of(run)`, its formatting its child
+    tagged `properties`."""
+    found: List[Tuple[Stretch, list]] = []
+    open_stretch = False
+    for child in paragraph:
+        if is_plain(child):
+            if not open_stretch:
+                found.append((Stretch([], []), []))
+                open_stretch = True
+            stretch, runs = found[-1]
+            stretch.texts.append(text_of(child))
+            stretch.formats.append(_format_key(child, properties))
+            runs.append(child)
+        elif child.tag not in between:
+            open_stretch = False
+    return [(stretch, runs) for stretch, runs in found if stretch.text.strip()]
+
+
+def _format_key(run, properties: str) -> bytes:
+    from lxml import etree
+
+    found = run.find(properties)
+    return b"" if found is None else etree.tostring(found)
+
+
+def replace_runs(runs: list, new: List[Tuple[int, str]], kept: Collection[str], set_text: Callable) -> None:
+    """Put the new runs (index of the run whose formatting each takes, its text) where the
+    lxml elements `runs` were: each a copy of that run with only its children tagged as in
+    `kept` (its formatting), then its text set by `set_text(element, text)`."""
+    first = runs[0]
+    for index, text in new:
+        element = copy.deepcopy(runs[index])
+        for part in list(element):
+            if part.tag not in kept:
+                element.remove(part)
+        first.addprevious(element)
+        set_text(element, text)
+    for run in runs:
+        run.getparent().remove(run)

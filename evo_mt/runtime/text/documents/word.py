@@ -6,14 +6,18 @@ links, comments, footnotes, text boxes) is kept as it was, untranslated."""
 
 from __future__ import annotations
 
-import copy
 import io
 from typing import Iterator, List, Tuple
 
 from evo_mt.runtime.text.documents.archives import check_archive
 from evo_mt.runtime.text.documents.errors import unreadable
 from evo_mt.runtime.text.documents.formats import Translate
-from evo_mt.runtime.text.documents.runs import Stretch, translate_stretches
+from evo_mt.runtime.text.documents.runs import (
+    Stretch,
+    element_stretches,
+    replace_runs,
+    translate_stretches,
+)
 
 
 def translate_docx(data: bytes, translate: Translate) -> bytes:
@@ -61,47 +65,25 @@ def _inner(container, seen: set) -> Iterator:
 
 
 def _stretches(paragraph) -> List[Tuple[Stretch, list]]:
-    """The paragraph's stretches of consecutive plain-text runs (formatting, text, tabs and
-    breaks only), with their runs; proofing marks and bookmarks between runs do not cut one."""
+    """The paragraph's stretches of runs holding formatting, text, tabs and breaks only."""
     from docx.oxml.ns import qn
     from docx.text.run import Run
 
     plain = {qn("w:rPr"), qn("w:t"), qn("w:tab"), qn("w:br"), qn("w:cr")}
-    between = {qn("w:proofErr"), qn("w:bookmarkStart"), qn("w:bookmarkEnd")}
-    found: List[Tuple[Stretch, list]] = []
-    open_stretch = False
-    for child in paragraph._p:
-        if child.tag == qn("w:r") and all(part.tag in plain for part in child):
-            if not open_stretch:
-                found.append((Stretch([], []), []))
-                open_stretch = True
-            stretch, runs = found[-1]
-            stretch.texts.append(Run(child, paragraph).text)
-            stretch.formats.append(_format_key(child))
-            runs.append(child)
-        elif child.tag not in between:
-            open_stretch = False
-    return [(stretch, runs) for stretch, runs in found if stretch.text.strip()]
-
-
-def _format_key(run) -> bytes:
-    from lxml import etree
-
-    properties = run.rPr
-    return b"" if properties is None else etree.tostring(properties)
+    return element_stretches(
+        paragraph._p,
+        lambda child: child.tag == qn("w:r") and all(part.tag in plain for part in child),
+        {qn("w:proofErr"), qn("w:bookmarkStart"), qn("w:bookmarkEnd")},
+        lambda run: Run(run, paragraph).text,
+        qn("w:rPr"),
+    )
 
 
 def _replace(paragraph, runs: list, new: List[Tuple[int, str]]) -> None:
-    """Put the new runs (run index whose formatting they take, text) where `runs` were."""
+    from docx.oxml.ns import qn
     from docx.text.run import Run
 
-    first = runs[0]
-    for index, text in new:
-        element = copy.deepcopy(runs[index])
-        for part in list(element):
-            if part is not element.rPr:
-                element.remove(part)
-        first.addprevious(element)
-        Run(element, paragraph).text = text
-    for run in runs:
-        run.getparent().remove(run)
+    def set_text(element, text: str) -> None:
+        Run(element, paragraph).text = text  # tabs and line breaks become w:tab and w:br
+
+    replace_runs(runs, new, {qn("w:rPr")}, set_text)
