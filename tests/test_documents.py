@@ -130,6 +130,48 @@ def test_pptx_keeps_its_frames_tables_notes_and_bold_words():
     assert out.notes_slide.notes_text_frame.text == "SOME NOTES"
 
 
+def test_odt_and_odp_keep_their_paragraphs_headings_and_styled_words():
+    from odf import draw, teletype, text
+    from odf.opendocument import OpenDocumentPresentation, OpenDocumentText, load
+    from odf.style import MasterPage, PageLayout, Style, TextProperties
+
+    document = OpenDocumentText()
+    bold = Style(name="Bold", family="text")
+    bold.addElement(TextProperties(fontweight="bold"))
+    document.automaticstyles.addElement(bold)
+    paragraph = text.P(text="plain words ")
+    paragraph.addElement(text.Span(stylename=bold, text="strong"))
+    paragraph.addText(" end")
+    document.text.addElement(paragraph)
+    document.text.addElement(text.H(outlinelevel=1, text="a heading"))
+    data = io.BytesIO()
+    document.write(data)
+    out = load(io.BytesIO(format_for("a.odt").translate(data.getvalue(), shouted)))
+    paragraph = out.getElementsByType(text.P)[0]
+    assert [
+        teletype.extractText(node) if node.nodeType == 1 else node.data for node in paragraph.childNodes
+    ] == ["PLAIN WORDS ", "STRONG", " END"]
+    assert paragraph.getElementsByType(text.Span)[0].getAttribute("stylename") == "Bold"
+    assert teletype.extractText(out.getElementsByType(text.H)[0]) == "A HEADING"
+
+    slides = OpenDocumentPresentation()
+    layout = PageLayout(name="layout")
+    slides.automaticstyles.addElement(layout)
+    master = MasterPage(name="master", pagelayoutname=layout)
+    slides.masterstyles.addElement(master)
+    page = draw.Page(masterpagename=master)
+    slides.presentation.addElement(page)
+    frame = draw.Frame(width="10cm", height="2cm", x="1cm", y="1cm")
+    page.addElement(frame)
+    box = draw.TextBox()
+    frame.addElement(box)
+    box.addElement(text.P(text="slide words"))
+    data = io.BytesIO()
+    slides.write(data)
+    out = load(io.BytesIO(format_for("a.odp").translate(data.getvalue(), shouted)))
+    assert [teletype.extractText(p) for p in out.getElementsByType(text.P)] == ["SLIDE WORDS"]
+
+
 def zipped(members) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:

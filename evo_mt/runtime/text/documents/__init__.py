@@ -10,4 +10,5 @@ subtitles.py  .srt and .vtt (pysubs2)
 runs.py       runs of formatted text as one unit with spans, and back
 word.py       .docx (python-docx)
 slides.py     .pptx (python-pptx)
+opendocument.py  .odt and .odp (odfpy)
 """

@@ -49,6 +49,8 @@ FORMATS: Dict[str, DocumentFormat] = {
         DocumentFormat("vtt", (".vtt",), True, "subtitles:translate_vtt"),
         DocumentFormat("docx", (".docx",), False, "word:translate_docx"),
         DocumentFormat("pptx", (".pptx",), False, "slides:translate_pptx"),
+        DocumentFormat("odt", (".odt",), False, "opendocument:translate_odt"),
+        DocumentFormat("odp", (".odp",), False, "opendocument:translate_odp"),
     )
 }
 
