@@ -452,7 +452,7 @@ def chromium() -> str | None:
     return next((path for path in candidates if path and os.access(path, os.X_OK)), None)
 
 
-def test_the_page_translates_a_typed_line_in_chromium(server, expected, tmp_path):
+def test_the_page_translates_a_typed_line_and_a_file_in_chromium(server, expected, tmp_path):
     browser_path = chromium()
     if browser_path is None:
         pytest.skip(
@@ -476,6 +476,19 @@ def test_the_page_translates_a_typed_line_in_chromium(server, expected, tmp_path
             page.wait_for_function("document.getElementById('translation').value !== ''", timeout=60_000)
             assert page.input_value("#translation") == expected[line]
             page.screenshot(path=str(screenshot))
+            # A document: uploaded, translated, its translation downloaded through the link.
+            srt = tmp_path / "talk.srt"
+            srt.write_text(f"1\n00:00:01,000 --> 00:00:02,000\n{line}\n")
+            assert page.get_attribute("#file", "accept").split(",")[:2] == [".txt", ".md"]
+            page.set_input_files("#file", str(srt))
+            page.click("#translate-file")
+            page.wait_for_selector("#download:not([hidden])", timeout=60_000)
+            with page.expect_download() as download:
+                page.click("#download")
+            assert download.value.suggested_filename == "talk.srt"
+            saved = tmp_path / "talk.de.srt"
+            download.value.save_as(saved)
+            assert saved.read_text() == f"1\n00:00:01,000 --> 00:00:02,000\n{expected[line]}\n\n"
         finally:
             browser.close()
     assert screenshot.stat().st_size > 10_000
