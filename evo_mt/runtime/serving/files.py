@@ -105,7 +105,7 @@ def routes(
         check_pair(payload, pair)
         uploads = [value for name, value in fields if name == "file" and not isinstance(value, str)]
         if not uploads:
-            raise RequestError(400, "send the document as the multipart form's `file` field")
+            raise RequestError(400, 'send the document as the field "file" of a multipart form')
         name, data = uploads[0]
         try:
             found = format_for(name)
