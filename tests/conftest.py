@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import List
+from typing import Callable, List
 
 import pytest
 import torch
@@ -20,6 +20,8 @@ import evo_mt
 from evo_mt.models.ea_transformer import EATransformerModel
 from evo_mt.models.factory import build_model
 from evo_mt.pipeline.recipes import PROJECT_RECIPES
+from evo_mt.runtime.search.decoding import Decoded
+from evo_mt.runtime.text.translator import TextTranslator
 
 # Property-based tests: the same examples on every run and machine, few enough to stay fast.
 settings.register_profile(
@@ -274,3 +276,32 @@ def de_fr_model(tmp_path_factory, fairseq_env) -> Path:
     assert done.returncode == 0, done.stderr[-3000:]
     return folder
 
+
+class _Words:
+    """A stand-in sentencepiece model: a piece is a word."""
+
+    def encode(self, text: str, out_type=str) -> List[str]:
+        return ["\u2581" + word for word in text.split()]
+
+    def decode(self, pieces: List[str]) -> str:
+        return " ".join(piece.lstrip("\u2581") for piece in pieces)
+
+
+class StandInTranslator(TextTranslator):
+    """A translator without a model for the text layer's tests: `rewrite` turns a sentence's
+    words into its translation's words."""
+
+    spm = _Words()
+    nbest, beam, max_source_pieces, source_language = 1, 1, 1000, "en"
+
+    def __init__(self, rewrite: Callable[[List[str]], List[str]]) -> None:
+        self.rewrite = rewrite
+        self.pieces: List[str] = []
+
+    def source_indices(self, pieces: List[str]) -> List[int]:
+        self.pieces += pieces
+        return list(range(len(self.pieces) - len(pieces), len(self.pieces)))
+
+    def generate(self, sources, constraints=None) -> List[List[Decoded]]:
+        words = [[self.pieces[i].lstrip("\u2581") for i in source] for source in sources]
+        return [[Decoded(["\u2581" + w for w in self.rewrite(found)], 0.0)] for found in words]

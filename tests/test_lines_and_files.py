@@ -168,15 +168,16 @@ def test_two_writers_of_one_file_at_once_leave_one_whole_output(tmp_path):
 
 
 def test_a_document_given_as_text_is_refused_in_one_line_before_the_model_loads(tmp_path):
-    """`evo-mt translate --input report.docx` would write garbage with exit 0: it is an error."""
+    """A document whose extension names no format (report.zip; a .docx is read as one) would
+    come back as garbage with exit 0: it is an error."""
     import subprocess
     import sys
     import zipfile
 
-    document = tmp_path / "report.docx"
+    document = tmp_path / "report.zip"
     with zipfile.ZipFile(document, "w") as archive:
         archive.writestr("word/document.xml", "<w:document/>")
-    output = tmp_path / "report.de.docx"
+    output = tmp_path / "report.de.zip"
     done = subprocess.run(
         [sys.executable, "-m", "evo_mt_cli.app", "translate", str(tmp_path / "no-model"),
          "--input", str(document), "--output", str(output)],
@@ -184,8 +185,8 @@ def test_a_document_given_as_text_is_refused_in_one_line_before_the_model_loads(
     )
     assert done.returncode == 1 and not output.exists()
     assert done.stderr == (
-        f"evo-mt: error: {document}: a ZIP archive (as .docx, .odt, .pptx and .epub are), not text; "
-        "evo-mt translates plain text and Markdown files\n"
+        f"evo-mt: error: {document}: a ZIP archive (as .docx, .odt, .pptx and .epub are), not text, and "
+        "its extension names no document format (evo-mt translate --help lists them under --format)\n"
     )
     (tmp_path / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR")
     from evo_mt.runtime.base.errors import UserError

@@ -1,9 +1,11 @@
 """Lines cut into sentences and pieces, and joined back (evo_mt.runtime.text.segmentation, markdown)."""
 
+from conftest import StandInTranslator
 from hypothesis import given
 from hypothesis import strategies as st
 
 from evo_mt.runtime.base.vocabulary import WORD_START
+from evo_mt.runtime.text.inline import Marked, translate_marked
 from evo_mt.runtime.text.markdown import translate_markdown
 from evo_mt.runtime.text.segmentation import cut, layout, sentences
 
@@ -120,13 +122,18 @@ def test_markdown_keeps_code_links_and_markers():
         ("---", "---"),
     ]
     document = [line for line, _ in pairs]
-    translated = translate_markdown(document, lambda texts: [text.upper() for text in texts])
+    translated = translate_markdown(document, upper_case)
     assert translated == [expected for _, expected in pairs]
 
 
-def _sentences_reversed(texts):
-    """A stand-in model that reorders: each sentence's words reversed, upper-cased."""
-    return [" . ".join(" ".join(s.split()[::-1]) for s in t.upper().split(" . ")) for t in texts]
+def stand_in(rewrite):
+    """Units of prose translated by a stand-in model rewriting each sentence's words."""
+    return lambda units: translate_marked(StandInTranslator(rewrite), units)
+
+
+upper_case = stand_in(lambda words: [word.upper() for word in words])
+# A stand-in model that reorders: each sentence's words reversed, upper-cased.
+_sentences_reversed = stand_in(lambda words: [word.upper() for word in words[::-1]])
 
 
 def test_a_wrapped_paragraph_is_translated_as_the_same_paragraph_on_one_line_its_markup_kept():
@@ -143,7 +150,7 @@ def test_a_wrapped_paragraph_is_translated_as_the_same_paragraph_on_one_line_its
     plain = "first words of a bold move that wraps over lines . then a linked phrase ends it here ."
     without_markup = translated[0][2:].replace("**", "").replace("[", "")
     without_markup = without_markup.replace("](https://example.com/a_b)", "")
-    assert without_markup == _sentences_reversed([plain])[0]
+    assert without_markup == _sentences_reversed([Marked(plain)])[0].text
     # ... and each mark wraps its span's own translation, found as whole words.
     assert "**MOVE BOLD**" in translated[0] and "[PHRASE LINKED](https://example.com/a_b)" in translated[0]
 
@@ -151,16 +158,15 @@ def test_a_wrapped_paragraph_is_translated_as_the_same_paragraph_on_one_line_its
 def test_markdown_marks_go_where_a_span_stands_when_its_translation_is_not_found():
     # The stand-in model translates a lone word to something that is not in the sentence's
     # translation: the marks wrap the word at the span's place, in proportion.
-    def model(texts):
-        return ["X" if len(t.split()) == 1 else t.upper() for t in texts]
-
+    model = stand_in(lambda words: ["X"] if len(words) == 1 else [word.upper() for word in words])
     assert translate_markdown(["one *two* three four"], model) == ["ONE *TWO* THREE FOUR"]
-    assert translate_markdown(["one **a *b* c** d"], model) == ["X **X *X* X** X"]
+    # Marks nested around different words stay nested around the words at their places.
+    assert translate_markdown(["one **a *b* c** d"], model) == ["ONE **A *B* C** D"]
 
 
 def test_markdown_keeps_hard_breaks_headings_and_code_byte_for_byte():
     document = ["# Title #", "", "a line  ", "after a break\\", "the end", "", "    code", "", "Setext", "=="]
-    translated = translate_markdown(document, lambda texts: [t.upper() for t in texts])
+    translated = translate_markdown(document, upper_case)
     assert translated == [
         "# TITLE #", "", "A LINE  ", "AFTER A BREAK\\", "THE END", "", "    code", "", "SETEXT", "=="
     ]

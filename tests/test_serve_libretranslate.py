@@ -2,6 +2,7 @@
 unchanged), API keys, the rate limit, Prometheus metrics, the OpenAPI description, and the
 web page in a real browser (headless Chromium through Playwright). The exported toy model."""
 
+import io
 import json
 import os
 import shutil
@@ -383,14 +384,43 @@ def test_languages_detect_and_what_is_not_offered(server):
     # Text in a language no model reads is refused, not translated as English.
     spanish = post(server, "/translate", q="la casa es muy bonita y grande", source="auto", target="de")
     assert spanish.status_code == 400 and "looks like es" in spanish.json()["error"]
-    for path in ("/suggest", "/translate_file"):
-        answer = httpx.post(f"{server.url}{path}", data={"q": "a", "s": "b", "api_key": KEYS[0]})
-        assert answer.status_code == 403 and answer.json()["error"]
+    answer = httpx.post(f"{server.url}/suggest", data={"q": "a", "s": "b", "api_key": KEYS[0]})
+    assert answer.status_code == 403 and answer.json()["error"]
     settings = httpx.get(f"{server.url}/frontend/settings").json()
+    assert settings["filesTranslation"] is True
+    assert {".txt", ".md", ".srt", ".vtt", ".docx"} <= set(settings["supportedFilesFormat"])
     assert settings["language"] == {
         "source": {"code": "en", "name": "English"},
         "target": {"code": "de", "name": "German"},
     }
+
+
+def test_translate_file_then_download_file(server, expected, tmp_path):
+    import docx
+
+    line = list(expected)[0]
+    srt = f"1\n00:00:01,000 --> 00:00:02,500\n{line}\n"
+    document = docx.Document()
+    document.add_paragraph(line)
+    document.save(tmp_path / "a.docx")
+    uploads = [("talk.srt", srt.encode()), ("a.docx", (tmp_path / "a.docx").read_bytes())]
+    for key in ("", "not-a-key"):
+        answer = httpx.post(f"{server.url}/translate_file", files={"file": uploads[0]}, data={"api_key": key})
+        assert answer.status_code == 403, answer.text
+    downloaded = []
+    for upload in uploads:
+        fields = {"source": "en", "target": "de", "api_key": KEYS[0]}
+        answer = httpx.post(f"{server.url}/translate_file", files={"file": upload}, data=fields, timeout=300)
+        assert answer.status_code == 200, answer.text
+        url = answer.json()["translatedFileUrl"]
+        assert url.startswith(f"{server.url}/download_file/") and url.endswith(upload[0])
+        got = httpx.get(url)
+        assert got.status_code == 200
+        assert got.headers["content-disposition"] == f'attachment; filename="{upload[0]}"'
+        downloaded.append(got.content)
+    assert downloaded[0].decode() == f"1\n00:00:01,000 --> 00:00:02,500\n{expected[line]}\n\n"
+    assert docx.Document(io.BytesIO(downloaded[1])).paragraphs[0].text == expected[line]
+    assert httpx.get(f"{server.url}/download_file/{'0' * 32}.talk.srt").status_code == 404
 
 
 def test_the_openapi_description_matches_the_routes(server, exported_toy):
@@ -434,7 +464,7 @@ def chromium() -> str | None:
     return next((path for path in candidates if path and os.access(path, os.X_OK)), None)
 
 
-def test_the_page_translates_a_typed_line_in_chromium(server, expected, tmp_path):
+def test_the_page_translates_a_typed_line_and_a_file_in_chromium(server, expected, tmp_path):
     browser_path = chromium()
     if browser_path is None:
         pytest.skip(
@@ -451,13 +481,26 @@ def test_the_page_translates_a_typed_line_in_chromium(server, expected, tmp_path
             page = browser.new_page(viewport={"width": 1000, "height": 520})
             page.goto(server.url + "/")
             page.wait_for_function("document.getElementById('pair').textContent.includes('German')")
-            assert page.text_content("#pair") == "English (en) → German (de)"
+            assert page.text_content("#pair") == "English → German"
             page.fill("#api-key", KEYS[0])
             page.fill("#source", line)
             page.click("#translate")
             page.wait_for_function("document.getElementById('translation').value !== ''", timeout=60_000)
             assert page.input_value("#translation") == expected[line]
             page.screenshot(path=str(screenshot))
+            # A document: uploaded, translated, its translation downloaded through the link.
+            srt = tmp_path / "talk.srt"
+            srt.write_text(f"1\n00:00:01,000 --> 00:00:02,000\n{line}\n")
+            assert page.get_attribute("#file", "accept").split(",")[:2] == [".txt", ".md"]
+            page.set_input_files("#file", str(srt))
+            page.click("#translate-file")
+            page.wait_for_selector("#download:not([hidden])", timeout=60_000)
+            with page.expect_download() as download:
+                page.click("#download")
+            assert download.value.suggested_filename == "talk.srt"
+            saved = tmp_path / "talk.de.srt"
+            download.value.save_as(saved)
+            assert saved.read_text() == f"1\n00:00:01,000 --> 00:00:02,000\n{expected[line]}\n\n"
         finally:
             browser.close()
     assert screenshot.stat().st_size > 10_000

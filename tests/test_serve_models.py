@@ -3,11 +3,14 @@ pair, pivoting through a shared language, language detection for `source: "auto"
 exported toy model (en -> de) and a second pair trained for the tests (de -> fr,
 conftest.de_fr_model): English reaches French through German."""
 
+import json
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 from conftest import EVO_MT, evo_mt, run_command
+from test_serve_libretranslate import CHROMIUM_ARGS, chromium
 
 from evo_mt.evidence.serve_load import ServerProcess
 
@@ -112,8 +115,6 @@ def test_what_no_model_translates_is_refused_naming_what_is(two_models):
 
 
 def test_serve_refuses_a_broken_model_folder_or_two_models_of_one_pair(exported_toy, tmp_path, fairseq_env):
-    import shutil
-
     broken = tmp_path / "broken"
     shutil.copytree(exported_toy, broken)
     (broken / "decoder.onnx").write_bytes((broken / "decoder.onnx").read_bytes()[:1000])
@@ -124,3 +125,64 @@ def test_serve_refuses_a_broken_model_folder_or_two_models_of_one_pair(exported_
         done = evo_mt("serve", *map(str, models), "--port", "0", env=fairseq_env)
         assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
         assert message in done.stderr.strip().splitlines()[-1]
+
+
+def relabelled(folder, tmp_path, source, target):
+    """A copy of an exported folder that says it translates `source` to `target` (the
+    manifest's languages are not among the files it checks): a model of a third pair for
+    the page's swap, without training one."""
+    copy = tmp_path / f"{source}-{target}"
+    shutil.copytree(folder, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["languages"] = {"source": source, "target": target}
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    return copy
+
+
+def test_the_page_picks_languages_detects_and_swaps_in_chromium(
+    exported_toy, de_fr_model, sentences, tmp_path, fairseq_env
+):
+    browser_path = chromium()
+    assert browser_path, "no Chromium: scripts/setup_browser.sh (make test) installs Debian's"
+    from playwright.sync_api import sync_playwright
+
+    back = relabelled(de_fr_model, tmp_path, "de", "en")
+    english = sentences["en"][0]
+    expected = {
+        target: translated(models, [english], fairseq_env, "--source", "en", "--target", target)[0]
+        for target, models in (("de", [exported_toy]), ("fr", [exported_toy, de_fr_model]))
+    }
+    with ServerProcess(exported_toy, str(de_fr_model), str(back), env=fairseq_env) as server:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=browser_path, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page()
+                page.goto(server.url + "/")
+                page.wait_for_function("document.getElementById('pair').textContent.includes('→')")
+                options = page.eval_on_selector_all("#source-language option", "all => all.map(o => o.value)")
+                assert options == ["auto", "en", "de"]
+                assert page.input_value("#source-language") == "en"
+                page.select_option("#target-language", "fr")
+                targets = page.eval_on_selector_all("#target-language option", "all => all.map(o => o.value)")
+                assert targets == ["de", "fr"]
+                assert page.is_disabled("#swap")  # no model translates French
+                page.fill("#source", english)
+                page.click("#translate")
+                page.wait_for_function("document.getElementById('translation').value !== ''", timeout=60_000)
+                assert page.input_value("#translation") == expected["fr"]
+                # Detect: the language found is shown, and en <-> de can be swapped.
+                page.select_option("#source-language", "auto")
+                page.select_option("#target-language", "de")
+                page.evaluate("document.getElementById('translation').value = ''")
+                page.click("#translate")
+                page.wait_for_function("document.getElementById('translation').value !== ''", timeout=60_000)
+                assert page.input_value("#translation") == expected["de"]
+                assert page.text_content("#pair") == "English (detected) → German"
+                assert not page.is_disabled("#swap")
+                page.click("#swap")
+                chosen = (page.input_value("#source-language"), page.input_value("#target-language"))
+                assert chosen == ("de", "en")
+                assert page.input_value("#source") == expected["de"]
+            finally:
+                browser.close()
+    assert server.returncode == 0

@@ -18,7 +18,9 @@ from evo_mt.export.vocabulary_map import FREQUENT, PER_PIECE
 from evo_mt.runtime.base.errors import OptionError, UserError
 from evo_mt.runtime.serving.limits import ServerLimits
 from evo_mt.runtime.text.batching import BATCH_SIZE
+from evo_mt.runtime.text.documents.formats import FORMATS
 from evo_mt_cli.bench import bench_app
+from evo_mt_cli.documents import chosen_format, translate_document_file
 from evo_mt_cli.help import PlainHelp
 
 app = typer.Typer(
@@ -232,9 +234,6 @@ def _decoding(engine: str, quantize: str) -> str:
     return f", {variant}" if variant else ""
 
 
-FORMATS = ("text", "markdown")
-
-
 @app.command()
 def translate(
     models: List[Path] = typer.Argument(..., help=ModelsHelp),
@@ -258,10 +257,11 @@ def translate(
     output_file: Path | None = typer.Option(
         None, "--output", help="Write this file instead of standard output (replaced once all is translated)."
     ),
-    text_format: str = typer.Option(
-        "text",
+    text_format: str | None = typer.Option(
+        None,
         "--format",
-        help="text, or markdown: code, HTML, link targets, URLs and block markers are kept as they are.",
+        help=f"{', '.join(FORMATS)} (default: by --input's extension, else text); markdown keeps "
+        "code, HTML, link targets, URLs and block markers as they are.",
     ),
     constraints: bool = typer.Option(
         False, "--constraints", help="Each line is 'source<TAB>phrase<TAB>...', unsplit: each phrase appears."
@@ -283,7 +283,9 @@ def translate(
 
     Example: evo-mt translate runs/toy < sentences.txt > translations.txt
 
-    Example: evo-mt translate runs/toy --input README.md --output README.de.md --format markdown
+    Example: evo-mt translate runs/toy --input README.md --output README.de.md
+
+    Example: evo-mt translate runs/toy --input report.docx --output report.de.docx
 
     Several models (one per pair) translate lines of any of their source languages, through a
     shared language when no model links two directly:
@@ -293,34 +295,37 @@ def translate(
     import contextlib
 
     from evo_mt.runtime.base.lines import open_text_source, stream_lines
+    from evo_mt.runtime.text.routing import Catalog, Router
     from evo_mt.translators import load_translator
 
-    if text_format not in FORMATS:
-        raise OptionError("format", f"must be one of {', '.join(FORMATS)}, not {text_format!r}")
-    if text_format == "markdown" and nbest > 1:
-        raise OptionError("nbest", "must be 1 with --format markdown (a document has one translation)")
+    text_format = chosen_format(text_format, input_file)
+    if text_format != "text" and nbest > 1:
+        raise OptionError("nbest", f"must be 1 with --format {text_format} (a document has one translation)")
     if input_file is not None and output_file is not None and _same_file(input_file, output_file):
         raise OptionError("output", f"{output_file} is the --input file; name another file")
-    if text_format == "markdown" and (constraints or glossary or json_lines):
-        raise OptionError("format", "markdown goes without --constraints, --glossary and --json")
+    if text_format != "text" and (constraints or glossary or json_lines):
+        raise OptionError("format", f"{text_format} goes without --constraints, --glossary and --json")
+
+    def load_router() -> Router:
+        translators = [
+            load_translator(
+                model, beam=beam, nbest=nbest, lenpen=lenpen, device=device,
+                engine=engine, quantize=quantize, workers=workers, threads=threads, split=split,
+            )
+            for model in models
+        ]
+        catalog = Catalog(translators, [str(model) for model in models])
+        return Router(catalog, source_language, target_language)
+
+    if text_format not in ("text", "markdown"):
+        translate_document_file(load_router, text_format, input_file, output_file, batch_size)
+        return
     from evo_mt.runtime.text.glossary import Glossary
 
     terms = None if glossary is None else Glossary.load(glossary)
     # The input is opened before the model loads: a missing file is told at once.
     source = open_text_source(input_file, text_only=True) if input_file is not None else sys.stdin.buffer
-    translators = [
-        load_translator(
-            model, beam=beam, nbest=nbest, lenpen=lenpen, device=device,
-            engine=engine, quantize=quantize, workers=workers, threads=threads, split=split,
-        )
-        for model in models
-    ]
-    translator = translators[0]
-    if len(translators) > 1 or source_language is not None or target_language is not None:
-        from evo_mt.runtime.text.routing import Catalog, Router
-
-        catalog = Catalog(translators, [str(model) for model in models])
-        translator = Router(catalog, source_language, target_language)
+    translator = load_router()
     with contextlib.ExitStack() as stack:
         out = sys.stdout
         if output_file is not None:
@@ -334,7 +339,7 @@ def translate(
                 from evo_mt.runtime.text.markdown import translate_markdown
 
                 document = translate_markdown(
-                    list(lines), lambda texts: [best[0] for best in translator.translate(texts, batch_size)]
+                    list(lines), lambda units: translator.translate_marked(units, batch_size=batch_size)
                 )
                 _emit([[line] for line in document], out)
                 return
@@ -366,6 +371,9 @@ def serve(
     max_lines: int = typer.Option(ServerLimits.max_lines, help="Most lines in one request."),
     max_chars: int = typer.Option(ServerLimits.max_chars, help="Most characters in one line."),
     max_body_bytes: int = typer.Option(ServerLimits.max_body_bytes, help="Largest request body, in bytes."),
+    max_file_bytes: int = typer.Option(
+        ServerLimits.max_file_bytes, help="Largest document uploaded to /translate_file, in bytes."
+    ),
     max_beam: int = typer.Option(ServerLimits.max_beam, help="Largest beam a request may ask for."),
     max_queued_sentences: int = typer.Option(
         ServerLimits.max_queued_sentences, "--max-queued-sentences", "--max-queued-lines",
@@ -426,6 +434,7 @@ def serve(
         max_lines=max_lines,
         max_chars=max_chars,
         max_body_bytes=max_body_bytes,
+        max_file_bytes=max_file_bytes,
         max_beam=max_beam,
         max_queued_sentences=max_queued_sentences,
         batch_size=batch_size,

@@ -14,7 +14,7 @@ Each prints its table and, with --json, writes its figures (evo_mt.evidence hold
 
 import json
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 import typer
 
@@ -140,6 +140,51 @@ def serve(
 
     report = serve_load(run, input_file, clients=clients, beam=beam, request_lines=request_lines)
     typer.echo(summary(report))
+    _write_json(report, json_path)
+
+
+@bench_app.command()
+def cache(
+    model: Path = typer.Argument(..., help="An exported model folder, a run folder or a checkpoint."),
+    input_file: Path = InputOpt,
+    copies: int = typer.Option(5, min=1, help="How many times the file's lines are sent."),
+    clients: int = typer.Option(8, min=1, help="Concurrent clients."),
+    json_path: Path | None = JsonOpt,
+) -> None:
+    """The translation cache on repeated text: `evo-mt serve` without and with it, side by side.
+
+    Example: evo-mt bench cache toy-model --input lines.txt --copies 5
+    """
+    from evo_mt.evidence.serve_load import cache_effect
+
+    report = cache_effect(model, input_file, copies=copies, clients=clients)
+    without, with_cache = report["without_cache"], report["with_cache"]
+    typer.echo(f"{report['lines']} lines ({report['distinct_lines']} distinct), {report['clients']} clients")
+    for name, found in (("without the cache", without), ("with the cache", with_cache)):
+        typer.echo(
+            f"{name + ':':19} {found['lines_per_s']:7.1f} lines/s, {found['sentences_decoded']} sentences "
+            f"decoded, {found['cache_hits']} cache hits"
+        )
+    typer.echo(f"speed-up {report['speedup']:.2f}x; outputs identical: {report['identical_outputs']}")
+    _write_json(report, json_path)
+
+
+@bench_app.command()
+def memory(
+    models: List[Path] = typer.Argument(..., help="Models of `evo-mt serve`, one per language pair."),
+    json_path: Path | None = JsonOpt,
+) -> None:
+    """The memory of one `evo-mt serve` of the models: started, and after a request of each pair.
+
+    Example: evo-mt bench memory models/en-de models/de-fr
+    """
+    from evo_mt.evidence.serve_load import served_memory
+
+    report = served_memory(models)
+    typer.echo(
+        f"{report['models']} models: {report['started_rss_mib']:.0f} MiB started, "
+        f"{report['rss_mib']:.0f} MiB after a request of each pair (peak {report['peak_rss_mib']:.0f} MiB)"
+    )
     _write_json(report, json_path)
 
 

@@ -1,4 +1,5 @@
-"""`evo-mt bench --serve`: a real `evo-mt serve` process under load from concurrent clients.
+"""`evo-mt bench serve` and `bench cache`: a real `evo-mt serve` process under load from
+concurrent clients.
 
 The server runs as its own process on 127.0.0.1 (a free port); N clients send the file's lines
 in requests of a few lines each, every client one request at a time. Reported: lines/s,
@@ -166,6 +167,57 @@ async def _load(url: str, requests: Sequence[List[str]], clients: int, time_limi
         except asyncio.TimeoutError:
             pass  # bounded in time: what was answered until then counts
     return done
+
+
+def cache_effect(
+    model: Path, lines_file: Path, *, copies: int = 5, clients: int = 8, request_lines: int = 10
+) -> Dict:
+    """The translation cache on repeated text: the file's lines `copies` times over (UI
+    strings, page chrome, subtitles come back), sent by `clients` clients to one server
+    without the cache and one with it, in turn, each started afresh. Outputs must be the same."""
+    lines = list(file_lines(lines_file))
+    if not lines:
+        raise OptionError("input", f"{lines_file}: no lines to translate")
+    repeated = [line for _ in range(copies) for line in lines]
+    requests = [repeated[i : i + request_lines] for i in range(0, len(repeated), request_lines)]
+    report: Dict = {"lines": len(repeated), "distinct_lines": len(set(lines)), "clients": clients}
+    answers = {}
+    for name, size in (("without_cache", "0"), ("with_cache", str(len(repeated)))):
+        with ServerProcess(model, "--cache-size", size) as server:
+            start = time.perf_counter()
+            done = asyncio.run(_load(server.url, requests, clients, time_limit_s=600))
+            elapsed = time.perf_counter() - start
+            health = httpx.get(f"{server.url}/health", timeout=30).json()
+            with httpx.Client(timeout=300) as http:
+                answer = http.post(f"{server.url}/translate", json={"text": lines})
+                answers[name] = answer.json()["translations"]
+        report[name] = {
+            "lines_per_s": sum(len(requests[i]) for i, _ in done) / elapsed,
+            "sentences_decoded": health["sentences"],
+            "cache_hits": health["cache_hits"],
+        }
+    report["speedup"] = report["with_cache"]["lines_per_s"] / report["without_cache"]["lines_per_s"]
+    report["identical_outputs"] = answers["with_cache"] == answers["without_cache"]
+    return report
+
+
+def served_memory(models: Sequence[Path]) -> Dict:
+    """The resident memory of one `evo-mt serve` of `models` (one per pair): once started,
+    and after one request of each pair (which allocates the sessions' buffers)."""
+    with ServerProcess(models[0], *map(str, models[1:])) as server:
+        started = httpx.get(f"{server.url}/health", timeout=30).json()["rss_mib"]
+        info = httpx.get(f"{server.url}/info", timeout=30).json()
+        with httpx.Client(timeout=300) as http:
+            for model in info["models"]:
+                pair = {"source": model["source_language"], "target": model["target_language"]}
+                http.post(f"{server.url}/translate", json={"text": ["a test ."], **pair}).raise_for_status()
+        health = httpx.get(f"{server.url}/health", timeout=30).json()
+    return {
+        "models": len(info["models"]),
+        "started_rss_mib": started,
+        "rss_mib": health["rss_mib"],
+        "peak_rss_mib": health["peak_rss_mib"],
+    }
 
 
 def _idle_comparison(url: str, translator: Translator, lines: List[str], repeats: int = 7) -> Dict:

@@ -63,7 +63,8 @@ def read_lines(path: Path) -> List[str]:
 
 
 # Text never holds a NUL byte; documents (.docx, .odt, .epub and .pptx are ZIP archives, .pdf,
-# .doc), images and archives do within their first bytes (git's test of a binary file, too).
+# .doc), images and archives do within their first bytes (git's test of a binary file, too). A
+# document whose extension names its format is read by that format instead (--format).
 _SNIFFED_BYTES = 8192
 
 
@@ -85,5 +86,8 @@ def open_text_source(path: Path, *, text_only: bool = False) -> BinaryIO:
         stream.close()
         zipped = head.startswith(b"PK\x03\x04")
         kind = "a ZIP archive (as .docx, .odt, .pptx and .epub are)" if zipped else "binary"
-        raise UserError(f"{path}: {kind}, not text; evo-mt translates plain text and Markdown files")
+        raise UserError(
+            f"{path}: {kind}, not text, and its extension names no document format "
+            "(evo-mt translate --help lists them under --format)"
+        )
     return stream

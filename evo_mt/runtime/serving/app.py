@@ -20,7 +20,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from evo_mt.runtime.serving import libretranslate
+from evo_mt.runtime.serving import files, libretranslate
 from evo_mt.runtime.serving.batcher import Batcher, QueueFull
 from evo_mt.runtime.serving.bodies import api_key, client_address, read_payload
 from evo_mt.runtime.serving.cache import TranslationCache
@@ -227,6 +227,7 @@ def create_app(
         Route("/", page, methods=["GET"]),
         Route("/translate", translate, methods=["POST"]),
         *libretranslate.routes(catalog, detector, access, limits),
+        *files.routes(catalog, detector, access, limits),
         Route("/health", health, methods=["GET"]),
         Route("/info", show_info, methods=["GET"]),
         Route("/metrics", show_metrics, methods=["GET"]),

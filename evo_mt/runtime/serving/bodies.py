@@ -1,7 +1,7 @@
 """Reading a request: its body within the size limit, decoded from JSON or form data, and the
 API key it carries."""
 
-from typing import Any
+from typing import Any, List, Tuple
 
 from starlette.requests import Request
 
@@ -54,15 +54,27 @@ async def _body_payload(request: Request, limit: int, has_query: bool) -> Any:
     if media_type not in FORM_TYPES or body.lstrip()[:1] in (b"{", b"["):
         return json_payload(body)
 
+    fields = await form_fields(request, body)
+    return form_payload([(name, value) for name, value in fields if isinstance(value, str)])
+
+
+async def form_fields(request: Request, body: bytes) -> List[Tuple[str, str | Tuple[str, bytes]]]:
+    """The fields of a form `body` (read already), in order: a text field's value is a string,
+    a file's is (its file name, its bytes); RequestError 400 when the form does not parse."""
+
     async def replay() -> dict:
         return {"type": "http.request", "body": body, "more_body": False}
 
+    fields: List[Tuple[str, str | Tuple[str, bytes]]] = []
     try:
         async with Request(request.scope, replay).form() as form:
-            fields = [(name, value) for name, value in form.multi_items() if isinstance(value, str)]
-    except (AssertionError, ValueError) as error:  # multipart/form-data that does not parse
+            for name, value in form.multi_items():
+                if not isinstance(value, str):
+                    value = (value.filename or "", await value.read())
+                fields.append((name, value))
+    except (AssertionError, ValueError, KeyError) as error:  # form data that does not parse
         raise RequestError(400, f"the form data does not parse: {error}") from None
-    return form_payload(fields)
+    return fields
 
 
 def api_key(request: Request, payload: Any = None) -> str | None:

@@ -1,6 +1,7 @@
 """LibreTranslate's API beside /translate: /languages, /detect, /frontend/settings, and the
-answers of /suggest and /translate_file that a LibreTranslate server gives when an operator has
-turned them off; plus the shape of a /translate answer to a `q` request.
+answer of /suggest that a LibreTranslate server gives when an operator has turned it off; plus
+the shape of a /translate answer to a `q` request. Its file translation is
+evo_mt.runtime.serving.files.
 
 /detect and `source: "auto"` identify the language among those the server translates from
 (evo_mt.runtime.text.detection); confidences are 0 to 100, as LibreTranslate gives them.
@@ -14,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from evo_mt.runtime.serving.bodies import api_key, client_address, read_payload
+from evo_mt.runtime.serving.files import supported_extensions
 from evo_mt.runtime.serving.keys import Access
 from evo_mt.runtime.serving.languages import language, languages
 from evo_mt.runtime.serving.limits import ServerLimits
@@ -99,8 +101,8 @@ def routes(catalog: Catalog, detector: LanguageDetector, access: Access, limits:
                 "apiKeys": access.keys is not None,
                 "keyRequired": access.key_required,
                 "suggestions": False,
-                "filesTranslation": False,
-                "supportedFilesFormat": [],
+                "filesTranslation": True,
+                "supportedFilesFormat": supported_extensions(),
                 # The page's first choice: the first model's pair.
                 "language": {"source": language(first[0]), "target": language(first[1])},
             }
@@ -109,13 +111,9 @@ def routes(catalog: Catalog, detector: LanguageDetector, access: Access, limits:
     async def suggest(_request: Request) -> Response:
         raise RequestError(403, "this server takes no suggestions")
 
-    async def translate_file(_request: Request) -> Response:
-        raise RequestError(403, "this server translates no files, only text")
-
     return [
         Route("/languages", list_languages, methods=["GET"]),
         Route("/detect", detect, methods=["POST"]),
         Route("/frontend/settings", frontend_settings, methods=["GET"]),
         Route("/suggest", suggest, methods=["POST"]),
-        Route("/translate_file", translate_file, methods=["POST"]),
     ]

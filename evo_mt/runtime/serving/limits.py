@@ -14,6 +14,7 @@ class ServerLimits:
     max_lines: int = 256  # lines in one request
     max_chars: int = 4096  # characters in one line
     max_body_bytes: int = 1 << 20  # bytes in one request body
+    max_file_bytes: int = 16 << 20  # bytes of one upload to /translate_file (the document and its form)
     max_beam: int = 16  # largest beam a request may ask for
     max_queued_sentences: int = 4096  # sentences waiting to be translated, all requests together
     batch_size: int = BATCH_SIZE  # lines in one batch (as `evo-mt translate --batch-size`)

@@ -167,7 +167,7 @@ def parse_translate(
     )
     if field in payload:
         raise RequestError(statuses.invalid, f'"{field}" goes with "{owner}"; ask for "{instead}" instead')
-    source, target = _languages(payload, catalog)
+    source, target = choose_languages(payload, catalog)
     _check_format(payload)
     if libretranslate:
         lines, counts, labels, single = _texts(payload, limits, statuses)
@@ -209,7 +209,7 @@ def parse_detect(payload: Any) -> List[str]:
     raise RequestError(400, 'missing field "q" (a text, or a list of texts)')
 
 
-def _languages(payload: Dict[str, Any], catalog: Catalog) -> Tuple[str, str]:
+def choose_languages(payload: Dict[str, Any], catalog: Catalog) -> Tuple[str, str]:
     """The request's (source, target), source possibly "auto" (Catalog.choose); RequestError(400)
     for a pair no model or pivot translates."""
     for name in ("source", "target"):

@@ -3,6 +3,7 @@
 segmentation.py  a line cut into sentences and those into units the model reads
 phrases.py       required phrases checked and encoded
 glossary.py      terms whose targets a sentence must hold
+inline.py        marked prose (tags, emphasis) translated with its marks placed
 markdown.py      a Markdown document translated as Markdown
 batching.py      batch sizes, batches cut by length, the workers that decode them
 results.py       scored translations, joined into lines; their JSON shape

@@ -9,27 +9,25 @@ is wrapped over: the model gets the sentences it holds, and a paragraph comes ba
 on one line after its first line's block marker (quote marks, list marker, indentation);
 hard line breaks are kept.
 
-Inline markup is kept out of the model's input and put back, so that the prose is
-translated exactly as the same text without markup: for each marked span (emphasis `*`,
-`_`, `**`, `__`, or a link's text; marks nested around the same words count as one) the
-span is also translated alone, and its marks wrap that translation where it appears as
-whole words in the whole translation (the occurrence nearest the span's place in the
-source), else the words at the span's place in proportion (no alignment is used yet: a
-model that reorders words may move a mark by a word or two). Marks nested around different
-words (`**a *b* c**`) are the exception: that stretch is translated in parts cut at its
-marks. Code spans, inline HTML, images, autolinks and bare URLs are kept as they are; the
-prose on either side is translated on its own. Escapes and entities reach the model as the
-characters they stand for and come back as such.
+Inline markup is kept out of the model's input and put back by
+evo_mt.runtime.text.inline.translate_marked, so that the prose is translated exactly as
+the same text without markup: each marked span (emphasis `*`, `_`, `**`, `__`, or a link's
+text) wraps the translation of the words it marked. Code spans, inline HTML, images,
+autolinks and bare URLs are kept as they are; the prose on either side is translated on its
+own (a mark around such an atom marks the prose up to it and after it). Escapes and
+entities reach the model as the characters they stand for and come back as such.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Sequence, Tuple
 
-Translate = Callable[[List[str]], List[str]]
+from evo_mt.runtime.text.inline import Marked, Span, interleave
+
+# Units of prose to their translations, marks placed (evo_mt.runtime.text.inline.translate_marked).
+Translate = Callable[[List[Marked]], List[Marked]]
 
 _MARKS = {"strong_open", "strong_close", "em_open", "em_close", "link_open", "link_close"}
 _BARE_URL = re.compile(r"https?://[^\s<>]*[^\s<>.,;:!?'\")\]]")
@@ -52,41 +50,36 @@ class _Stretch:
     def source(self) -> str:
         return "".join(source for _, _, source in self.items)
 
-    def spans(self) -> List[Span] | None:
-        """Each marked span's (opening marks, start, end in `plain`, closing marks), in order;
-        None when marks nest around different words (`**a *b* c**`): such a stretch is
-        translated in parts."""
-        kinds = "".join({"text": "t", "open": "(", "close": ")"}[kind] for kind, _, _ in self.items)
-        if not re.fullmatch(r"t*(?:\(+t+\)+t*)*", kinds):
-            return None
-        found, plain, at = [], "", 0
-        for group in re.finditer(r"(t*)(\(+)(t+)(\)+)", kinds):
-            if len(group.group(2)) != len(group.group(4)):
-                return None
-            items = self.items[group.start(2) : group.end(4)]
-            plain += "".join(text for _, text, _ in self.items[at : group.start(3)])
-            start = len(plain)
-            plain += "".join(text for _, text, _ in self.items[group.start(3) : group.end(3)])
-            marks = [source for kind, _, source in items if kind != "text"]
-            opens = len(group.group(2))
-            found.append(("".join(marks[:opens]), start, len(plain), "".join(marks[opens:])))
-            at = group.end(3)
-        return found
-
-    def pieces(self) -> List[Tuple[str, str]]:
-        """The stretch cut at its marks: (the marks before a text, the text)."""
-        found: List[Tuple[str, str]] = [("", "")]
-        for kind, text, source in self.items:
+    def marked(self) -> Tuple[Marked, List[Tuple[int, bool]]]:
+        """The stretch's prose with a span for each pair of marks, and for each mark in
+        order, its span's number and whether it opens it. A mark left open (a code span or
+        an image cut the stretch inside it) marks the rest of the stretch; one closed without
+        its opening, the stretch up to it."""
+        found: List[Tuple[int, int, int]] = []  # (start, end, order) of each span
+        marks: List[Tuple[int, bool]] = []
+        opened: List[int] = []
+        at = 0
+        for kind, text, _ in self.items:
             if kind == "text":
-                found[-1] = (found[-1][0], found[-1][1] + text)
-            elif found[-1][1]:
-                found.append((source, ""))
-            else:
-                found[-1] = (found[-1][0] + source, "")
-        return found
+                at += len(text)
+            elif kind == "open":
+                opened.append(len(found))
+                marks.append((len(found), True))
+                found.append((at, -1, len(found)))
+            elif opened:
+                number = opened.pop()
+                found[number] = (found[number][0], at, number)
+                marks.append((number, False))
+            else:  # closes a mark opened in an earlier stretch: the outermost from the start
+                marks.append((len(found), False))
+                found.append((0, at, -len(found) - 1))
+        for number in opened:
+            found[number] = (found[number][0], at, number)
+        order = sorted(range(len(found)), key=lambda n: (found[n][0], -found[n][1], found[n][2]))
+        rank = {number: place for place, number in enumerate(order)}
+        spans = tuple(Span(found[n][0], found[n][1], n) for n in order)
+        return Marked(self.plain, spans), [(rank[number], opens) for number, opens in marks]
 
-
-Span = Tuple[str, int, int, str]  # (opening marks, start, end in the plain text, closing marks)
 
 # A segment (a block's prose up to a hard break): stretches of prose and kept atoms (str).
 Segment = List["_Stretch | str"]
@@ -94,8 +87,9 @@ Segments = List[Tuple[Segment, int]]  # each with the number of source lines it 
 
 
 def translate_markdown(lines: Sequence[str], translate: Translate) -> List[str]:
-    """The document's lines translated by `translate` (texts -> their translations, in
-    order), its structure kept; a paragraph wrapped over several lines comes back on one."""
+    """The document's lines translated by `translate` (units of prose -> their translations
+    with their spans placed, in order: translate_marked), its structure kept; a paragraph
+    wrapped over several lines comes back on one."""
     from markdown_it import MarkdownIt
 
     parser = MarkdownIt("commonmark").enable("table")
@@ -257,65 +251,10 @@ def _translated(stretches: List[_Stretch], translate: Translate) -> Dict[int, st
     """Each stretch's Markdown in the target language, by id."""
     rendered = {id(item): item.source for item in stretches}
     prose = [item for item in stretches if _LETTER.search(item.plain)]
-    marked = [(item, item.spans()) for item in prose]
-    spanned = [(item, found) for item, found in marked if found is not None]
-    # Marks nested around different words: the stretch is translated in parts only.
-    in_parts = [item for item, found in marked if found is None]
-    wholes = [item.plain.strip() for item, _ in spanned]
-    alone = [item.plain[s[1] : s[2]].strip() for item, found in spanned for s in found]
-    translated = translate(wholes + alone) if spanned else []
-    by_itself = iter(translated[len(wholes) :])
-    for (item, found), translation in zip(spanned, translated[: len(wholes)], strict=True):
-        lead, trail = _around(item.plain)
-        placed = _placed(translation, [next(by_itself) for _ in found], item.plain, found)
-        rendered[id(item)] = lead + placed + trail
-    pieces = [item.pieces() for item in in_parts]
-    texts = [text.strip() for piece in pieces for _, text in piece if _LETTER.search(text)]
-    done = iter(translate(texts) if texts else [])
-    for item, piece in zip(in_parts, pieces, strict=True):
-        out = ""
-        for marks, text in piece:
-            if _LETTER.search(text):
-                lead, trail = _around(text)
-                text = lead + next(done) + trail
-            out += marks + text
-        rendered[id(item)] = out
+    laid_out = [item.marked() for item in prose]
+    translated = translate([marked for marked, _ in laid_out]) if prose else []
+    for item, (_, marks), done in zip(prose, laid_out, translated, strict=True):
+        sources = [source for kind, _, source in item.items if kind != "text"]
+        at = [done.spans[n].start if opens else done.spans[n].end for n, opens in marks]
+        rendered[id(item)] = interleave(done.text, zip(at, sources, strict=True))
     return rendered
-
-
-def _around(text: str) -> Tuple[str, str]:
-    """The whitespace before and after `text`'s words."""
-    body = text.strip()
-    if not body:
-        return text, ""
-    start = text.find(body)
-    return text[:start], text[start + len(body) :]
-
-
-def _placed(translation: str, alone: List[str], plain: str, spans: List[Span]) -> str:
-    """`translation` with each span's marks put back, in order: around the span's own
-    translation (`alone`) where it appears as whole words (the occurrence nearest the span's
-    place in the source), else around the words at the span's place in proportion (the
-    source's words i..j of n become the translation's words i·m/n..j·m/n of m)."""
-    source_words = [(m.start(), m.end()) for m in re.finditer(r"\S+", plain)]
-    words = [(m.start(), m.end()) for m in re.finditer(r"\S+", translation)]
-    out, at = "", 0
-    for (opening, start, end, closing), own in zip(spans, alone, strict=True):
-        marked = [i for i, (a, b) in enumerate(source_words) if a < end and b > start] or [0]
-        first, last = marked[0] / len(source_words), (marked[-1] + 1) / len(source_words)
-        found = list(re.finditer(r"(?<!\w)" + re.escape(own.strip()) + r"(?!\w)", translation[at:]))
-        if own.strip() and found:
-            best = min(found, key=lambda m: abs((at + m.start()) / max(1, len(translation)) - first))
-            begin, finish = at + best.start(), at + best.end()
-        else:
-            left = [i for i, (a, _) in enumerate(words) if a >= at]
-            if not left:  # no word left to mark: the marks close the translation
-                out += translation[at:] + opening + closing
-                at = len(translation)
-                continue
-            low = max(left[0], min(int(first * len(words)), len(words) - 1))
-            high = max(low, min(math.ceil(last * len(words)) - 1, len(words) - 1))
-            begin, finish = words[low][0], words[high][1]
-        out += translation[at:begin] + opening + translation[begin:finish] + closing
-        at = finish
-    return out + translation[at:]

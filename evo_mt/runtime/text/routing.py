@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Sequence, Tuple
 from evo_mt.runtime.base.errors import UserError
 from evo_mt.runtime.text.batching import BATCH_SIZE, MAX_TOKENS
 from evo_mt.runtime.text.detection import LanguageDetector
+from evo_mt.runtime.text.inline import Marked, translate_marked
 from evo_mt.runtime.text.pipeline import translate_lines
 from evo_mt.runtime.text.results import LineTranslation
 from evo_mt.runtime.text.translator import TextTranslator
@@ -60,7 +61,7 @@ class Catalog:
             pair = pair_of(translator)
             if pair in self.models:
                 raise UserError(
-                    f"{name} and {self.names[pair]} both translate {pair[0]} to {pair[1]}; "
+                    f"{self.names[pair]} and {name} both translate {pair[0]} to {pair[1]}; "
                     "give one model per pair"
                 )
             self.models[pair] = translator
@@ -133,11 +134,17 @@ class Router:
     """Lines from `source` (a language, or "auto": each line's is detected) into `target`,
     each through its route: what `evo-mt translate` runs with several models."""
 
-    def __init__(self, catalog: Catalog, source: str | None, target: str | None) -> None:
-        """`source`/`target` None: the one choice the models leave, else a RouteError."""
+    def __init__(
+        self, catalog: Catalog, source: str | None, target: str | None,
+        detector: LanguageDetector | None = None,
+    ) -> None:
+        """`source`/`target` None: the one choice the models leave, else a RouteError;
+        `detector`: one to share (a server's), else one is made when `source` is "auto"."""
         self.catalog = catalog
         self.source, self.target = catalog.choose(source, target, name=lambda option: f"--{option}")
-        self.detector = LanguageDetector(catalog.sources) if self.source == "auto" else None
+        self.detector = None
+        if self.source == "auto":
+            self.detector = detector or LanguageDetector(catalog.sources)
 
     @property
     def nbest(self) -> int:
@@ -158,6 +165,15 @@ class Router:
             return self.catalog.route(source, self.target)
         except RouteError as error:
             raise RouteError(f"{label}: the line is in {source} (detected): {error}") from None
+
+    def translate_marked(self, units: Sequence[Marked], **options: Any) -> List[Marked]:
+        """A document's units (evo_mt.runtime.text.inline) through one route: the document's
+        language, given or detected on its whole text; each leg places the marks anew."""
+        route = self.route("\n".join(unit.text for unit in units), "the document")
+        found = list(units)
+        for leg in route.legs:
+            found = translate_marked(leg, found, **options)
+        return found
 
     def translate(
         self, lines: Sequence[str], batch_size: int = BATCH_SIZE, max_tokens: int = MAX_TOKENS
