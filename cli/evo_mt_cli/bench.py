@@ -182,7 +182,7 @@ def memory(
 
     report = served_memory(models)
     typer.echo(
-        f"{report['models']} models: {report['started_rss_mib']:.0f} MiB started, "
+        f"{report['models']} model(s): {report['started_rss_mib']:.0f} MiB started, "
         f"{report['rss_mib']:.0f} MiB after a request of each pair (peak {report['peak_rss_mib']:.0f} MiB)"
     )
     _write_json(report, json_path)
