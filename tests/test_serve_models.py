@@ -186,3 +186,24 @@ def test_the_page_picks_languages_detects_and_swaps_in_chromium(
             finally:
                 browser.close()
     assert server.returncode == 0
+
+
+def test_bench_cache_and_memory_print_their_figures(
+    exported_toy, de_fr_model, sentences, tmp_path, fairseq_env
+):
+    lines = tmp_path / "lines.txt"
+    lines.write_text("\n".join(sentences["en"][:12]) + "\n")
+    done = evo_mt(
+        "bench", "cache", str(exported_toy), "--input", str(lines), "--copies", "3", "--clients", "1",
+        "--request-lines", "6", env=fairseq_env,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    printed = done.stdout.splitlines()
+    assert printed[0] == "36 lines (12 distinct), 1 client(s)"
+    assert "36 sentences decoded, 0 cache hits" in printed[1]
+    # One client, one request at a time: every line after the first copy is a hit.
+    assert "12 sentences decoded, 24 cache hits" in printed[2]
+    assert printed[-1].endswith("outputs identical: True")
+    done = evo_mt("bench", "memory", str(exported_toy), str(de_fr_model), env=fairseq_env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("2 model(s): ") and "after a request of each pair" in done.stdout

@@ -34,6 +34,8 @@ JsonOpt = typer.Option(None, "--json", help="Also write the figures as JSON here
 RepeatsOpt = typer.Option(3, min=1, help="Timed repetitions; the median is reported.")
 InputOpt = typer.Option(..., "--input", help="The lines to translate (a text file).")
 BeamOpt = typer.Option(5, min=1, help="Beam size.")
+ClientsOpt = typer.Option(8, min=1, help="Concurrent clients.")
+RequestLinesOpt = typer.Option(10, min=1, help="Lines per request.")
 
 
 def _write_json(report: Dict[str, Any], path: Path | None) -> None:
@@ -127,8 +129,8 @@ def threads(
 def serve(
     run: Path = typer.Argument(..., help="A run folder."),
     input_file: Path = InputOpt,
-    clients: int = typer.Option(8, min=1, help="Concurrent clients."),
-    request_lines: int = typer.Option(10, min=1, help="Lines per request."),
+    clients: int = ClientsOpt,
+    request_lines: int = RequestLinesOpt,
     beam: int = BeamOpt,
     json_path: Path | None = JsonOpt,
 ) -> None:
@@ -148,7 +150,8 @@ def cache(
     model: Path = typer.Argument(..., help="An exported model folder, a run folder or a checkpoint."),
     input_file: Path = InputOpt,
     copies: int = typer.Option(5, min=1, help="How many times the file's lines are sent."),
-    clients: int = typer.Option(8, min=1, help="Concurrent clients."),
+    clients: int = ClientsOpt,
+    request_lines: int = RequestLinesOpt,
     json_path: Path | None = JsonOpt,
 ) -> None:
     """The translation cache on repeated text: `evo-mt serve` without and with it, side by side.
@@ -157,9 +160,11 @@ def cache(
     """
     from evo_mt.evidence.serve_load import cache_effect
 
-    report = cache_effect(model, input_file, copies=copies, clients=clients)
+    report = cache_effect(model, input_file, copies=copies, clients=clients, request_lines=request_lines)
     without, with_cache = report["without_cache"], report["with_cache"]
-    typer.echo(f"{report['lines']} lines ({report['distinct_lines']} distinct), {report['clients']} clients")
+    typer.echo(
+        f"{report['lines']} lines ({report['distinct_lines']} distinct), {report['clients']} client(s)"
+    )
     for name, found in (("without the cache", without), ("with the cache", with_cache)):
         typer.echo(
             f"{name + ':':19} {found['lines_per_s']:7.1f} lines/s, {found['sentences_decoded']} sentences "
