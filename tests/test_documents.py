@@ -328,3 +328,21 @@ def test_translate_file_refuses_bad_uploads_in_one_line_and_serves_on(exported_t
         assert client.get("/health").status_code == 200
         answer = client.post("/translate_file", files={"file": ("a.txt", b"a line\n\n")})
         assert answer.status_code == 200, answer.text
+
+
+def test_translated_files_are_deleted_after_their_lifetime(tmp_path):
+    import os
+    import time
+
+    from evo_mt.runtime.serving.files import FILE_LIFETIME_S, TranslatedFiles
+
+    files = TranslatedFiles()
+    kept = files.add("../../notes v2.srt", b"1")
+    old = files.add("old.srt", b"2")
+    assert kept.endswith(".notes_v2.srt") and files.find(kept) == (files.folder / kept, "notes_v2.srt")
+    past = time.time() - FILE_LIFETIME_S - 1
+    os.utime(files.folder / old, (past, past))
+    assert files.find(old) is None and not (files.folder / old).exists()
+    assert files.find("../" + kept) is None and files.find(kept) is not None
+    files.close()
+    assert not files.folder.exists()

@@ -35,6 +35,7 @@ from evo_mt.runtime.text.inline import translate_marked
 from evo_mt.runtime.text.translator import TextTranslator
 
 FILE_LIFETIME_S = 30 * 60  # as long as a translated file can be downloaded
+DOWNLOADS = "/download_file"  # the translated files' route, each under a name of its own
 _STORED = re.compile(r"[0-9a-f]{32}\.[\w.-]{1,200}")  # a stored file's name: token.original-name
 
 
@@ -127,5 +128,5 @@ def routes(
 
     return [
         Route("/translate_file", translate_file, methods=["POST"]),
-        Route("/download_file/{name}", download_file, methods=["GET"], name="download_file"),
+        Route(DOWNLOADS + "/{name}", download_file, methods=["GET"], name="download_file"),
     ]
