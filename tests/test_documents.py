@@ -104,6 +104,25 @@ def test_docx_keeps_its_structure_and_bold_words(tmp_path):
     assert out.sections[0].header.paragraphs[0].text == "HEAD"
 
 
+def test_a_docx_link_keeps_its_target_around_its_translated_words():
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls
+
+    document = docx.Document()
+    paragraph = document.add_paragraph("see ")
+    kind = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink"
+    target = document.part.relate_to("https://example.org", kind, is_external=True)
+    link = f'<w:hyperlink {nsdecls("w", "r")} r:id="{target}"><w:r><w:t>the site</w:t></w:r></w:hyperlink>'
+    paragraph._p.append(parse_xml(link))
+    paragraph.add_run(" now")
+    data = io.BytesIO()
+    document.save(data)
+    out = docx.Document(io.BytesIO(format_for("a.docx").translate(data.getvalue(), shouted))).paragraphs[0]
+    parts = [(type(part).__name__, part.text) for part in out.iter_inner_content()]
+    assert parts == [("Run", "SEE "), ("Hyperlink", "THE SITE"), ("Run", " NOW")]
+    assert out.hyperlinks[0].address == "https://example.org"
+
+
 def test_pptx_keeps_its_frames_tables_notes_and_bold_words():
     import pptx
     from pptx.util import Inches
@@ -141,7 +160,8 @@ def test_odt_and_odp_keep_their_paragraphs_headings_and_styled_words():
     document.automaticstyles.addElement(bold)
     paragraph = text.P(text="plain words ")
     paragraph.addElement(text.Span(stylename=bold, text="strong"))
-    paragraph.addText(" end")
+    paragraph.addText(" end ")
+    paragraph.addElement(text.A(href="https://example.org", text="a link"))
     document.text.addElement(paragraph)
     document.text.addElement(text.H(outlinelevel=1, text="a heading"))
     data = io.BytesIO()
@@ -150,7 +170,8 @@ def test_odt_and_odp_keep_their_paragraphs_headings_and_styled_words():
     paragraph = out.getElementsByType(text.P)[0]
     assert [
         teletype.extractText(node) if node.nodeType == 1 else node.data for node in paragraph.childNodes
-    ] == ["PLAIN WORDS ", "STRONG", " END"]
+    ] == ["PLAIN WORDS ", "STRONG", " END ", "A LINK"]
+    assert paragraph.getElementsByType(text.A)[0].getAttribute("href") == "https://example.org"
     assert paragraph.getElementsByType(text.Span)[0].getAttribute("stylename") == "Bold"
     assert teletype.extractText(out.getElementsByType(text.H)[0]) == "A HEADING"
 
