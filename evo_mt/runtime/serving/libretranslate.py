@@ -14,11 +14,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from evo_mt.runtime.serving.bodies import api_key, client_address, read_payload
-from evo_mt.runtime.serving.files import supported_extensions
 from evo_mt.runtime.serving.keys import Access
 from evo_mt.runtime.serving.languages import LanguagePair, language_name
 from evo_mt.runtime.serving.limits import ServerLimits
 from evo_mt.runtime.serving.requests import RequestError, TranslateRequest, parse_detect
+from evo_mt.runtime.text.documents.formats import extensions
 
 FRONTEND_TIMEOUT_MS = 500  # how long LibreTranslate's page waits after typing before it translates
 
@@ -81,7 +81,7 @@ def routes(pair: LanguagePair, access: Access, limits: ServerLimits) -> List[Rou
                 "keyRequired": access.key_required,
                 "suggestions": False,
                 "filesTranslation": True,
-                "supportedFilesFormat": supported_extensions(),
+                "supportedFilesFormat": extensions(),
                 "language": {
                     "source": {"code": pair.source, "name": language_name(pair.source)},
                     "target": {"code": pair.target, "name": language_name(pair.target)},
