@@ -301,6 +301,10 @@ def test_translate_an_srt_keeps_its_cues_and_timings(exported_toy, toy_run, tmp_
     expected = translate_command(exported_toy, [lines[0], f"{lines[1]} {lines[2]}"], fairseq_env)
     assert [c.plaintext.replace("\n", " ") for c in after] == expected
     assert after[1].plaintext.count("\n") == 1  # shown on two lines, as it was
+    piped = evo_mt(
+        "translate", str(exported_toy), "--format", "srt", env=fairseq_env, input=source.read_text()
+    )
+    assert piped.returncode == 0 and piped.stdout == out.read_text()  # a text format goes through a pipe too
 
 
 def test_a_damaged_docx_is_a_one_line_error_and_nothing_is_written(exported_toy, tmp_path, fairseq_env):
