@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Callable, List
 
+import numpy as np
 import pytest
 import torch
 from fairseq.data import Dictionary, data_utils
@@ -289,19 +290,38 @@ class _Words:
 
 class StandInTranslator(TextTranslator):
     """A translator without a model for the text layer's tests: `rewrite` turns a sentence's
-    words into its translation's words."""
+    words into its translation's words; `source_of`, if given, says which source word each
+    translated word comes from (the stand-in then aligns, with that alignment)."""
 
     spm = _Words()
     nbest, beam, max_source_pieces, source_language = 1, 1, 1000, "en"
 
-    def __init__(self, rewrite: Callable[[List[str]], List[str]]) -> None:
-        self.rewrite = rewrite
+    def __init__(
+        self,
+        rewrite: Callable[[List[str]], List[str]],
+        source_of: Callable[[List[str]], List[int]] | None = None,
+    ) -> None:
+        self.rewrite, self.source_of = rewrite, source_of
+        self.aligns = source_of is not None
         self.pieces: List[str] = []
 
     def source_indices(self, pieces: List[str]) -> List[int]:
         self.pieces += pieces
         return list(range(len(self.pieces) - len(pieces), len(self.pieces)))
 
+    def target_indices(self, pieces: List[str]) -> List[int]:
+        return self.source_indices(pieces)
+
     def generate(self, sources, constraints=None) -> List[List[Decoded]]:
         words = [[self.pieces[i].lstrip("\u2581") for i in source] for source in sources]
         return [[Decoded(["\u2581" + w for w in self.rewrite(found)], 0.0)] for found in words]
+
+    def attention(self, sources, targets):
+        found = []
+        for source, target in zip(sources, targets, strict=True):
+            weights = np.zeros((len(target), len(source) + 1))  # </s> on both sides
+            origins = self.source_of([self.pieces[i] for i in source])
+            weights[np.arange(len(origins)), origins] = 1.0
+            weights[len(origins):, -1] = 1.0
+            found.append(weights)
+        return found

@@ -104,6 +104,25 @@ def test_docx_keeps_its_structure_and_bold_words(tmp_path):
     assert out.sections[0].header.paragraphs[0].text == "HEAD"
 
 
+def test_a_docx_link_keeps_its_target_around_its_translated_words():
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls
+
+    document = docx.Document()
+    paragraph = document.add_paragraph("see ")
+    kind = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink"
+    target = document.part.relate_to("https://example.org", kind, is_external=True)
+    link = f'<w:hyperlink {nsdecls("w", "r")} r:id="{target}"><w:r><w:t>the site</w:t></w:r></w:hyperlink>'
+    paragraph._p.append(parse_xml(link))
+    paragraph.add_run(" now")
+    data = io.BytesIO()
+    document.save(data)
+    out = docx.Document(io.BytesIO(format_for("a.docx").translate(data.getvalue(), shouted))).paragraphs[0]
+    parts = [(type(part).__name__, part.text) for part in out.iter_inner_content()]
+    assert parts == [("Run", "SEE "), ("Hyperlink", "THE SITE"), ("Run", " NOW")]
+    assert out.hyperlinks[0].address == "https://example.org"
+
+
 def test_pptx_keeps_its_frames_tables_notes_and_bold_words():
     import pptx
     from pptx.util import Inches
@@ -141,7 +160,8 @@ def test_odt_and_odp_keep_their_paragraphs_headings_and_styled_words():
     document.automaticstyles.addElement(bold)
     paragraph = text.P(text="plain words ")
     paragraph.addElement(text.Span(stylename=bold, text="strong"))
-    paragraph.addText(" end")
+    paragraph.addText(" end ")
+    paragraph.addElement(text.A(href="https://example.org", text="a link"))
     document.text.addElement(paragraph)
     document.text.addElement(text.H(outlinelevel=1, text="a heading"))
     data = io.BytesIO()
@@ -150,7 +170,8 @@ def test_odt_and_odp_keep_their_paragraphs_headings_and_styled_words():
     paragraph = out.getElementsByType(text.P)[0]
     assert [
         teletype.extractText(node) if node.nodeType == 1 else node.data for node in paragraph.childNodes
-    ] == ["PLAIN WORDS ", "STRONG", " END"]
+    ] == ["PLAIN WORDS ", "STRONG", " END ", "A LINK"]
+    assert paragraph.getElementsByType(text.A)[0].getAttribute("href") == "https://example.org"
     assert paragraph.getElementsByType(text.Span)[0].getAttribute("stylename") == "Bold"
     assert teletype.extractText(out.getElementsByType(text.H)[0]) == "A HEADING"
 
@@ -280,6 +301,10 @@ def test_translate_an_srt_keeps_its_cues_and_timings(exported_toy, toy_run, tmp_
     expected = translate_command(exported_toy, [lines[0], f"{lines[1]} {lines[2]}"], fairseq_env)
     assert [c.plaintext.replace("\n", " ") for c in after] == expected
     assert after[1].plaintext.count("\n") == 1  # shown on two lines, as it was
+    piped = evo_mt(
+        "translate", str(exported_toy), "--format", "srt", env=fairseq_env, input=source.read_text()
+    )
+    assert piped.returncode == 0 and piped.stdout == out.read_text()  # a text format goes through a pipe too
 
 
 def test_a_damaged_docx_is_a_one_line_error_and_nothing_is_written(exported_toy, tmp_path, fairseq_env):
@@ -328,3 +353,21 @@ def test_translate_file_refuses_bad_uploads_in_one_line_and_serves_on(exported_t
         assert client.get("/health").status_code == 200
         answer = client.post("/translate_file", files={"file": ("a.txt", b"a line\n\n")})
         assert answer.status_code == 200, answer.text
+
+
+def test_translated_files_are_deleted_after_their_lifetime(tmp_path):
+    import os
+    import time
+
+    from evo_mt.runtime.serving.files import FILE_LIFETIME_S, TranslatedFiles
+
+    files = TranslatedFiles()
+    kept = files.add("../../notes v2.srt", b"1")
+    old = files.add("old.srt", b"2")
+    assert kept.endswith(".notes_v2.srt") and files.find(kept) == (files.folder / kept, "notes_v2.srt")
+    past = time.time() - FILE_LIFETIME_S - 1
+    os.utime(files.folder / old, (past, past))
+    assert files.find(old) is None and not (files.folder / old).exists()
+    assert files.find("../" + kept) is None and files.find(kept) is not None
+    files.close()
+    assert not files.folder.exists()

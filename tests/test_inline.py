@@ -10,6 +10,9 @@ from evo_mt.runtime.text.pipeline import translate_lines
 
 REVERSED = StandInTranslator(lambda words: [word.upper() for word in words[::-1]])
 DOUBLED = StandInTranslator(lambda words: [w.upper() for word in words for w in (word, word + "x")])
+# The same, aligning: each translated word with the source word it came from.
+REVERSED_ALIGNED = StandInTranslator(REVERSED.rewrite, lambda words: list(range(len(words)))[::-1])
+DOUBLED_ALIGNED = StandInTranslator(DOUBLED.rewrite, lambda words: [i // 2 for i in range(2 * len(words))])
 
 
 @st.composite
@@ -40,7 +43,10 @@ def nested_as_given(source, found):
                 assert there.start >= placed.end
 
 
-@given(st.lists(marked(), min_size=1, max_size=4), st.sampled_from([REVERSED, DOUBLED]))
+@given(
+    st.lists(marked(), min_size=1, max_size=4),
+    st.sampled_from([REVERSED, DOUBLED, REVERSED_ALIGNED, DOUBLED_ALIGNED]),
+)
 def test_each_unit_is_translated_as_its_text_and_its_spans_stay_nested(units, translator):
     found = translate_marked(translator, units)
     plain = translate_lines(translator, [unit.text for unit in units])
@@ -52,11 +58,25 @@ def test_each_unit_is_translated_as_its_text_and_its_spans_stay_nested(units, tr
 
 
 def test_a_span_wraps_the_translation_of_its_words():
-    unit = Marked("a red car goes home .", (Span(2, 9, "b"), Span(6, 9, "i")))
-    (found,) = translate_marked(REVERSED, [unit])
-    assert found.text == ". HOME GOES CAR RED A"
+    text = "a red car goes home ."
+    units = [Marked(text, (Span(2, 9, "b"), Span(6, 9, "i"))), Marked(text, (Span(14, 14, "br"),))]
+    found, alone = translate_marked(REVERSED_ALIGNED, units)
+    assert found.text == alone.text == ". HOME GOES CAR RED A"
     bold, italic = found.spans
     assert found.text[bold.start : bold.end] == "CAR RED" and found.text[italic.start : italic.end] == "CAR"
+    (br,) = alone.spans  # an empty span: after the translation of the word before it ("goes")
+    assert found.text[: br.start] == ". HOME GOES"
+
+
+def test_without_alignments_a_span_goes_where_it_stands_in_proportion():
+    unit = Marked("one two three four", (Span(4, 7, "b"),))
+    in_proportion = translate_marked(REVERSED, [unit])[0]
+    aligned = translate_marked(REVERSED_ALIGNED, [unit])[0]
+    assert aligned.text == in_proportion.text == "FOUR THREE TWO ONE"
+    (span,) = aligned.spans
+    assert aligned.text[span.start : span.end] == "TWO"
+    (span,) = in_proportion.spans  # the second word of four
+    assert in_proportion.text[span.start : span.end] == "THREE"
 
 
 def test_interleave_keeps_the_order_of_the_markup():

@@ -126,14 +126,17 @@ def test_markdown_keeps_code_links_and_markers():
     assert translated == [expected for _, expected in pairs]
 
 
-def stand_in(rewrite):
-    """Units of prose translated by a stand-in model rewriting each sentence's words."""
-    return lambda units: translate_marked(StandInTranslator(rewrite), units)
+def stand_in(rewrite, source_of=None):
+    """Units of prose translated by a stand-in model rewriting each sentence's words (and
+    aligning them by `source_of`)."""
+    return lambda units: translate_marked(StandInTranslator(rewrite, source_of), units)
 
 
 upper_case = stand_in(lambda words: [word.upper() for word in words])
-# A stand-in model that reorders: each sentence's words reversed, upper-cased.
-_sentences_reversed = stand_in(lambda words: [word.upper() for word in words[::-1]])
+# A stand-in model that reorders: each sentence's words reversed, upper-cased, and aligned.
+_sentences_reversed = stand_in(
+    lambda words: [word.upper() for word in words[::-1]], lambda words: list(range(len(words)))[::-1]
+)
 
 
 def test_a_wrapped_paragraph_is_translated_as_the_same_paragraph_on_one_line_its_markup_kept():
@@ -151,14 +154,12 @@ def test_a_wrapped_paragraph_is_translated_as_the_same_paragraph_on_one_line_its
     without_markup = translated[0][2:].replace("**", "").replace("[", "")
     without_markup = without_markup.replace("](https://example.com/a_b)", "")
     assert without_markup == _sentences_reversed([Marked(plain)])[0].text
-    # ... and each mark wraps its span's own translation, found as whole words.
+    # ... and each mark wraps the words aligned to those it marked.
     assert "**MOVE BOLD**" in translated[0] and "[PHRASE LINKED](https://example.com/a_b)" in translated[0]
 
 
-def test_markdown_marks_go_where_a_span_stands_when_its_translation_is_not_found():
-    # The stand-in model translates a lone word to something that is not in the sentence's
-    # translation: the marks wrap the word at the span's place, in proportion.
-    model = stand_in(lambda words: ["X"] if len(words) == 1 else [word.upper() for word in words])
+def test_markdown_marks_go_where_a_span_stands_in_proportion_without_alignments():
+    model = upper_case  # a stand-in that gives no alignments
     assert translate_markdown(["one *two* three four"], model) == ["ONE *TWO* THREE FOUR"]
     # Marks nested around different words stay nested around the words at their places.
     assert translate_markdown(["one **a *b* c** d"], model) == ["ONE **A *B* C** D"]

@@ -275,6 +275,9 @@ def translate(
     json_lines: bool = typer.Option(
         False, "--json", help="One JSON object per line: translation, score, nbest, constraints."
     ),
+    alignment: bool = typer.Option(
+        False, "--alignment", help="With --json: the word alignment, 'S-T' pairs (source, target word)."
+    ),
 ) -> None:
     """Translate raw text from stdin to stdout: one output line per input line, in order.
 
@@ -303,6 +306,8 @@ def translate(
         raise OptionError("nbest", f"must be 1 with --format {text_format} (a document has one translation)")
     if input_file is not None and output_file is not None and _same_file(input_file, output_file):
         raise OptionError("output", f"{output_file} is the --input file; name another file")
+    if alignment and not json_lines:
+        raise OptionError("alignment", "goes with --json (the alignment is a field of its objects)")
     if text_format != "text" and (constraints or glossary or json_lines):
         raise OptionError("format", f"{text_format} goes without --constraints, --glossary and --json")
 
@@ -349,6 +354,7 @@ def translate(
             found = translate_stream(
                 translator, lines, batch_size=batch_size, interactive=source.isatty(),
                 constraints=constraints, glossary=terms, mid_word=mid_word, json_lines=json_lines,
+                alignment=alignment,
             )
             for fields in found:
                 _emit([fields], out)

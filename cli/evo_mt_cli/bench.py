@@ -8,6 +8,7 @@
     paragraphs test sentences as paragraphs against one a line: BLEU, time, the segmenters
     constraints  required words and a glossary: met, BLEU, time; what a translation's score is worth
     shortlist  a vocabulary shortlist against the whole vocabulary: time, BLEU, exactness
+    alignment  word alignments on the toy corpus: content words aligned with their counterparts
 
 Each prints its table and, with --json, writes its figures (evo_mt.evidence holds the measuring).
 """
@@ -332,4 +333,43 @@ def shortlist(
 
     report = bench(run, source, reference, shortlist=(pieces, frequent), repeats=repeats, lines=lines)
     typer.echo(table(report))
+    _write_json(report, json_path)
+
+
+@bench_app.command()
+def alignment(
+    model: Path = typer.Argument(..., help="A toy run folder, or a folder exported from one."),
+    source: Path | None = typer.Option(None, help="Toy source sentences (default: a run's raw test source)."),
+    seed: int | None = typer.Option(None, help="The toy corpus's seed (default: the run's, else 1)."),
+    lines: int = typer.Option(500, min=1, help="Only the first this many sentences."),
+    json_path: Path | None = JsonOpt,
+) -> None:
+    """Word alignments on the toy corpus, whose generator knows each word's counterpart.
+
+    The share of content words (nouns, verbs, adjectives) whose counterpart in the
+    translation is aligned to them, and the time alignments add.
+
+    Example: evo-mt bench alignment runs/toy
+    """
+    from evo_mt.evidence import alignment as measuring
+    from evo_mt.runtime.base.lines import read_lines
+    from evo_mt.translators import load_translator
+
+    translator = load_translator(model, device="cpu", engine=None if is_model_folder(model) else "lean")
+    if source is None or seed is None:
+        if is_model_folder(model):
+            if source is None:
+                raise UserError("an exported folder holds no test set: give --source")
+            seed = 1 if seed is None else seed
+        else:
+            from evo_mt.pipeline.run_folder import find_checkpoint
+
+            run = find_checkpoint(model)[0]
+            recipe = run.recipe()
+            if recipe.corpus.name != "toy":
+                raise UserError(f"{model}: not a toy run (only the toy corpus knows each word's counterpart)")
+            source = source or run.text("test", recipe.source_lang)
+            seed = recipe.corpus.seed if seed is None else seed
+    report = measuring.measure(translator, read_lines(source)[:lines], seed)
+    typer.echo(measuring.table(report))
     _write_json(report, json_path)

@@ -209,6 +209,7 @@ def _export_graphs(lean: LeanModel, folder: Path, shortlisted: bool = False) -> 
                 **{name: {0: names.HYPOTHESES} for name in (names.SCORES, names.ONLY_EOS, names.NO_EOS)},
                 **{name: {0: names.SENTENCES, 1: names.CANDIDATES} for name in names.STEP_OUTPUTS[1:]},
                 names.LOG_PROBS: {0: names.HYPOTHESES, **columns}, names.VOCABULARY: {0: names.ALLOWED},
+                names.ATTENTION: {0: names.HYPOTHESES, 1: names.SOURCE_LENGTH},
                 **axes,
             },
         )

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from evo_mt.evolving_maths import masked_entries
-from evo_mt.inference.transformer import DecoderState, LayerState, Transformer
+from evo_mt.inference.transformer import ALIGNMENT_LAYER, DecoderState, LayerState, Transformer
 from evo_mt.runtime.base.vocabulary import EOS, PAD
 from evo_mt.runtime.model import folder as names
 
@@ -68,10 +68,11 @@ class DecoderGraph(nn.Module):
     """One step: last tokens, the step number, which cached rows they continue, the table
     rows of their earlier steps, source padding, the hypotheses' scores so far and limits, and
     the cached state -> the log-probabilities of the next token, each sentence's best
-    candidates (`_choice`), the step's own keys and values, and the per-hypothesis rows after
-    the step. The self-attention's past is gathered by `history` from tables the runtime keeps and
-    appends to in place: beam search's choices move indices, not the cache (CTranslate2's and
-    ONNX Runtime's cache indirection, in plain ONNX operators)."""
+    candidates (`_choice`), the aligning layer's cross-attention, the step's own keys and
+    values, and the per-hypothesis rows after the step. The self-attention's past is gathered
+    by `history` from tables the runtime keeps and appends to in place: beam search's choices
+    move indices, not the cache (CTranslate2's and ONNX Runtime's cache indirection, in plain
+    ONNX operators)."""
 
     def __init__(self, model: Transformer, shortlisted: bool = False) -> None:
         super().__init__()
@@ -100,10 +101,10 @@ class DecoderGraph(nn.Module):
             cross = (given[names.state_name(kind, i)] for kind in names.PER_SENTENCE)
             layers.append(LayerState(keys, values, *cross, rows))
         masked = masked_entries(source_padding.size(1), key_padding_mask=source_padding)
-        state = DecoderState(masked, layers, steps=step)
+        state = DecoderState(masked, layers, steps=step, aligned_layer=ALIGNMENT_LAYER)
         log_probs = self.model.decoder.step(last_tokens, state, vocabulary if self.shortlisted else None)
         choice = _choice(log_probs, scores, only_eos, no_eos, candidates, source_padding.size(0))
-        outputs = [log_probs, *choice]  # names.STEP_OUTPUTS
+        outputs = [log_probs, *choice, state.attention]  # names.STEP_OUTPUTS, names.ATTENTION
         for name in self.output_state():
             kind, memory = names.state_kind(name), state.layers[int(name.split(".")[1])]
             if kind in names.TABLES:
@@ -125,7 +126,7 @@ class DecoderGraph(nn.Module):
         ]
 
     def output_names(self) -> List[str]:
-        return [*names.STEP_OUTPUTS] + [names.NEXT + name for name in self.output_state()]
+        return [*names.STEP_OUTPUTS, names.ATTENTION] + [names.NEXT + name for name in self.output_state()]
 
 
 def _choice(

@@ -19,9 +19,9 @@ from torch import nn
 
 from evo_mt.architecture.config import Architecture, flat_options
 from evo_mt.checkpoints import CheckpointError, read_checkpoint
-from evo_mt.inference.transformer import DecoderState, Transformer
+from evo_mt.inference.transformer import ALIGNMENT_LAYER, DecoderState, Transformer
 from evo_mt.runtime.base.errors import OptionError
-from evo_mt.runtime.base.vocabulary import PAD, Vocabulary, dictionary_files
+from evo_mt.runtime.base.vocabulary import EOS, PAD, Vocabulary, dictionary_files
 from evo_mt.runtime.model.shortlist import searched
 from evo_mt.runtime.search.beam_search import Hypothesis, beam_search
 from evo_mt.runtime.search.decoding import DecodingSettings
@@ -148,13 +148,7 @@ class LeanModel:
         `vocabulary`: the target indices allowed, a shortlist's (evo_mt.runtime.model.shortlist)."""
         if vocabulary is not None and self.quantized:
             raise OptionError("quantize", "a vocabulary shortlist needs the unquantized model")
-        lengths = [len(s) for s in sources]
-        longest = max(lengths)
-        # Left padding, as fairseq batches sources for generation.
-        tokens = torch.full((len(sources), longest), PAD, dtype=torch.long)
-        for row, source in enumerate(sources):
-            tokens[row, longest - len(source) :] = torch.tensor(source, dtype=torch.long)
-        tokens = tokens.to(self.device)
+        tokens = self._batch(sources)
         settings = DecodingSettings(beam=beam, lenpen=lenpen, max_len_a=max_len_a, max_len_b=max_len_b)
         max_lengths = settings.max_lengths(sources, self.max_target_positions, constraints)
         encoder_out, padding = self.model.encoder(tokens)
@@ -173,6 +167,38 @@ class LeanModel:
             )
 
         return searched(search, constraints, self.target.continues_word, vocabulary)
+
+    @torch.inference_mode()
+    def attention(
+        self, sources: Sequence[Sequence[int]], targets: Sequence[Sequence[int]], layer: int = ALIGNMENT_LAYER
+    ) -> List[np.ndarray]:
+        """For each source and its translation (indices, each ending in </s>), decoder layer
+        `layer`'s cross-attention as the decoder read it before each target token: (target
+        tokens, source tokens). One forced pass (the exported folder's OnnxModel.attention)."""
+        tokens = self._batch(sources)
+        encoder_out, padding = self.model.encoder(tokens)
+        state = self.model.decoder.start(encoder_out, padding)
+        state.aligned_layer = layer
+        last = torch.full((len(sources),), EOS, dtype=torch.long, device=self.device)
+        rows = []
+        for step in range(max(len(target) for target in targets)):
+            self.model.decoder.step(last, state)
+            rows.append(state.attention)
+            following = [target[step] if step < len(target) else EOS for target in targets]
+            last = torch.tensor(following, dtype=torch.long, device=self.device)
+        found = torch.stack(rows, dim=1).float().cpu().numpy()
+        return [
+            found[row, : len(target), tokens.size(1) - len(source) :]
+            for row, (source, target) in enumerate(zip(sources, targets, strict=True))
+        ]
+
+    def _batch(self, sources: Sequence[Sequence[int]]) -> torch.Tensor:
+        """Source indices (S, longest), left-padded, as fairseq batches sources for generation."""
+        longest = max(len(s) for s in sources)
+        tokens = torch.full((len(sources), longest), PAD, dtype=torch.long)
+        for row, source in enumerate(sources):
+            tokens[row, longest - len(source) :] = torch.tensor(source, dtype=torch.long)
+        return tokens.to(self.device)
 
 
 def _option(cfg, name: str):

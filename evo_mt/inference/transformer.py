@@ -27,6 +27,10 @@ from evo_mt.architecture.config import Architecture, Side
 from evo_mt.evolving_maths import evolve, handed_on, masked_entries, probabilities
 from evo_mt.runtime.base.vocabulary import PAD
 
+# The decoder layer whose cross-attention aligns a translation with its source (evo_mt.runtime.
+# text.alignment): the last one, as fairseq's --print-alignment takes by default.
+ALIGNMENT_LAYER = -1
+
 
 class Attention(nn.Module):
     """fairseq's MultiheadAttention weights; with `evolution`, its logits evolve along a chain."""
@@ -79,6 +83,7 @@ class Attention(nn.Module):
         previous: Tensor | None,
         rows_above: Tensor | None = None,
         projected: Tensor | None = None,
+        weights: List[Tensor] | None = None,
     ) -> Tuple[Tensor, Tensor | None, Tensor | None]:
         """(output (B, T_q, C), map handed on or None, convolution rows for the next step or None).
 
@@ -86,7 +91,8 @@ class Attention(nn.Module):
         sentence share the cross-attention's keys. `masked` is where the softmax may not look
         (None: nowhere), per row of `keys`; `chain_masked` adds padded queries, which feed
         nothing onward, and is per hypothesis (B, 1, 1, T_k) when keys are shared.
-        `projected`: the query's projection, when `self_projections` made it.
+        `projected`: the query's projection, when `self_projections` made it. `weights`, if
+        given, receives the attention weights (B, H, T_q, T_k) (alignments: Decoder.step).
         """
         batch, length, _ = query.shape
         projected = self.q_proj(query) if projected is None else projected
@@ -107,6 +113,9 @@ class Attention(nn.Module):
             masked = chain_masked
         probs, handed, next_rows = self._weights(scores, masked, chain_masked, previous, rows_above)
         probs = probs.type_as(query)
+        if weights is not None:  # per query row: (B_kv, H, share, T_k) -> (B, H, 1, T_k)
+            shared = share > 1 and not evolves_shared
+            weights.append(probs.transpose(1, 2).reshape(batch, self.heads, 1, -1) if shared else probs)
         if evolves_shared:
             probs = probs.view(keys.size(0), -1, self.heads, probs.size(-1)).transpose(1, 2)
         # (B, H, T_q, d) or (B_kv, H, share, d) -> (B, T_q, C), projected
@@ -235,11 +244,12 @@ class DecoderLayer(_Layer):
 
     def step(
         self, x: Tensor, memory: LayerState, source_masked: Tensor | None,
-        hypotheses_masked: Tensor | None, handed: Dict,
+        hypotheses_masked: Tensor | None, handed: Dict, weights: List[Tensor] | None = None,
     ) -> Tensor:
         """One target position (N, 1, C) of N hypotheses through the layer; `handed` holds each
         chain's map from the layer below and receives this layer's. The source's padding is
-        given per sentence (S, 1, 1, T_src) and per hypothesis (N, 1, 1, T_src)."""
+        given per sentence (S, 1, 1, T_src) and per hypothesis (N, 1, 1, T_src). `weights`, if
+        given, receives the cross-attention's weights (N, H, 1, T_src)."""
         h = self.normed(self.self_attn_layer_norm, x)
         q, k, v = self.self_attn.self_projections(h)
         memory.new_keys, memory.new_values = k.transpose(0, 1), v.transpose(0, 1)  # (H, N, 1, d)
@@ -255,7 +265,7 @@ class DecoderLayer(_Layer):
         out, handed["cross"], rows = self.encoder_attn(
             h, memory.cross_keys, memory.cross_values, masked=source_masked,
             chain_masked=source_masked if hypotheses_masked is None else hypotheses_masked,
-            previous=handed["cross"], rows_above=rows,
+            previous=handed["cross"], rows_above=rows, weights=weights,
         )
         _keep_rows(memory, "cross", rows)
         return self.feed_forward(self.added(self.encoder_attn_layer_norm, x, out))
@@ -310,6 +320,10 @@ class DecoderState:
     source_masked: Tensor | None  # (S_batch, 1, 1, T_src) where the source is padding, or None
     layers: List[LayerState]
     steps: int | Tensor = 0
+    # Alignments (evo_mt.runtime.text.alignment): when `aligned_layer` is set, each step leaves
+    # that decoder layer's cross-attention, the mean of its heads, in `attention` (N, T_src).
+    aligned_layer: int | None = None
+    attention: Tensor | None = None
 
     def select(self, hypotheses: Tensor, sentences: Tensor | None) -> None:
         """Keep hypotheses `hypotheses` (indices into the current ones), in that order, and of
@@ -460,9 +474,14 @@ class Decoder(_Stack):
         if masked is not None and self.cross_evolves:  # once per step, not once per layer
             share = last_tokens.size(0) // masked.size(0)  # hypotheses per sentence
             hypotheses_masked = masked.unsqueeze(1).expand(-1, share, -1, -1, -1).flatten(0, 1)
-        for layer, memory in zip(self.layers, state.layers, strict=True):
+        aligned = None if state.aligned_layer is None else state.aligned_layer % len(self.layers)
+        weights: List[Tensor] = []
+        for number, (layer, memory) in enumerate(zip(self.layers, state.layers, strict=True)):
             memory.join_new()  # the last step's, where no `select` came between
-            x = layer.step(x, memory, masked, hypotheses_masked, handed)
+            kept = weights if number == aligned else None
+            x = layer.step(x, memory, masked, hypotheses_masked, handed, kept)
+        if weights:
+            state.attention = weights[0].mean(dim=1)[:, 0]
         if self.layer_norm is not None:
             x = self.layer_norm(x)
         state.steps += 1

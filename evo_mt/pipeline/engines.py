@@ -12,6 +12,7 @@ import copy
 from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
+import numpy as np
 import torch
 
 from evo_mt.checkpoints import CheckpointError
@@ -88,6 +89,9 @@ class LeanEngine:
         target = self.model.target
         return [[Decoded(target.decode(h.tokens), h.score) for h in best[:nbest]] for best in found]
 
+    def attention(self, sources: List[List[int]], targets: List[List[int]]) -> List[np.ndarray]:
+        return self.model.attention(sources, targets)
+
 
 class FairseqEngine:
     """fairseq's model (built through the plugin) and its SequenceGenerator."""
@@ -131,6 +135,9 @@ class FairseqEngine:
         self.model_options: Dict[str, Any] = dict(model.items()) if hasattr(model, "items") else vars(model)
         self.languages = (self.task.cfg.source_lang, self.task.cfg.target_lang)
         self.generator = self._generator(beam)
+
+    def attention(self, sources: List[List[int]], targets: List[List[int]]) -> List[np.ndarray]:
+        raise OptionError("engine", "fairseq gives no alignments here; use the lean engine or an export")
 
     def _generator(self, beam: int, constraint_tokens: int | None = None):
         """fairseq's generator; with `constraint_tokens`, its lexically constrained search

@@ -8,6 +8,7 @@ import contextlib
 from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
+import numpy as np
 import torch
 
 from evo_mt.pipeline.engines import check_engine, load_engine
@@ -82,6 +83,10 @@ class Translator(TextTranslator):
         self.run = run  # where the training data tells how long a sentence the model knows
 
     @property
+    def aligns(self) -> bool:  # type: ignore[override]
+        return self.engine.name == "lean"
+
+    @property
     def beam(self) -> int:
         return self.engine.beam
 
@@ -117,6 +122,9 @@ class Translator(TextTranslator):
         self, sources: List[List[int]], constraints: Sequence[Sequence[Sequence[int]]] | None = None
     ) -> List[List[Decoded]]:
         return self.engine.generate(sources, self.nbest, constraints)
+
+    def attention(self, sources: List[List[int]], targets: List[List[int]]) -> List[np.ndarray]:
+        return self.engine.attention(sources, targets)
 
     def describe(self) -> Dict[str, Any]:
         options = self.engine.model_options

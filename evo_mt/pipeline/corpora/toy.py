@@ -10,10 +10,11 @@ It is generated deterministically (no download) and has the structure attention 
   syllables: thousands of word forms, so subword units pay off.
 """
 
+import functools
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 from evo_mt.pipeline.corpora.splits import write_split
 from evo_mt.pipeline.recipes import Recipe
@@ -142,3 +143,40 @@ def write_raw(recipe: Recipe, source: str | None, downloads: Path, out: Path) ->
         raise UserError(f"{recipe.folder}: corpus.sentences must be positive for the toy corpus")
     for split, pairs in generate(recipe.corpus.sentences, recipe.corpus.seed).items():
         write_split(recipe, out, split, pairs)
+
+
+_TARGET_ENDINGS = ("", "e", "en", "er", "es", "t", *_PLURAL_ENDING.values())
+
+
+CONTENT_WORDS = ("noun", "verb", "adjective")
+
+
+def counterparts(source: str, target: str, seed: int, kinds: Sequence[str] = CONTENT_WORDS) -> Dict[int, int]:
+    """Where each content word (of `kinds`: noun, verb, adjective) of a source sentence of the
+    corpus generated with `seed` has its counterpart in `target` (a translation, or the
+    reference): source word position -> target word position, both counted in
+    whitespace-separated words.
+    The counterpart is the target word spelled from the source word's stem with an ending of
+    the generator's; a word whose counterpart is not in `target` exactly once is left out."""
+    stems = _content_stems(seed, tuple(kinds))
+    words = target.split()
+    found: Dict[int, int] = {}
+    for position, word in enumerate(source.split()):
+        stem = stems.get(word)
+        if stem is None:
+            continue
+        at = [i for i, w in enumerate(words) if w.startswith(stem) and w[len(stem) :] in _TARGET_ENDINGS]
+        if len(at) == 1:
+            found[position] = at[0]
+    return found
+
+
+@functools.lru_cache(maxsize=4)
+def _content_stems(seed: int, kinds: Tuple[str, ...]) -> Dict[str, str]:
+    """Each content word form of `kinds` in the source language (a lemma, or a plural noun or
+    a verb with its -s) -> the target stem that spells it."""
+    lexicon = _lexicon(random.Random(seed))
+    words = {
+        "noun": [(s, t) for s, t, _ in lexicon.nouns], "verb": lexicon.verbs, "adjective": lexicon.adjectives
+    }
+    return {form: t for kind in kinds for s, t in words[kind] for form in (s, s + "s")}

@@ -4,7 +4,8 @@
       manifest.json        format name and version, what the model is, how to decode, and the
                            sha256 and size of every other file
       encoder.onnx         source tokens -> source padding, each decoder layer's cross keys/values
-      decoder.onnx         one decoding step: last tokens and the cached state -> log-probs and
+      decoder.onnx         one decoding step: last tokens and the cached state -> log-probs,
+                           beam search's candidates, the cross-attention that aligns, and
                            the state after the step
       sentencepiece.model  the run's sentencepiece model
       dict.source.txt      fairseq's dictionaries (evo_mt.runtime.base.vocabulary reads them)
@@ -31,8 +32,9 @@ from evo_mt.runtime.base.files import digest
 
 FORMAT = "evo-mt-onnx"
 # 2: the self-attention's keys and values in tables that a step gathers from by HISTORY;
-# 3: the decoder also chooses beam search's candidates (SCORES, ONLY_EOS, NO_EOS, CANDIDATES).
-VERSION = 3
+# 3: the decoder also chooses beam search's candidates (SCORES, ONLY_EOS, NO_EOS, CANDIDATES);
+# 4: the decoder also returns a layer's cross-attention (ATTENTION), for alignments.
+VERSION = 4
 MANIFEST = "manifest.json"
 ENCODER = "encoder.onnx"
 DECODER = "decoder.onnx"
@@ -68,7 +70,11 @@ LOG_PROBS = "log_probs"  # (hypotheses, target vocabulary) float32
 # the lower hypothesis x vocabulary index first); their score, token and hypothesis.
 CANDIDATE_SCORES, CANDIDATE_TOKENS = "candidate_scores", "candidate_tokens"
 CANDIDATE_BEAMS = "candidate_beams"
-STEP_OUTPUTS = (LOG_PROBS, CANDIDATE_SCORES, CANDIDATE_TOKENS, CANDIDATE_BEAMS)  # then the state
+STEP_OUTPUTS = (LOG_PROBS, CANDIDATE_SCORES, CANDIDATE_TOKENS, CANDIDATE_BEAMS)  # then ATTENTION
+# (hypotheses, source_length) float32: the cross-attention of the decoder layer that aligns
+# (evo_mt.inference.transformer.ALIGNMENT_LAYER), the mean of its heads; beam search leaves it
+# unread, a forced pass reads it (OnnxModel.attention). Then the state.
+ATTENTION = "attention"
 PER_SENTENCE = ("cross_keys", "cross_values")  # (sentences, heads, source_length, head_dim)
 # (heads, table rows, head_dim): the self-attention's keys (values) of every step so far,
 # one row per hypothesis that a step decoded; the decoder returns its step's own (heads,

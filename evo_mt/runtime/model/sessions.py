@@ -14,8 +14,9 @@ from typing import Any, Dict, List, Sequence, Tuple
 import numpy as np
 
 from evo_mt.runtime.base.errors import OptionError
-from evo_mt.runtime.base.vocabulary import PAD
+from evo_mt.runtime.base.vocabulary import EOS, PAD, SPECIALS
 from evo_mt.runtime.model.folder import (
+    ATTENTION,
     CACHED,
     CANDIDATES,
     DECODER,
@@ -145,6 +146,29 @@ class OnnxModel:
                 cached[name] = np.zeros([sizes[d] if isinstance(d, str) else d for d in shape], np.float32)
         return Decoding(self, encoded[SOURCE_PADDING], per_sentence, tables, cached, beam, vocabulary)
 
+    def attention(
+        self, sources: Sequence[Sequence[int]], targets: Sequence[Sequence[int]]
+    ) -> List[np.ndarray]:
+        """For each source and its translation (indices, each ending in </s>), the aligning
+        layer's cross-attention as the decoder read it before each target token: (target
+        tokens, source tokens). One forced pass: the translation's tokens are fed back, one
+        row per sentence, whatever the model would have chosen."""
+        vocabulary = None
+        if self.shortlisted:  # the pieces fed back, the specials first, sorted
+            fed = np.concatenate([np.asarray(target) for target in targets])
+            vocabulary = np.union1d(np.arange(len(SPECIALS)), fed)
+        decoding = self.start(sources, 1, vocabulary)
+        last = np.full(len(sources), EOS, dtype=np.int64)
+        rows = []
+        for step in range(max(len(target) for target in targets)):
+            rows.append(decoding.attention(last if vocabulary is None else np.searchsorted(vocabulary, last)))
+            last = np.array([target[step] if step < len(target) else EOS for target in targets], np.int64)
+        found, longest = np.stack(rows, axis=1), max(len(source) for source in sources)
+        return [
+            found[row, : len(target), longest - len(source) :]
+            for row, (source, target) in enumerate(zip(sources, targets, strict=True))
+        ]
+
 
 class CacheTable:
     """One layer's self-attention keys (or values) of every step, (heads, rows, head_dim):
@@ -212,6 +236,13 @@ class Decoding:
         log_probs = self._run(last_tokens, np.zeros(len(last_tokens), np.float32), limits, 1)[0].numpy()
         return np.repeat(log_probs, sharing, axis=0) if sharing > 1 else log_probs
 
+    def attention(self, last_tokens: np.ndarray) -> np.ndarray:
+        """One step after `last_tokens`, chosen by the caller (a forced pass, beam 1): the
+        aligning layer's cross-attention (hypotheses, source length)."""
+        none = np.zeros(len(last_tokens), dtype=bool)
+        scores = np.zeros(len(last_tokens), np.float32)
+        return self._run(last_tokens, scores, StepLimits(none, none), 1, (ATTENTION,))[0].numpy()
+
     def step_candidates(
         self, last_tokens: np.ndarray, so_far: np.ndarray | None, limits: StepLimits, beam: int
     ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -227,8 +258,12 @@ class Decoding:
             return candidates(lprobs.reshape(sentences, beam, -1), before, beam)
         return best, tokens, beams
 
-    def _run(self, last_tokens: np.ndarray, scores: np.ndarray, limits: StepLimits, count: int) -> List[Any]:
-        """One step of the graph: its log-probabilities and choice of candidates (OrtValues)."""
+    def _run(
+        self, last_tokens: np.ndarray, scores: np.ndarray, limits: StepLimits, count: int,
+        returned: Sequence[str] = STEP_OUTPUTS,
+    ) -> List[Any]:
+        """One step of the graph: its log-probabilities and choice of candidates, or the
+        outputs `returned` (OrtValues)."""
         hypotheses = len(last_tokens)
         only_eos, no_eos = limits.only_eos, limits.no_eos
         sharing = self._sharing()
@@ -279,7 +314,7 @@ class Decoding:
         # first step, a sentence's hypotheses share its one row.
         self.reorder = np.arange(hypotheses) // sharing
         self.steps += 1
-        return [outputs[name] for name in STEP_OUTPUTS]
+        return [outputs[name] for name in returned]
 
     def select(self, hypotheses: np.ndarray, sentences: np.ndarray | None) -> None:
         self.reorder = self.reorder[hypotheses]

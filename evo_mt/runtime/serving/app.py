@@ -233,7 +233,7 @@ def create_app(
         Route("/metrics", show_metrics, methods=["GET"]),
         *(Route(path, openapi, methods=["GET"]) for path in OPENAPI_PATHS),
     ]
-    counted = metrics.middleware([route.path for route in routes], prefixes=["/page"])
+    counted = metrics.middleware([route.path for route in routes], prefixes=["/page", files.DOWNLOADS])
     return Starlette(
         routes=[*routes, Mount("/page", StaticFiles(directory=PAGE), name="page")],
         lifespan=lifespan,

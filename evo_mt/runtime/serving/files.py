@@ -30,17 +30,13 @@ from evo_mt.runtime.serving.keys import Access
 from evo_mt.runtime.serving.limits import ServerLimits
 from evo_mt.runtime.serving.requests import RequestError, choose_languages, form_payload, with_query
 from evo_mt.runtime.text.detection import LanguageDetector
-from evo_mt.runtime.text.documents.formats import FORMATS, format_for
+from evo_mt.runtime.text.documents.formats import format_for
 from evo_mt.runtime.text.inline import Marked
 from evo_mt.runtime.text.routing import Catalog, Router
 
 FILE_LIFETIME_S = 30 * 60  # as long as a translated file can be downloaded
+DOWNLOADS = "/download_file"  # the translated files' route, each under a name of its own
 _STORED = re.compile(r"[0-9a-f]{32}\.[\w.-]{1,200}")  # a stored file's name: token.original-name
-
-
-def supported_extensions() -> List[str]:
-    """LibreTranslate's `supportedFilesFormat`: every extension, with its dot."""
-    return [extension for found in FORMATS.values() for extension in found.extensions]
 
 
 class TranslatedFiles:
@@ -129,5 +125,5 @@ def routes(
 
     return [
         Route("/translate_file", translate_file, methods=["POST"]),
-        Route("/download_file/{name}", download_file, methods=["GET"], name="download_file"),
+        Route(DOWNLOADS + "/{name}", download_file, methods=["GET"], name="download_file"),
     ]

@@ -15,13 +15,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from evo_mt.runtime.serving.bodies import api_key, client_address, read_payload
-from evo_mt.runtime.serving.files import supported_extensions
 from evo_mt.runtime.serving.keys import Access
 from evo_mt.runtime.serving.languages import language, languages
 from evo_mt.runtime.serving.limits import ServerLimits
 from evo_mt.runtime.serving.requests import RequestError, TranslateRequest, parse_detect
 from evo_mt.runtime.text import routing
 from evo_mt.runtime.text.detection import Candidate, LanguageDetector
+from evo_mt.runtime.text.documents.formats import extensions
 from evo_mt.runtime.text.routing import Catalog
 
 FRONTEND_TIMEOUT_MS = 500  # how long LibreTranslate's page waits after typing before it translates
@@ -102,7 +102,7 @@ def routes(catalog: Catalog, detector: LanguageDetector, access: Access, limits:
                 "keyRequired": access.key_required,
                 "suggestions": False,
                 "filesTranslation": True,
-                "supportedFilesFormat": supported_extensions(),
+                "supportedFilesFormat": extensions(),
                 # The page's first choice: the first model's pair.
                 "language": {"source": language(first[0]), "target": language(first[1])},
             }

@@ -33,6 +33,8 @@ from evo_mt.runtime.text.translator import TextTranslator
 class ExportedTranslator(TextTranslator):
     """An exported folder's model with its sentencepiece model and vocabularies."""
 
+    aligns = True
+
     def __init__(
         self,
         folder: ModelFolder,
@@ -107,6 +109,9 @@ class ExportedTranslator(TextTranslator):
         return [
             [Decoded(self.target.decode(h.tokens), h.score) for h in best[: self.nbest]] for best in found
         ]
+
+    def attention(self, sources: List[List[int]], targets: List[List[int]]) -> List[np.ndarray]:
+        return self.model.attention(sources, targets)
 
     def describe(self) -> Dict[str, Any]:
         manifest = self.folder.manifest

@@ -11,14 +11,20 @@ given as a line, so marks never change a translation. A span's mark is opaque he
 caller knows what it stands for and writes it back (`interleave` puts markup strings at
 their positions).
 
-Where a span goes: its text is also translated alone, and the span covers that translation
-where it appears as whole words in the unit's translation (the occurrence nearest the span's
-place in proportion), else the words at the span's place in proportion (the source's words
-i..j of n become the translation's words i·m/n..j·m/n of m). An empty span (a line break, an
-image) goes after the translation's word at its place in proportion. Every span comes back
-once, in the order given, properly nested as the input's: a span inside another stays
-inside its translation, a span after another stays after it (so a reordering translation
-can leave a span over fewer words than it marked, or empty where no word is left for it).
+Where a span goes: over the words of the translation aligned to the words it marks (from
+the first to the last of them), by the model's word alignments (evo_mt.runtime.text.
+alignment); an empty span (a line break, an image) after the words aligned to the word
+before it. Where the translator gives no alignments, or a word has no aligned word, in
+proportion: the source's words i..j of n become the translation's words i·m/n..j·m/n of m.
+On the toy model, a mark around a source noun lands exactly around its counterpart 96.6%
+of the time by the alignments, 49.4% in proportion, and 49.4% too by the way this module
+placed marks before alignments (the span also translated alone, its translation found as
+whole words in the unit's), which is therefore gone (`evo-mt bench alignment`).
+
+Every span comes back once, in the order given, properly nested as the input's: a span
+inside another stays inside its translation, a span after another stays after it (so a
+reordering translation can leave a span over fewer words than it marked, or empty where no
+word is left for it).
 """
 
 from __future__ import annotations
@@ -28,10 +34,11 @@ import re
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Sequence, Tuple
 
+from evo_mt.runtime.text.alignment import Alignment
 from evo_mt.runtime.text.batching import BATCH_SIZE, MAX_TOKENS
 from evo_mt.runtime.text.pipeline import Engine, translate_lines
+from evo_mt.runtime.text.results import Scored
 
-_LETTER = re.compile(r"[^\W\d_]")
 # The characters str.splitlines breaks at: a unit's text reaches the model as one line.
 _LINE_BREAKS = re.compile(r"[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 
@@ -72,25 +79,23 @@ def translate_marked(
     *,
     batch_size: int = BATCH_SIZE,
     max_tokens: int = MAX_TOKENS,
+    aligned: bool | None = None,
 ) -> List[Marked]:
     """Each unit translated by `translator` (its best translation), its spans placed on the
-    translation; `batch_size` and `max_tokens` as for evo_mt.runtime.text.pipeline."""
+    translation; `batch_size` and `max_tokens` as for evo_mt.runtime.text.pipeline.
+    `aligned`: spans placed by the model's word alignments (the default where the translator
+    gives them), else in proportion."""
+    aligned = translator.aligns if aligned is None else aligned
     lines = [_LINE_BREAKS.sub(" ", unit.text) for unit in units]
-    alone = {
-        text: None
-        for unit, line in zip(units, lines, strict=True)
-        for span in unit.spans
-        for text in [_own(line, span)]
-        if text
-    }
-    wanted = lines + list(alone)
-    found = translate_lines(translator, wanted, batch_size=batch_size, max_tokens=max_tokens)
-    translations = [line.texts[0] for line in found]
-    own: Dict[str, str] = dict(zip(alone, translations[len(lines) :], strict=True))
-    return [
-        Marked(translation, _placed(line, translation, unit.spans, own))
-        for unit, line, translation in zip(units, lines, translations[: len(lines)], strict=True)
-    ]
+    distinct = list(dict.fromkeys(lines))  # a unit's text translated once, however often it comes
+    found = translate_lines(translator, distinct, batch_size=batch_size, max_tokens=max_tokens, align=aligned)
+    by_line: Dict[str, Scored] = dict(zip(distinct, (done.translations[0] for done in found), strict=True))
+    placed = []
+    for unit, line in zip(units, lines, strict=True):
+        done = by_line[line]
+        links = _links(done.alignment, line, done.text)
+        placed.append(Marked(done.text, _placed(line, done.text, unit.spans, links)))
+    return placed
 
 
 def interleave(text: str, marks: Iterable[Tuple[int, str]]) -> str:
@@ -104,17 +109,27 @@ def interleave(text: str, marks: Iterable[Tuple[int, str]]) -> str:
     return "".join([*out, text[at:]])
 
 
-def _own(line: str, span: Span) -> str:
-    """What a span's text is translated as alone: its words, if it holds a letter."""
-    text = line[span.start : span.end].strip()
-    return text if _LETTER.search(text) else ""
-
-
 def _words(text: str) -> List[Tuple[int, int]]:
     return [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
 
 
-def _placed(line: str, translation: str, spans: Sequence[Span], own: Dict[str, str]) -> Tuple[Span, ...]:
+def _links(alignment: Alignment | None, line: str, translation: str) -> Links | None:
+    """Each source word's aligned target words (whitespace-separated words of `line` and
+    `translation`), or None where the model's words are not those (or no alignment)."""
+    if alignment is None:
+        return None
+    if (alignment.source_words, alignment.target_words) != (len(line.split()), len(translation.split())):
+        return None
+    links: Links = {}
+    for source, target in alignment.pairs:
+        links.setdefault(source, []).append(target)
+    return links
+
+
+Links = Dict[int, List[int]]  # each source word's aligned target words
+
+
+def _placed(line: str, translation: str, spans: Sequence[Span], links: Links | None) -> Tuple[Span, ...]:
     """`spans` (on `line`) placed on `translation`, nested as they were."""
     source_words, words = _words(line), _words(translation)
     placed: List[Span] = []
@@ -125,39 +140,61 @@ def _placed(line: str, translation: str, spans: Sequence[Span], own: Dict[str, s
                 low, high = max(low, there.start), min(high, there.end)
             else:  # the span comes after `earlier`: so does its translation
                 low = max(low, there.end)
-        start, end = _wanted(span, source_words, words, translation, own.get(_own(line, span), ""), low, high)
+        start, end = _by_links(span, source_words, words, links or {}, low, high)
         start = min(max(start, low), high)
         placed.append(Span(start, min(max(end, start), high), span.mark))
     return tuple(placed)
 
 
-def _wanted(
+def _by_links(
     span: Span,
     source_words: List[Tuple[int, int]],
     words: List[Tuple[int, int]],
-    translation: str,
-    own: str,
+    links: Links,
     low: int,
     high: int,
 ) -> Tuple[int, int]:
-    """Where a span would go on the translation, between `low` and `high` if it can."""
+    """Where a span goes by the alignment: over the target words aligned to the source words
+    it marks (from the first to the last of them) between `low` and `high`; an empty span
+    after the words aligned to the source word before it, else before those of the word
+    after it. Where no such word is there, in proportion (`_in_proportion`)."""
+
+    def inside(found: Sequence[int]) -> List[int]:
+        return sorted(t for t in found if low <= words[t][0] and words[t][1] <= high)
+
+    marked = [i for i, (a, b) in enumerate(source_words) if a < span.end and b > span.start]
+    if span.start < span.end and marked:
+        targets = inside([t for i in marked for t in links.get(i, ())])
+        if targets:
+            return words[targets[0]][0], words[targets[-1]][1]
+    elif span.start == span.end:
+        before = sum(1 for _, b in source_words if b <= span.start)
+        after = inside(links.get(before - 1, ())) if before else []
+        if after:
+            return words[after[-1]][1], words[after[-1]][1]
+        ahead = inside(links.get(before, ()))
+        if ahead:
+            return words[ahead[0]][0], words[ahead[0]][0]
+    return _in_proportion(span, source_words, words, low, high)
+
+
+def _in_proportion(
+    span: Span, source_words: List[Tuple[int, int]], words: List[Tuple[int, int]], low: int, high: int
+) -> Tuple[int, int]:
+    """Where a span goes in proportion, between `low` and `high` if it can: the source's words
+    i..j of n become the translation's words i·m/n..j·m/n of m; an empty span goes after the
+    word at its place."""
     count = max(1, len(source_words))
     marked = [i for i, (a, b) in enumerate(source_words) if a < span.end and b > span.start]
-    if span.start == span.end or not marked:  # empty: after the word before it, in proportion
+    if span.start == span.end or not marked:
         before = sum(1 for _, b in source_words if b <= span.start)
         k = round(before * len(words) / count)
         position = words[k - 1][1] if k > 0 else (words[0][0] if words else 0)
         return position, position
-    first, last = marked[0] / count, (marked[-1] + 1) / count
-    if own:
-        pattern = r"(?<!\w)" + re.escape(own) + r"(?!\w)"
-        found = [m for m in re.finditer(pattern, translation) if low <= m.start() and m.end() <= high]
-        if found:
-            best = min(found, key=lambda m: abs(m.start() / max(1, len(translation)) - first))
-            return best.start(), best.end()
     inside = [i for i, (a, b) in enumerate(words) if low <= a and b <= high]
     if not inside:
         return low, low
+    first, last = marked[0] / count, (marked[-1] + 1) / count
     lowest = min(max(int(first * len(words)), inside[0]), inside[-1])
     highest = min(max(math.ceil(last * len(words)) - 1, lowest), inside[-1])
     return words[lowest][0], words[highest][1]

@@ -14,10 +14,15 @@ back into each line's (evo_mt.runtime.text.results).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import List, Protocol, Sequence
 
+import numpy as np
+
+from evo_mt.runtime.base.vocabulary import EOS
 from evo_mt.runtime.search.decoding import Decoded
+from evo_mt.runtime.text.alignment import word_alignment
 from evo_mt.runtime.text.batching import BATCH_SIZE, MAX_TOKENS, decode_batches
 from evo_mt.runtime.text.glossary import Glossary, Term
 from evo_mt.runtime.text.phrases import TargetSide, encode_phrases, named
@@ -32,6 +37,7 @@ class Engine(TargetSide, Protocol):
 
     nbest: int
     workers: int
+    aligns: bool  # whether `attention` gives word alignments
 
     def layout(self, line: str) -> Layout: ...
 
@@ -42,6 +48,8 @@ class Engine(TargetSide, Protocol):
     def generate(
         self, sources: List[List[int]], constraints: Sequence[Phrases] | None = None
     ) -> List[List[Decoded]]: ...
+
+    def attention(self, sources: List[List[int]], targets: List[List[int]]) -> List[np.ndarray]: ...
 
 
 @dataclass(frozen=True)
@@ -119,16 +127,27 @@ def translate_units(
     *,
     batch_size: int = BATCH_SIZE,
     max_tokens: int = MAX_TOKENS,
+    align: bool = False,
 ) -> List[List[Scored]]:
     """The n best translations of each unit (source pieces) with their scores, in order;
-    `constraints`: each unit's encoded required phrases (Plan.constraints)."""
+    `constraints`: each unit's encoded required phrases (Plan.constraints); `align`: the best
+    one's word alignment too (evo_mt.runtime.text.alignment: one forced pass more)."""
     encoded = [engine.source_indices(list(pieces)) for pieces in units]
 
     def generate(batch: List[int]) -> List[List[Scored]]:
         wanted = None if constraints is None else [constraints[i] for i in batch]
-        found = engine.generate([encoded[i] for i in batch], wanted)
+        sources = [encoded[i] for i in batch]
+        found = engine.generate(sources, wanted)
         decode = engine.spm.decode
-        return [[Scored(decode(h.pieces), h.score, len(h.pieces) + 1) for h in best] for best in found]
+        scored = [[Scored(decode(h.pieces), h.score, len(h.pieces) + 1) for h in best] for best in found]
+        if align:
+            targets = [engine.target_indices(best[0].pieces) + [EOS] for best in found]
+            for i, best, found_best, attention in zip(
+                batch, scored, found, engine.attention(sources, targets), strict=True
+            ):
+                aligned = word_alignment(attention, units[i], found_best[0].pieces)
+                best[0] = dataclasses.replace(best[0], alignment=aligned)
+        return scored
 
     return decode_batches(
         encoded, generate, batch_size=batch_size, max_tokens=max_tokens, workers=engine.workers
@@ -146,14 +165,16 @@ def translate_lines(
     max_tokens: int = MAX_TOKENS,
     first_line: int = 1,
     labels: Sequence[str] | None = None,
+    align: bool = False,
 ) -> List[LineTranslation]:
     """Each line's n best translations with their scores, in input order (plan_lines,
-    translate_units, Plan.joined); a blank line is given back, scored 0."""
+    translate_units, Plan.joined); a blank line is given back, scored 0. `align`: the best
+    translation's word alignment too (LineTranslation.alignment)."""
     plan = plan_lines(
         engine, lines, labels=labels, first_line=first_line, constraints=constraints, glossary=glossary,
         mid_word=mid_word,
     )
     found = translate_units(
-        engine, plan.units, plan.constraints, batch_size=batch_size, max_tokens=max_tokens
+        engine, plan.units, plan.constraints, batch_size=batch_size, max_tokens=max_tokens, align=align
     )
     return plan.joined(found, engine.nbest)

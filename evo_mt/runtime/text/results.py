@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, List, Sequence
 
+from evo_mt.runtime.text.alignment import Alignment
 from evo_mt.runtime.text.glossary import Term
 from evo_mt.runtime.text.segmentation import Layout
 
@@ -21,6 +22,7 @@ class Scored:
     text: str
     score: float
     tokens: int = 0
+    alignment: Alignment | None = None  # its word alignment, when asked for
 
 
 @dataclass(frozen=True)
@@ -30,10 +32,11 @@ class JsonShape:
     nbest: bool = False  # every hypothesis
     constrained: bool = False  # the phrases required
     glossary: bool = False  # the phrases required and the glossary terms found
+    alignment: bool = False  # the best translation's word alignment
 
     @classmethod
-    def of(cls, *, nbest: int, constrained: bool, glossary: bool) -> JsonShape:
-        return cls(nbest=nbest > 1, constrained=constrained, glossary=glossary)
+    def of(cls, *, nbest: int, constrained: bool, glossary: bool, alignment: bool = False) -> JsonShape:
+        return cls(nbest=nbest > 1, constrained=constrained, glossary=glossary, alignment=alignment)
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,8 @@ class LineTranslation:
             found["constraints"] = self.constraints
         if shape.glossary:
             found["glossary"] = [{"source": t.source, "target": t.target} for t in self.terms]
+        if shape.alignment:  # a blank line has none
+            found["alignment"] = best.alignment.text() if best.alignment is not None else ""
         return found
 
 
@@ -83,7 +88,10 @@ def join_scored(
             parts = [hypotheses[min(k, len(hypotheses) - 1)] for hypotheses in mine]
             tokens = sum(p.tokens for p in parts)
             score = sum(p.score * p.tokens for p in parts) / tokens if tokens else 0.0
-            best.append(Scored(found.join([p.text for p in parts]), score, tokens))
+            aligned = [p.alignment for p in parts]
+            known = aligned and all(a is not None for a in aligned)
+            alignment = Alignment.joined(aligned) if known else None  # type: ignore[arg-type]
+            best.append(Scored(found.join([p.text for p in parts]), score, tokens, alignment))
         phrases = list(dict.fromkeys(p for unit in constraints[start:end] for p in unit))
         line_terms = list(dict.fromkeys(t for unit in terms[start:end] for t in unit))
         joined.append(LineTranslation(best, phrases, line_terms))

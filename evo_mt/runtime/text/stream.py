@@ -31,13 +31,17 @@ def translate_stream(
     glossary: Glossary | None = None,
     mid_word: bool = False,
     json_lines: bool = False,
+    alignment: bool = False,
 ) -> Iterator[List[str]]:
     """Each input line's output fields, in order: its n best translations, or (`json_lines`)
     one JSON object (evo_mt.runtime.text.results.LineTranslation.to_json). `constraints`:
     each line is `source<TAB>phrase<TAB>...` (evo_mt.runtime.text.phrases); a ConstraintError
-    names the line (counted from 1) of a phrase that cannot be searched for. A Router sends
-    each line through its route (several models, evo_mt.runtime.text.routing)."""
-    shape = JsonShape.of(nbest=translator.nbest, constrained=constraints, glossary=glossary is not None)
+    names the line (counted from 1) of a phrase that cannot be searched for. `alignment`: the
+    JSON objects hold each best translation's word alignment (evo_mt.runtime.text.alignment).
+    A Router sends each line through its route (several models, evo_mt.runtime.text.routing)."""
+    shape = JsonShape.of(
+        nbest=translator.nbest, constrained=constraints, glossary=glossary is not None, alignment=alignment
+    )
 
     def translated(chunk: List[str], first_line: int) -> List[List[str]]:
         wanted = None
@@ -45,7 +49,7 @@ def translate_stream(
             chunk, wanted = split_constraint_lines(chunk, first_line)
         options = dict(
             constraints=wanted, glossary=glossary, mid_word=mid_word, batch_size=batch_size,
-            first_line=first_line,
+            first_line=first_line, align=alignment,
         )
         if isinstance(translator, Router):
             found = translator.translate_lines(chunk, **options)

@@ -11,6 +11,9 @@ import copy
 import logging
 from typing import Any, Dict, List, Sequence, Tuple
 
+import numpy as np
+
+from evo_mt.runtime.base.errors import OptionError
 from evo_mt.runtime.search.decoding import Decoded, check_search
 from evo_mt.runtime.text.batching import BATCH_SIZE, MAX_TOKENS
 from evo_mt.runtime.text.pipeline import Phrases, translate_lines, translate_units
@@ -34,6 +37,7 @@ class TextTranslator:
     max_source_pieces: int  # longer sentences are translated in pieces (room for </s>)
     source_language: str  # the language code the sentence segmenter is given
     split: bool = True
+    aligns: bool = False  # whether `attention` gives word alignments (evo_mt.runtime.text.alignment)
     # Batches generated at once, each in a thread of its own (`generate` must allow it).
     workers: int = 1
     _cut_lengths: Tuple[int, int] | None = None
@@ -56,6 +60,12 @@ class TextTranslator:
     def describe(self) -> Dict[str, Any]:
         """What the model is, for `evo-mt serve`'s /info."""
         raise NotImplementedError
+
+    def attention(self, sources: List[List[int]], targets: List[List[int]]) -> List[np.ndarray]:
+        """For each source and its translation (indices, each ending in </s>), the aligning
+        layer's cross-attention before each target token, (target tokens, source tokens): one
+        forced pass (evo_mt.runtime.text.alignment)."""
+        raise OptionError("alignment", f"is not given by this engine ({type(self).__name__})")
 
     def training_source_pieces(self) -> Dict[str, int] | None:
         """Subword pieces of the source sentences the model was trained on, if known: the

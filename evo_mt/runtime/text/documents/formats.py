@@ -56,8 +56,9 @@ FORMATS: Dict[str, DocumentFormat] = {
 
 
 def extensions() -> List[str]:
-    """Every extension a document may have, without its dot, as LibreTranslate lists them."""
-    return [extension.lstrip(".") for found in FORMATS.values() for extension in found.extensions]
+    """Every extension a document may have, with its dot (LibreTranslate's
+    `supportedFilesFormat` lists them so)."""
+    return [extension for found in FORMATS.values() for extension in found.extensions]
 
 
 def format_named(name: str) -> DocumentFormat:
@@ -78,7 +79,7 @@ def format_for(name: str) -> DocumentFormat:
     if found is None:
         kind = f"a {Path(name).suffix} file" if Path(name).suffix else "a file without an extension"
         raise DocumentError(
-            f"{kind}, which evo-mt does not translate; the extensions are .{', .'.join(extensions())}"
+            f"{kind}, which evo-mt does not translate; the extensions are {', '.join(extensions())}"
         )
     return found
 

@@ -1,9 +1,9 @@
 """OpenDocument text and presentations (.odt, .odp), read and written by odfpy: every paragraph
 and heading (in tables, frames, lists, notes, and the styles' headers and footers too); a
 paragraph's text and its text:span elements as a stretch of formatted text
-(evo_mt.runtime.text.documents.runs), so that a span's style stays on the words it marked.
-What is not plain text or a span of plain text (links, fields, notes, frames, repeated spaces)
-cuts a paragraph into stretches and is kept as it was."""
+(evo_mt.runtime.text.documents.runs), so that a span's style, or a link's target, stays on
+the words it marked. What is not plain text, or a span or link of plain text (fields, notes,
+frames, repeated spaces), cuts a paragraph into stretches and is kept as it was."""
 
 from __future__ import annotations
 
@@ -44,14 +44,15 @@ def _translate_opendocument(data: bytes, translate: Translate, kind: str) -> byt
 
 
 def _is_span(node) -> bool:
-    return node.nodeType != _TEXT_NODE and node.qname[1] == "span" and all(
+    """A span or a link holding text alone."""
+    return node.nodeType != _TEXT_NODE and node.qname[1] in ("span", "a") and all(
         child.nodeType == _TEXT_NODE for child in node.childNodes
     )
 
 
 def _stretches(paragraph) -> List[Tuple[Stretch, list]]:
-    """The paragraph's stretches of text nodes and spans of text, each with its nodes; a
-    node's formatting is its span's attributes (none for bare text)."""
+    """The paragraph's stretches of text nodes, and spans and links of text, each with its
+    nodes; a node's formatting is its element's name and attributes (none for bare text)."""
     found: List[Tuple[Stretch, list]] = []
     open_stretch = False
     for node in paragraph.childNodes:
@@ -62,7 +63,8 @@ def _stretches(paragraph) -> List[Tuple[Stretch, list]]:
             stretch, nodes = found[-1]
             bare = node.nodeType == _TEXT_NODE
             stretch.texts.append(node.data if bare else "".join(child.data for child in node.childNodes))
-            stretch.formats.append(b"" if bare else repr(sorted(node.attributes.items())).encode())
+            element = () if bare else (node.qname, sorted(node.attributes.items()))
+            stretch.formats.append(repr(element).encode())
             nodes.append(node)
         else:
             open_stretch = False

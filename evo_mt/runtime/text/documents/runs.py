@@ -121,12 +121,12 @@ def translate_stretches(stretches: Sequence[Stretch], translate: Callable[[List[
 
 
 def element_stretches(
-    paragraph, is_plain: Callable, between: Collection[str], text_of: Callable, properties: str
+    paragraph, is_plain: Callable, between: Collection[str], text_of: Callable, format_of: Callable
 ) -> List[Tuple[Stretch, list]]:
     """A paragraph's (an lxml element's) stretches of consecutive plain runs (`is_plain(child)`),
     each with its runs; children tagged as in `between` (proofing marks, bookmarks) do not cut
-    a stretch, anything else does. A run's text is `text_of(run)`, its formatting its child
-    tagged `properties`."""
+    a stretch, anything else does. A run's text is `text_of(run)`, its formatting (bytes,
+    equal for runs formatted alike) `format_of(run)`."""
     found: List[Tuple[Stretch, list]] = []
     open_stretch = False
     for child in paragraph:
@@ -136,31 +136,35 @@ def element_stretches(
                 open_stretch = True
             stretch, runs = found[-1]
             stretch.texts.append(text_of(child))
-            stretch.formats.append(_format_key(child, properties))
+            stretch.formats.append(format_of(child))
             runs.append(child)
         elif child.tag not in between:
             open_stretch = False
     return [(stretch, runs) for stretch, runs in found if stretch.text.strip()]
 
 
-def _format_key(run, properties: str) -> bytes:
+def properties_of(element, tag: str) -> bytes:
+    """The XML of `element`'s child tagged `tag` (a run's formatting), b"" if none."""
     from lxml import etree
 
-    found = run.find(properties)
+    found = element.find(tag)
     return b"" if found is None else etree.tostring(found)
 
 
-def replace_runs(runs: list, new: List[Tuple[int, str]], kept: Collection[str], set_text: Callable) -> None:
+def replace_runs(runs: list, new: List[Tuple[int, str]], make: Callable) -> None:
     """Put the new runs (index of the run whose formatting each takes, its text) where the
-    lxml elements `runs` were: each a copy of that run with only its children tagged as in
-    `kept` (its formatting), then its text set by `set_text(element, text)`."""
+    lxml elements `runs` were, each made by `make(that run, text)`."""
     first = runs[0]
     for index, text in new:
-        element = copy.deepcopy(runs[index])
-        for part in list(element):
-            if part.tag not in kept:
-                element.remove(part)
-        first.addprevious(element)
-        set_text(element, text)
+        first.addprevious(make(runs[index], text))
     for run in runs:
         run.getparent().remove(run)
+
+
+def bare_copy(element, kept: Collection[str]):
+    """A copy of `element` with only its children tagged as in `kept` (its formatting)."""
+    found = copy.deepcopy(element)
+    for part in list(found):
+        if part.tag not in kept:
+            found.remove(part)
+    return found

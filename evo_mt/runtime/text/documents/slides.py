@@ -11,7 +11,13 @@ from typing import Iterator
 from evo_mt.runtime.text.documents.archives import check_archive
 from evo_mt.runtime.text.documents.errors import unreadable
 from evo_mt.runtime.text.documents.formats import Translate
-from evo_mt.runtime.text.documents.runs import element_stretches, replace_runs, translate_stretches
+from evo_mt.runtime.text.documents.runs import (
+    bare_copy,
+    element_stretches,
+    properties_of,
+    replace_runs,
+    translate_stretches,
+)
 
 
 def translate_pptx(data: bytes, translate: Translate) -> bytes:
@@ -33,16 +39,18 @@ def translate_pptx(data: bytes, translate: Translate) -> bytes:
             lambda child: child.tag == qn("a:r") and all(part.tag in plain for part in child),
             (),
             lambda run: "".join(part.text or "" for part in run.iter(qn("a:t"))),
-            properties,
+            lambda run: properties_of(run, properties),
         )
     ]
     translated = translate_stretches([stretch for _, stretch, _ in found], translate)
     for (paragraph, _, runs), new in zip(found, translated, strict=True):
 
-        def set_text(element, text: str, paragraph=paragraph) -> None:
+        def make(run, text: str, paragraph=paragraph):
+            element = bare_copy(run, plain)
             _Run(element, paragraph).text = text
+            return element
 
-        replace_runs(runs, new, plain, set_text)
+        replace_runs(runs, new, make)
     out = io.BytesIO()
     presentation.save(out)
     return out.getvalue()

@@ -1,8 +1,9 @@
 """Word documents (.docx), read and written by python-docx: the body's paragraphs and tables
 (each cell's paragraphs, nested tables too), and every section's headers and footers; each
 paragraph's runs as a stretch of formatted text (evo_mt.runtime.text.documents.runs), so that
-a bold word's translation is bold. Everything else (styles, numbering, pictures, fields,
-links, comments, footnotes, text boxes) is kept as it was, untranslated."""
+a bold word's translation is bold, and a link's words link. Everything else (styles,
+numbering, pictures, fields, comments, footnotes, text boxes) is kept as it was,
+untranslated."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from evo_mt.runtime.text.documents.errors import unreadable
 from evo_mt.runtime.text.documents.formats import Translate
 from evo_mt.runtime.text.documents.runs import (
     Stretch,
+    bare_copy,
     element_stretches,
+    properties_of,
     replace_runs,
     translate_stretches,
 )
@@ -65,25 +68,62 @@ def _inner(container, seen: set) -> Iterator:
 
 
 def _stretches(paragraph) -> List[Tuple[Stretch, list]]:
-    """The paragraph's stretches of runs holding formatting, text, tabs and breaks only."""
+    """The paragraph's stretches of runs holding formatting, text, tabs and breaks only, and
+    of links made of such runs (a link is one run of the stretch: its text keeps its link)."""
     from docx.oxml.ns import qn
-    from docx.text.run import Run
 
-    plain = {qn("w:rPr"), qn("w:t"), qn("w:tab"), qn("w:br"), qn("w:cr")}
     return element_stretches(
         paragraph._p,
-        lambda child: child.tag == qn("w:r") and all(part.tag in plain for part in child),
+        lambda child: _is_plain(child) or (
+            child.tag == qn("w:hyperlink") and len(child) > 0 and all(_is_plain(run) for run in child)
+        ),
         {qn("w:proofErr"), qn("w:bookmarkStart"), qn("w:bookmarkEnd")},
-        lambda run: Run(run, paragraph).text,
-        qn("w:rPr"),
+        lambda child: "".join(_text(run, paragraph) for run in _runs(child)),
+        _format_of,
     )
+
+
+def _format_of(child) -> bytes:
+    """A run's formatting; a link's target (and its first run's formatting)."""
+    from docx.oxml.ns import qn
+
+    if child.tag == qn("w:r"):
+        return properties_of(child, qn("w:rPr"))
+    return repr(sorted(child.attrib.items())).encode() + properties_of(child[0], qn("w:rPr"))
+
+
+def _is_plain(run) -> bool:
+    from docx.oxml.ns import qn
+
+    plain = {qn("w:rPr"), qn("w:t"), qn("w:tab"), qn("w:br"), qn("w:cr")}
+    return run.tag == qn("w:r") and all(part.tag in plain for part in run)
+
+
+def _runs(child) -> list:
+    """A run's runs (itself), or a link's."""
+    from docx.oxml.ns import qn
+
+    return [child] if child.tag == qn("w:r") else list(child)
+
+
+def _text(run, paragraph) -> str:
+    from docx.text.run import Run
+
+    return Run(run, paragraph).text  # tabs and line breaks as \t and \n
 
 
 def _replace(paragraph, runs: list, new: List[Tuple[int, str]]) -> None:
     from docx.oxml.ns import qn
     from docx.text.run import Run
 
-    def set_text(element, text: str) -> None:
-        Run(element, paragraph).text = text  # tabs and line breaks become w:tab and w:br
+    def make(template, text: str):
+        if template.tag == qn("w:hyperlink"):  # the link with its first run's formatting
+            element = bare_copy(template, ())
+            run = bare_copy(template[0], {qn("w:rPr")})
+            element.append(run)
+        else:
+            element = run = bare_copy(template, {qn("w:rPr")})
+        Run(run, paragraph).text = text  # tabs and line breaks become w:tab and w:br
+        return element
 
-    replace_runs(runs, new, {qn("w:rPr")}, set_text)
+    replace_runs(runs, new, make)
