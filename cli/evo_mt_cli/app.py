@@ -266,11 +266,20 @@ def translate(
     json_lines: bool = typer.Option(
         False, "--json", help="One JSON object per line: translation, score, nbest, constraints."
     ),
+    shard_id: int = typer.Option(
+        0, "--shard-id", help="With --num-shards: translate this shard of the input (from 0)."
+    ),
+    num_shards: int = typer.Option(
+        1, "--num-shards", help="Cut the input into this many blocks of consecutive lines and translate "
+        "one (--shard-id); the shards' outputs joined in order (cat) are the whole output.",
+    ),
 ) -> None:
     """Translate raw text from stdin to stdout: one output line per input line, in order.
 
     Each line is cut into sentences, which are translated and joined back; blank lines and
     the whitespace around and between sentences are kept.
+
+    Example: evo-mt translate toy-model --input corpus.en --shard-id 0 --num-shards 3 > out.0
 
     Example: evo-mt translate runs/toy < sentences.txt > translations.txt
 
@@ -289,6 +298,12 @@ def translate(
         raise OptionError("output", f"{output_file} is the --input file; name another file")
     if text_format == "markdown" and (constraints or glossary or json_lines):
         raise OptionError("format", "markdown goes without --constraints, --glossary and --json")
+    from evo_mt.runtime.base.shards import check_shard, shard_of
+
+    check_shard(shard_id, num_shards)
+    sharded = num_shards > 1
+    if sharded and text_format == "markdown":
+        raise OptionError("num_shards", "does not apply to --format markdown (a document is one whole)")
     from evo_mt.runtime.text.glossary import Glossary
 
     terms = None if glossary is None else Glossary.load(glossary)
@@ -306,7 +321,12 @@ def translate(
             scratch = stack.enter_context(atomic_file(output_file))
             out = stack.enter_context(open(scratch, "w", encoding="utf-8"))
         with source:
-            lines = stream_lines(source)
+            first_line = 1
+            raw = source
+            if sharded:  # the block's lines only, numbered as in the whole input
+                first, raw = shard_of(source, shard_id, num_shards)
+                first_line += first
+            lines = stream_lines(raw)
             if text_format == "markdown":
                 from evo_mt.runtime.text.markdown import translate_markdown
 
@@ -319,8 +339,9 @@ def translate(
 
             # A terminal gets each answer at once; a pipe is read in chunks sorted by length.
             found = translate_stream(
-                translator, lines, batch_size=batch_size, interactive=source.isatty(),
+                translator, lines, batch_size=batch_size, interactive=source.isatty() and not sharded,
                 constraints=constraints, glossary=terms, mid_word=mid_word, json_lines=json_lines,
+                first_line=first_line,
             )
             for fields in found:
                 _emit([fields], out)
