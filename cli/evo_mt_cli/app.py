@@ -273,6 +273,13 @@ def translate(
         1, "--num-shards", help="Cut the input into this many blocks of consecutive lines and translate "
         "one (--shard-id); the shards' outputs joined in order (cat) are the whole output.",
     ),
+    on_ray: bool = typer.Option(
+        False, "--ray", help="Translate an exported folder on Ray (pip install 'evo-mt[cluster]'): a local "
+        "Ray instance, or the cluster RAY_ADDRESS names; --workers: Ray workers (default: its CPUs).",
+    ),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", help="Translate on the Ray cluster at this address (implies --ray)."
+    ),
 ) -> None:
     """Translate raw text from stdin to stdout: one output line per input line, in order.
 
@@ -304,15 +311,20 @@ def translate(
     sharded = num_shards > 1
     if sharded and text_format == "markdown":
         raise OptionError("num_shards", "does not apply to --format markdown (a document is one whole)")
+    on_ray = on_ray or ray_address is not None
+    if on_ray:
+        _check_ray_options(run_or_checkpoint, text_format, constraints, glossary, sharded)
     from evo_mt.runtime.text.glossary import Glossary
 
     terms = None if glossary is None else Glossary.load(glossary)
     # The input is opened before the model loads: a missing file is told at once.
     source = open_text_source(input_file, text_only=True) if input_file is not None else sys.stdin.buffer
-    translator = load_translator(
-        run_or_checkpoint, beam=beam, nbest=nbest, lenpen=lenpen, device=device,
-        engine=engine, quantize=quantize, workers=workers, threads=threads, split=split,
-    )
+    translator = None
+    if not on_ray:  # Ray's workers load the folder, each its own
+        translator = load_translator(
+            run_or_checkpoint, beam=beam, nbest=nbest, lenpen=lenpen, device=device,
+            engine=engine, quantize=quantize, workers=workers, threads=threads, split=split,
+        )
     with contextlib.ExitStack() as stack:
         out = sys.stdout
         if output_file is not None:
@@ -327,6 +339,17 @@ def translate(
                 first, raw = shard_of(source, shard_id, num_shards)
                 first_line += first
             lines = stream_lines(raw)
+            if on_ray:
+                from evo_mt.runtime.cluster.ray_translation import translate_on_ray
+
+                outputs = translate_on_ray(
+                    run_or_checkpoint, list(lines), address=ray_address, workers=workers,
+                    threads=threads or 1, beam=beam, nbest=nbest, lenpen=lenpen, split=split,
+                    batch_size=batch_size, json_lines=json_lines,
+                )
+                for output in outputs:
+                    _emit([[output]], out)
+                return
             if text_format == "markdown":
                 from evo_mt.runtime.text.markdown import translate_markdown
 
@@ -345,6 +368,20 @@ def translate(
             )
             for fields in found:
                 _emit([fields], out)
+
+
+def _check_ray_options(
+    model: Path, text_format: str, constraints: bool, glossary: Path | None, sharded: bool
+) -> None:
+    """--ray translates an exported folder's plain lines (one per line, or as JSON)."""
+    from evo_mt.runtime.model.folder import is_model_folder
+
+    if not is_model_folder(model):
+        raise OptionError("ray", f"takes an exported folder (evo-mt export), not {model}")
+    for option, used in (("format markdown", text_format == "markdown"), ("constraints", constraints),
+                         ("glossary", glossary is not None), ("num-shards", sharded)):
+        if used:
+            raise OptionError("ray", f"goes without --{option}")
 
 
 def _same_file(first: Path, second: Path) -> bool:
