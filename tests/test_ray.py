@@ -1,6 +1,7 @@
 """`evo-mt translate DIR --ray` and evo_mt.runtime.cluster.ray_translation: an exported folder
 translated by Ray Data's workers on a local Ray instance, line for line as one process."""
 
+import json
 import subprocess
 import sys
 
@@ -41,3 +42,18 @@ def test_an_unreachable_cluster_is_a_one_line_error(exported_toy, fairseq_env):
     )
     assert done.returncode == 1
     assert done.stderr == "evo-mt: error: no Ray cluster answers at 127.0.0.1:1: Connection refused\n"
+
+
+def test_bench_ray_prints_one_process_against_ray(exported_toy, toy_run, fairseq_env, tmp_path):
+    source = tmp_path / "lines.en"
+    source.write_text("\n".join(toy_lines(toy_run, 40)) + "\n", encoding="utf-8")
+    output = tmp_path / "ray.json"
+    done = evo_mt(
+        "bench", "ray", str(exported_toy), "--input", str(source), "--repeats", "1", "--json", str(output),
+        env=fairseq_env,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "| `evo-mt translate DIR --ray --workers 2` |" in done.stdout
+    assert "Ray / one process (best times):" in done.stdout
+    report = json.loads(output.read_text())
+    assert [row["same_as_one_process"] for row in report["rows"]] == [True, True]
