@@ -655,11 +655,25 @@ def one_line(error: Exception) -> str:
     return str(error)
 
 
+def _quick_translate(args: List[str]) -> dict | None:
+    """`evo-mt translate`'s arguments parsed without building the whole application (a
+    one-line translation starts sooner: docs/export.md); None where Typer parses them."""
+    if not args or args[0] != "translate":
+        return None
+    from evo_mt_cli.quick_parse import parse
+
+    return parse(translate, args[1:])
+
+
 def main() -> None:
     # fairseq's own INFO logging would drown ours; warnings and errors still show.
     logging.basicConfig(level=logging.WARNING, format="evo-mt: %(message)s", stream=sys.stderr)
     logging.getLogger("evo_mt").setLevel(logging.INFO)
     try:
+        quick = _quick_translate(sys.argv[1:])
+        if quick is not None:
+            translate(**quick)
+            sys.exit(0)
         # Not standalone: the parser's usage errors come here, to be stated in one line like ours.
         status = app(standalone_mode=False, prog_name="evo-mt")
     except typer.Abort:  # Ctrl-C while the parser was reading input
