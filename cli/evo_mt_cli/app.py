@@ -672,7 +672,10 @@ def main() -> None:
     try:
         quick = _quick_translate(sys.argv[1:])
         if quick is not None:
-            translate(**quick)
+            try:
+                translate(**quick)
+            except (EOFError, KeyboardInterrupt):  # as Click states them when it runs a command
+                raise typer.Abort() from None
             sys.exit(0)
         # Not standalone: the parser's usage errors come here, to be stated in one line like ours.
         status = app(standalone_mode=False, prog_name="evo-mt")
