@@ -22,6 +22,7 @@ from typing import Any, Dict, Iterator, List, Sequence
 
 from evo_mt.runtime.base.errors import OptionError, UserError
 from evo_mt.runtime.model.folder import open_folder
+from evo_mt.runtime.search.decoding import DecodingSettings, check_search
 from evo_mt.runtime.text.batching import BATCH_SIZE, check_batching
 from evo_mt.runtime.text.stream import READ_AHEAD, translate_stream
 
@@ -79,11 +80,11 @@ def translate_on_ray(
         if value is not None and value < 1:
             raise OptionError(option, f"must be at least 1, not {value}")
     folder = Path(folder).resolve()
-    opened = open_folder(folder)  # a missing or damaged folder is told before Ray starts
+    # A missing or damaged folder, or a beam it cannot search with, is told before Ray starts
+    # (without loading the model here: the workers do).
+    opened = open_folder(folder)
+    check_search(DecodingSettings(**opened.decoding).beam if beam is None else beam, nbest)
     options = dict(beam=beam, nbest=nbest, lenpen=lenpen, workers=1, threads=threads)
-    from evo_mt.runtime.text.exported import ExportedTranslator
-
-    ExportedTranslator(opened, **options)  # as are options the folder cannot take
     if not lines:
         return
     ray = _ray()
