@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create the project-local virtual environment (.venv) and install evo-mt with its lab
-# (torch, fairseq, export, benchmarks) and test tools; the runtime alone is `pip install .`.
+# (torch, fairseq, export, benchmarks), test tools and Ray (the cluster extra, whose local Ray
+# instance the tests start); the runtime alone is `pip install .`.
 # Idempotent: returns at once when nothing it installs has changed.
 #   TORCH_SPEC   the torch to install (default torch==2.13.0), e.g. TORCH_SPEC="torch==2.13.0+cu128"
 #   PYTHON       the interpreter for the venv (default python3)
@@ -30,7 +31,7 @@ if ! "$VENV/bin/python" -m pip show -q fairseq-fixed >/dev/null 2>&1; then
     echo "setup: building $FAIRSEQ_SPEC (about 3 minutes the first time)" >&2
     pip install --no-deps --no-build-isolation "$FAIRSEQ_SPEC"
 fi
-pip install --no-build-isolation -e ".[lab,test]"
+pip install --no-build-isolation -e ".[lab,test,cluster]"
 "$VENV/bin/python" -c "import evo_mt, fairseq_cli.train, fairseq_cli.generate" 2>/dev/null \
     || { echo "setup: the environment in $VENV does not import fairseq and evo_mt" >&2; exit 1; }
 echo "$want" > "$stamp"

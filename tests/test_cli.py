@@ -38,7 +38,7 @@ def test_help_lists_every_command_with_an_example(fairseq_env):
     # bench is a group: one subcommand per measurement.
     assert [group.typer_instance.info.name for group in app.registered_groups] == ["bench"]
     bench = evo_mt("bench", "--help", env=fairseq_env)
-    measurements = ["model", "translate", "serve", "quality", "paragraphs", "constraints"]
+    measurements = ["model", "translate", "serve", "quality", "paragraphs", "constraints", "ray"]
     assert bench.returncode == 0 and all(name in bench.stdout for name in measurements)
     for command in [*commands, *(f"bench {name}" for name in measurements)]:
         assert command.split()[0] in done.stdout

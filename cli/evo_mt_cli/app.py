@@ -278,11 +278,27 @@ def translate(
     alignment: bool = typer.Option(
         False, "--alignment", help="With --json: the word alignment, 'S-T' pairs (source, target word)."
     ),
+    shard_id: int = typer.Option(
+        0, "--shard-id", help="With --num-shards: translate this shard of the input (from 0)."
+    ),
+    num_shards: int = typer.Option(
+        1, "--num-shards", help="Cut the input into this many blocks of consecutive lines and translate "
+        "one (--shard-id); the shards' outputs joined in order (cat) are the whole output.",
+    ),
+    on_ray: bool = typer.Option(
+        False, "--ray", help="Translate an exported folder on Ray (pip install 'evo-mt[cluster]'): a local "
+        "Ray instance, or the cluster RAY_ADDRESS names; --workers: Ray workers (default: its CPUs).",
+    ),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", help="Translate on the Ray cluster at this address (implies --ray)."
+    ),
 ) -> None:
     """Translate raw text from stdin to stdout: one output line per input line, in order.
 
     Each line is cut into sentences, which are translated and joined back; blank lines and
     the whitespace around and between sentences are kept.
+
+    Example: evo-mt translate toy-model --input corpus.en --shard-id 0 --num-shards 3 > out.0
 
     Example: evo-mt translate runs/toy < sentences.txt > translations.txt
 
@@ -310,6 +326,16 @@ def translate(
         raise OptionError("alignment", "goes with --json (the alignment is a field of its objects)")
     if text_format != "text" and (constraints or glossary or json_lines):
         raise OptionError("format", f"{text_format} goes without --constraints, --glossary and --json")
+    from evo_mt.runtime.base.shards import check_shard, shard_of
+
+    check_shard(shard_id, num_shards)
+    sharded = num_shards > 1
+    if sharded and text_format != "text":
+        raise OptionError("num_shards", f"does not apply to --format {text_format} (a document is one whole)")
+    on_ray = on_ray or ray_address is not None
+    if on_ray:
+        languages = (source_language, target_language)
+        _check_ray_options(models, text_format, constraints, glossary, sharded, *languages)
 
     def load_router() -> Router:
         translators = [
@@ -330,7 +356,8 @@ def translate(
     terms = None if glossary is None else Glossary.load(glossary)
     # The input is opened before the model loads: a missing file is told at once.
     source = open_text_source(input_file, text_only=True) if input_file is not None else sys.stdin.buffer
-    translator = load_router()
+    # Ray's workers load the folder, each its own.
+    translator = None if on_ray else load_router()
     with contextlib.ExitStack() as stack:
         out = sys.stdout
         if output_file is not None:
@@ -339,7 +366,23 @@ def translate(
             scratch = stack.enter_context(atomic_file(output_file))
             out = stack.enter_context(open(scratch, "w", encoding="utf-8"))
         with source:
-            lines = stream_lines(source)
+            first_line = 1
+            raw = source
+            if sharded:  # the block's lines only, numbered as in the whole input
+                first, raw = shard_of(source, shard_id, num_shards)
+                first_line += first
+            lines = stream_lines(raw)
+            if on_ray:
+                from evo_mt.runtime.cluster.ray_translation import translate_on_ray
+
+                outputs = translate_on_ray(
+                    models[0], list(lines), address=ray_address, workers=workers,
+                    threads=threads or 1, beam=beam, nbest=nbest, lenpen=lenpen, split=split,
+                    batch_size=batch_size, json_lines=json_lines,
+                )
+                for output in outputs:
+                    _emit([[output]], out)
+                return
             if text_format == "markdown":
                 from evo_mt.runtime.text.markdown import translate_markdown
 
@@ -352,12 +395,29 @@ def translate(
 
             # A terminal gets each answer at once; a pipe is read in chunks sorted by length.
             found = translate_stream(
-                translator, lines, batch_size=batch_size, interactive=source.isatty(),
+                translator, lines, batch_size=batch_size, interactive=source.isatty() and not sharded,
                 constraints=constraints, glossary=terms, mid_word=mid_word, json_lines=json_lines,
-                alignment=alignment,
+                alignment=alignment, first_line=first_line,
             )
             for fields in found:
                 _emit([fields], out)
+
+
+def _check_ray_options(
+    models: List[Path], text_format: str, constraints: bool, glossary: Path | None, sharded: bool,
+    *languages: str | None,
+) -> None:
+    """--ray translates one exported folder's plain lines (one per line, or as JSON)."""
+    from evo_mt.runtime.model.folder import is_model_folder
+
+    if len(models) > 1 or any(languages):
+        raise OptionError("ray", "takes one exported folder (no pivot, no --source/--target)")
+    if not is_model_folder(models[0]):
+        raise OptionError("ray", f"takes an exported folder (evo-mt export), not {models[0]}")
+    for option, used in (("format markdown", text_format == "markdown"), ("constraints", constraints),
+                         ("glossary", glossary is not None), ("num-shards", sharded)):
+        if used:
+            raise OptionError("ray", f"goes without --{option}")
 
 
 def _same_file(first: Path, second: Path) -> bool:
@@ -650,11 +710,28 @@ def one_line(error: Exception) -> str:
     return str(error)
 
 
+def _quick_translate(args: List[str]) -> dict | None:
+    """`evo-mt translate`'s arguments parsed without building the whole application (a
+    one-line translation starts sooner: docs/export.md); None where Typer parses them."""
+    if not args or args[0] != "translate":
+        return None
+    from evo_mt_cli.quick_parse import parse
+
+    return parse(translate, args[1:])
+
+
 def main() -> None:
     # fairseq's own INFO logging would drown ours; warnings and errors still show.
     logging.basicConfig(level=logging.WARNING, format="evo-mt: %(message)s", stream=sys.stderr)
     logging.getLogger("evo_mt").setLevel(logging.INFO)
     try:
+        quick = _quick_translate(sys.argv[1:])
+        if quick is not None:
+            try:
+                translate(**quick)
+            except (EOFError, KeyboardInterrupt):  # as Click states them when it runs a command
+                raise typer.Abort() from None
+            sys.exit(0)
         # Not standalone: the parser's usage errors come here, to be stated in one line like ours.
         status = app(standalone_mode=False, prog_name="evo-mt")
     except typer.Abort:  # Ctrl-C while the parser was reading input

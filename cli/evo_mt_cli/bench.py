@@ -9,6 +9,7 @@
     constraints  required words and a glossary: met, BLEU, time; what a translation's score is worth
     shortlist  a vocabulary shortlist against the whole vocabulary: time, BLEU, exactness
     alignment  word alignments on the toy corpus: content words aligned with their counterparts
+    ray        an exported folder on Ray Data's workers against one process
 
 Each prints its table and, with --json, writes its figures (evo_mt.evidence holds the measuring).
 """
@@ -372,4 +373,30 @@ def alignment(
             seed = recipe.corpus.seed if seed is None else seed
     report = measuring.measure(translator, read_lines(source)[:lines], seed)
     typer.echo(measuring.table(report))
+    _write_json(report, json_path)
+
+
+@bench_app.command()
+def ray(
+    model: Path = typer.Argument(..., help="An exported model folder."),
+    input_file: Path = InputOpt,
+    workers: int = typer.Option(2, min=1, help="Ray workers (one thread each)."),
+    beam: int = BeamOpt,
+    repeats: int = RepeatsOpt,
+    json_path: Path | None = JsonOpt,
+) -> None:
+    """An exported folder translated on Ray Data's workers against one process.
+
+    Whole `evo-mt translate DIR` processes, taking turns: one process at its default layout,
+    and `--ray --workers N` on a local Ray instance (its start-up counted): time, lines per
+    second, and whether Ray's output is the one process's (pip install 'evo-mt[cluster]').
+
+    Example: evo-mt bench ray toy-model --input lines.txt --workers 2
+    """
+    from evo_mt.evidence.ray_throughput import ray_throughput, table
+
+    if not is_model_folder(model):
+        raise UserError(f"{model}: not an exported model folder (evo-mt export)")
+    report = ray_throughput(model, input_file, workers=workers, beam=beam, repeats=repeats)
+    typer.echo(table(report))
     _write_json(report, json_path)

@@ -32,13 +32,15 @@ def translate_stream(
     mid_word: bool = False,
     json_lines: bool = False,
     alignment: bool = False,
+    first_line: int = 1,
 ) -> Iterator[List[str]]:
     """Each input line's output fields, in order: its n best translations, or (`json_lines`)
     one JSON object (evo_mt.runtime.text.results.LineTranslation.to_json). `constraints`:
     each line is `source<TAB>phrase<TAB>...` (evo_mt.runtime.text.phrases); a ConstraintError
-    names the line (counted from 1) of a phrase that cannot be searched for. `alignment`: the
-    JSON objects hold each best translation's word alignment (evo_mt.runtime.text.alignment).
-    A Router sends each line through its route (several models, evo_mt.runtime.text.routing)."""
+    names the line (the first one numbered `first_line`: a shard's are numbered as in the
+    whole input) of a phrase that cannot be searched for. `alignment`: the JSON objects hold
+    each best translation's word alignment (evo_mt.runtime.text.alignment). A Router sends
+    each line through its route (several models, evo_mt.runtime.text.routing)."""
     shape = JsonShape.of(
         nbest=translator.nbest, constrained=constraints, glossary=glossary is not None, alignment=alignment
     )
@@ -60,7 +62,6 @@ def translate_stream(
         return [line.texts for line in found]
 
     chunk: List[str] = []
-    first_line = 1
     for line in lines:
         chunk.append(line)
         if interactive or len(chunk) >= max(batch_size * 16, READ_AHEAD):
