@@ -229,7 +229,7 @@ def _decoding(engine: str, quantize: str) -> str:
     return f", {variant}" if variant else ""
 
 
-FORMATS = ("text", "markdown")
+FORMATS = ("text", "markdown", "html")
 
 
 @app.command()
@@ -252,7 +252,8 @@ def translate(
     text_format: str = typer.Option(
         "text",
         "--format",
-        help="text, or markdown: code, HTML, link targets, URLs and block markers are kept as they are.",
+        help="text; markdown: code, HTML, link targets, URLs and block markers are kept as they are; "
+        "html: tags, attributes, scripts, styles, pre and code are kept, inline tags placed on their words.",
     ),
     constraints: bool = typer.Option(
         False, "--constraints", help="Each line is 'source<TAB>phrase<TAB>...', unsplit: each phrase appears."
@@ -286,14 +287,14 @@ def translate(
 
     if text_format not in FORMATS:
         raise OptionError("format", f"must be one of {', '.join(FORMATS)}, not {text_format!r}")
-    if text_format == "markdown" and nbest > 1:
-        raise OptionError("nbest", "must be 1 with --format markdown (a document has one translation)")
+    if text_format != "text" and nbest > 1:
+        raise OptionError("nbest", f"must be 1 with --format {text_format} (a document has one translation)")
     if input_file is not None and output_file is not None and _same_file(input_file, output_file):
         raise OptionError("output", f"{output_file} is the --input file; name another file")
     if alignment and not json_lines:
         raise OptionError("alignment", "goes with --json (the alignment is a field of its objects)")
-    if text_format == "markdown" and (constraints or glossary or json_lines):
-        raise OptionError("format", "markdown goes without --constraints, --glossary and --json")
+    if text_format != "text" and (constraints or glossary or json_lines):
+        raise OptionError("format", f"{text_format} goes without --constraints, --glossary and --json")
     from evo_mt.runtime.text.glossary import Glossary
 
     terms = None if glossary is None else Glossary.load(glossary)
@@ -311,6 +312,14 @@ def translate(
             scratch = stack.enter_context(atomic_file(output_file))
             out = stack.enter_context(open(scratch, "w", encoding="utf-8"))
         with source:
+            if text_format == "html":
+                from evo_mt.runtime.text.documents.html import translate_html_with
+
+                document = translate_html_with(
+                    translator, source.read().decode("utf-8", errors="replace"), batch_size=batch_size
+                )
+                _emit([[line] for line in document.removesuffix("\n").split("\n")], out)
+                return
             lines = stream_lines(source)
             if text_format == "markdown":
                 from evo_mt.runtime.text.inline import translate_marked

@@ -1,0 +1,1 @@
+"""Documents translated in their own format, their structure and formatting kept."""
