@@ -240,10 +240,7 @@ class _Tokenizer(HTMLParser):
         self._add("data", data)
 
     def handle_entityref(self, name):
-        self._add("ref", "")
-
-    def handle_charref(self, name):
-        self._add("ref", "")
+        self._add("ref", "")  # its character is read from its source (_tokens)
 
     def handle_comment(self, data):
         self._add("comment", "")
@@ -251,11 +248,8 @@ class _Tokenizer(HTMLParser):
     def handle_decl(self, decl):
         self._add("other", "")
 
-    def handle_pi(self, data):
-        self._add("other", "")
-
-    def unknown_decl(self, data):
-        self._add("other", "")
+    handle_charref = handle_entityref
+    handle_pi = unknown_decl = handle_decl
 
 
 def _tokens(html: str) -> List[_Token]:
