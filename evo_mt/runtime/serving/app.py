@@ -8,6 +8,7 @@ import contextlib
 import logging
 import resource
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
@@ -30,10 +31,11 @@ from evo_mt.runtime.serving.limits import ServerLimits
 from evo_mt.runtime.serving.metrics import Metrics
 from evo_mt.runtime.serving.requests import RequestError, TranslateRequest, parse_translate
 from evo_mt.runtime.text.detection import Candidate, DetectionError, LanguageDetector
+from evo_mt.runtime.text.documents.html import translate_html
 from evo_mt.runtime.text.glossary import Glossary
 from evo_mt.runtime.text.phrases import ConstraintError
 from evo_mt.runtime.text.pipeline import plan_lines
-from evo_mt.runtime.text.routing import Catalog, RouteError, pair_of
+from evo_mt.runtime.text.routing import Catalog, RouteError, pair_of, translate_marked_through
 from evo_mt.runtime.text.translator import TextTranslator
 
 logger = logging.getLogger("evo_mt")
@@ -131,6 +133,14 @@ def create_app(
     async def translated(request: Request, parsed: TranslateRequest, routed: List[Routed]):
         """(each line's n best, or with "scores" its --json object; warnings), or None when
         the client left first. Texts of one route are translated together, leg by leg."""
+        if parsed.format == "html":  # each text a document, as `evo-mt translate --format html`
+            documents = [
+                await asyncio.to_thread(
+                    translate_html, text, partial(translate_marked_through, found.route, beam=parsed.beam)
+                )
+                for text, found in zip(parsed.lines, routed, strict=True)
+            ]
+            return [[document] for document in documents], []
         texts = parsed.texts
         results: List = [None] * len(texts)
         warnings: List[str] = []

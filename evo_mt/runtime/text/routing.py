@@ -168,12 +168,9 @@ class Router:
 
     def translate_marked(self, units: Sequence[Marked], **options: Any) -> List[Marked]:
         """A document's units (evo_mt.runtime.text.inline) through one route: the document's
-        language, given or detected on its whole text; each leg places the marks anew."""
+        language, given or detected on its whole text."""
         route = self.route("\n".join(unit.text for unit in units), "the document")
-        found = list(units)
-        for leg in route.legs:
-            found = translate_marked(leg, found, **options)
-        return found
+        return translate_marked_through(route, units, **options)
 
     def translate(
         self, lines: Sequence[str], batch_size: int = BATCH_SIZE, max_tokens: int = MAX_TOKENS
@@ -212,3 +209,15 @@ class Router:
             for i, line in zip(indices, last, strict=True):
                 found[i] = line
         return found  # type: ignore[return-value]  # every line is in one group
+
+
+def translate_marked_through(
+    route: Route, units: Sequence[Marked], beam: int | None = None, **options: Any
+) -> List[Marked]:
+    """Marked units (evo_mt.runtime.text.inline) through each leg of `route`, each leg placing
+    the marks anew by its own alignments; `beam`: each leg's, else the model's own."""
+    found = list(units)
+    for leg in route.legs:
+        engine = leg if beam is None else leg.with_search(beam, 1)
+        found = translate_marked(engine, found, **options)
+    return found

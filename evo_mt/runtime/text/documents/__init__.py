@@ -6,6 +6,7 @@ errors.py     DocumentError: a document that cannot be translated, in one line
 archives.py   a ZIP-based document checked before a library reads it (damage, passwords,
               zip bombs, XML entities)
 plain.py      plain text and Markdown
+html.py       HTML: blocks as units, inline tags as spans (Python's html.parser)
 subtitles.py  .srt and .vtt (pysubs2)
 runs.py       runs of formatted text as one unit with spans, and back
 word.py       .docx (python-docx)

@@ -45,6 +45,7 @@ FORMATS: Dict[str, DocumentFormat] = {
     for found in (
         DocumentFormat("text", (".txt",), True, "plain:translate_text"),
         DocumentFormat("markdown", (".md", ".markdown"), True, "plain:translate_markdown_document"),
+        DocumentFormat("html", (".html", ".htm"), True, "html:translate_html_document"),
         DocumentFormat("srt", (".srt",), True, "subtitles:translate_srt"),
         DocumentFormat("vtt", (".vtt",), True, "subtitles:translate_vtt"),
         DocumentFormat("docx", (".docx",), False, "word:translate_docx"),
