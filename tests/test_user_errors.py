@@ -107,7 +107,7 @@ def test_mistakes_with_paths_are_named(monkeypatch, capsys, tmp_path):
 def test_usage_mistakes_are_one_line_errors_with_status_2(monkeypatch, capsys, tmp_path):
     cases = [
         (["translate", str(tmp_path), "--batch-size", "0"], "Invalid value for '--batch-size'", "translate"),
-        (["translate"], "Missing argument 'RUN_OR_CHECKPOINT'", "translate"),
+        (["translate"], "Missing argument 'MODELS...'", "translate"),
         (["bench", "model", "--sise", "3"], "No such option: --sise", "bench model"),
         (["nonsense"], "No such command 'nonsense'", ""),
     ]
