@@ -5,7 +5,7 @@ from conftest import StandInTranslator
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evo_mt.runtime.text.inline import Marked, Span, interleave, translate_marked
+from evo_mt.runtime.text.inline import Marked, Span, enclosing, interleave, translate_marked
 from evo_mt.runtime.text.pipeline import translate_lines
 
 REVERSED = StandInTranslator(lambda words: [word.upper() for word in words[::-1]])
@@ -35,9 +35,10 @@ def marked(draw):
 
 
 def nested_as_given(source, found):
-    for later, (span, there) in enumerate(zip(source.spans, found.spans, strict=True)):
-        for earlier, placed in zip(source.spans[:later], found.spans[:later], strict=True):
-            if earlier.start <= span.start and span.end <= earlier.end:
+    for later, there in enumerate(found.spans):
+        inside = enclosing(source.spans, later)
+        for earlier, placed in enumerate(found.spans[:later]):
+            if earlier in inside:
                 assert placed.start <= there.start <= there.end <= placed.end
             else:
                 assert there.start >= placed.end

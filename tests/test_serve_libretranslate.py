@@ -343,9 +343,9 @@ LIBRETRANSLATE_ERRORS = [
         "en (English) to de (German)",
     ),
     (
-        "html",
-        {"q": "<p>a</p>", "source": "en", "target": "de", "format": "html"},
-        'format "html" is not supported',
+        "html with alternatives",
+        {"q": "<p>a</p>", "source": "en", "target": "de", "format": "html", "alternatives": 1},
+        'format "html" goes without alternatives',
     ),
     ("an unknown format", {"q": "a", "format": "markdown"}, '"format"'),
     ("q not text", {"q": 3}, '"q" must be a string or a list of strings'),

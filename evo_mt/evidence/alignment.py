@@ -5,17 +5,21 @@ alignment`).
 A content word (noun, verb, adjective) counts where its counterpart appears exactly once in
 the model's translation (evo_mt.pipeline.corpora.toy.counterparts). Alignments: the share of
 those words whose counterpart's aligned source word is the word itself. The time is that of
-translating the lines with and without the alignments' forced pass.
+translating the lines with and without the alignments' forced pass. Tags: the share of
+nouns, each marked <b> in an HTML page, whose <b> comes back around exactly their
+counterpart.
 """
 
 from __future__ import annotations
 
-import re
+import html
 import time
-from typing import Any, Dict, Sequence
+from html.parser import HTMLParser
+from typing import Any, Dict, List, Sequence
 
 from evo_mt.pipeline.corpora.toy import counterparts
-from evo_mt.runtime.text.inline import Marked, Span, translate_marked
+from evo_mt.runtime.text.documents.html import translate_html
+from evo_mt.runtime.text.inline import translate_marked
 from evo_mt.runtime.text.pipeline import translate_lines
 from evo_mt.runtime.text.translator import TextTranslator
 
@@ -51,27 +55,49 @@ def measure(translator: TextTranslator, sources: Sequence[str], seed: int) -> Di
 def tag_placement(
     translator: TextTranslator, sources: Sequence[str], seed: int, *, aligned: bool
 ) -> Dict[str, Any]:
-    """How often a mark around a source noun lands exactly around its counterpart (one mark a
-    sentence, each noun whose counterpart the sentence's translation holds once), placed by
-    the alignments (`aligned`) or in proportion."""
+    """How often a tag around a source noun lands exactly around its counterpart: one HTML
+    page of a paragraph per noun whose counterpart the sentence's translation holds once, the
+    noun in <b>, translated as `--format html` does, its marks placed by the alignments
+    (`aligned`) or in proportion."""
     found = translate_lines(translator, sources)
-    units, wanted = [], []
+    paragraphs, wanted = [], []
     for source, line in zip(sources, found, strict=True):
-        translation = line.texts[0].split()
-        words = list(re.finditer(r"\S+", source))
+        words = source.split()
         for position, target in counterparts(source, line.texts[0], seed, kinds=("noun",)).items():
-            units.append(Marked(source, (Span(words[position].start(), words[position].end(), "b"),)))
-            wanted.append(translation[target])
-    placed = translate_marked(translator, units, aligned=aligned)
-    right = sum(
-        unit.text[unit.spans[0].start : unit.spans[0].end] == word
-        for unit, word in zip(placed, wanted, strict=True)
-    )
+            marked = [*words[:position], f"<b>{html.escape(words[position])}</b>", *words[position + 1 :]]
+            paragraphs.append(f"<p>{' '.join(marked)}</p>")
+            wanted.append(line.texts[0].split()[target])
+    page = "\n".join(paragraphs)
+    translated = translate_html(page, lambda units: translate_marked(translator, units, aligned=aligned))
+    reader = _Bold()
+    reader.feed(translated)
+    right = sum(got.strip() == word for got, word in zip(reader.found, wanted, strict=True))
     return {
-        "nouns": len(units),
+        "nouns": len(wanted),
         "placed_on_counterpart": right,
-        "share": right / len(units) if units else 0.0,
+        "share": right / len(wanted) if wanted else 0.0,
     }
+
+
+class _Bold(HTMLParser):
+    """The text of each <b> element of a page, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: List[str] = []
+        self.inside = False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "b":
+            self.inside = True
+            self.found.append("")
+
+    def handle_endtag(self, tag):
+        self.inside = self.inside and tag != "b"
+
+    def handle_data(self, data):
+        if self.inside:
+            self.found[-1] += data
 
 
 def table(report: Dict[str, Any]) -> str:
@@ -88,7 +114,7 @@ def table(report: Dict[str, Any]) -> str:
             f"translation time: {report['seconds_without_alignment']:.2f} s without alignments, "
             f"{report['seconds_with_alignment']:.2f} s with",
             *(
-                f"a mark around a noun ({found['nouns']}) placed {how}: exactly around its counterpart "
+                f"a <b> tag around a noun ({found['nouns']}) placed {how}: exactly around its counterpart "
                 f"{found['placed_on_counterpart']} times ({100 * found['share']:.1f}%)"
                 for how, found in tags
             ),

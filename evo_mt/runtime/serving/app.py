@@ -102,6 +102,12 @@ def create_app(
     async def translated(request: Request, parsed: TranslateRequest):
         """(each line's n best, or with "scores" its --json object; warnings), or (None, None)
         when the client left first."""
+        if parsed.format == "html":  # each text a document, as `evo-mt translate --format html`
+            from evo_mt.runtime.text.documents.html import translate_html_with
+
+            searching = translator.with_search(parsed.beam, 1)
+            done = [await asyncio.to_thread(translate_html_with, searching, text) for text in parsed.lines]
+            return [[document] for document in done], []
         try:
             plan = await asyncio.to_thread(
                 plan_lines, translator, parsed.lines, labels=parsed.labels, glossary=parsed.glossary,

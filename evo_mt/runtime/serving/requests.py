@@ -53,6 +53,7 @@ class TranslateRequest:
     source_auto: bool  # `source` was "auto": the answer says which language was assumed
     glossary: Glossary | None = None  # the server's terms and the request's (which win)
     scores: bool = False  # evo-mt's form: answer {translation, score, ...} objects
+    format: str = "text"  # "html": each text (or `text` entry) is an HTML document, kept whole
 
     @property
     def shape(self) -> JsonShape:
@@ -151,9 +152,9 @@ def parse_translate(
     if field in payload:
         raise RequestError(statuses.invalid, f'"{field}" goes with "{owner}"; ask for "{instead}" instead')
     source_auto = check_pair(payload, pair)
-    _check_format(payload)
+    text_format = _check_format(payload, statuses)
     if libretranslate:
-        lines, counts, labels, single = _texts(payload, limits, statuses)
+        lines, counts, labels, single = _texts(payload, limits, statuses, text_format == "text")
         nbest = _integer(payload, "alternatives", 0, 0, limits.max_beam - 1, statuses) + 1
     else:
         lines, counts, labels, single = _lines(payload, limits, statuses)
@@ -171,13 +172,15 @@ def parse_translate(
         raise RequestError(statuses.invalid, f'"scores" must be true or false, not {json_type(scores)}')
     if scores and libretranslate:
         raise RequestError(400, '"scores" goes with "text" (evo-mt\'s form), not with "q"')
+    if text_format == "html" and (scores or nbest > 1 or payload.get("glossary") is not None):
+        raise RequestError(statuses.invalid, 'format "html" goes without alternatives, "scores", "glossary"')
     if payload.get("glossary") is not None:
         try:
             glossary = Glossary.from_request(payload["glossary"]).merged_into(glossary)
         except GlossaryError as error:
             raise RequestError(400, str(error)) from None
     return TranslateRequest(
-        lines, counts, labels, beam, nbest, libretranslate, single, source_auto, glossary, scores
+        lines, counts, labels, beam, nbest, libretranslate, single, source_auto, glossary, scores, text_format
     )
 
 
@@ -206,20 +209,18 @@ def check_pair(payload: Dict[str, Any], pair: LanguagePair) -> bool:
     return source == "auto"
 
 
-def _check_format(payload: Dict[str, Any]) -> None:
+def _check_format(payload: Dict[str, Any], statuses: _Statuses) -> str:
     text_format = payload.get("format") or "text"
-    if text_format == "html":
-        raise RequestError(
-            400, 'format "html" is not supported: evo-mt translates plain text (format "text")'
-        )
     if text_format not in FORMATS:
-        raise RequestError(400, f'"format" must be "text", not {text_format!r}')
+        raise RequestError(statuses.invalid, f'"format" must be "text" or "html", not {text_format!r}')
+    return text_format
 
 
 def _texts(
-    payload: Dict[str, Any], limits: ServerLimits, statuses: _Statuses
+    payload: Dict[str, Any], limits: ServerLimits, statuses: _Statuses, by_line: bool = True
 ) -> Tuple[List[str], List[int], List[str], bool]:
-    """LibreTranslate's `q`: each text cut into its lines (\\n, \\r\\n or \\r), each a line to translate."""
+    """LibreTranslate's `q`: each text cut into its lines (\\n, \\r\\n or \\r), each a line to
+    translate; or (not `by_line`: HTML) each text whole, as long as the body may be."""
     q = payload["q"]
     single = isinstance(q, str)
     texts = [q] if single else q
@@ -230,6 +231,11 @@ def _texts(
             raise RequestError(statuses.invalid, f'"q"[{i}] must be a string, not {json_type(text)}')
     lines, counts, labels = [], [], []
     for i, text in enumerate(texts):
+        if not by_line:
+            lines.append(text)
+            counts.append(1)
+            labels.append("q" if single else f"q[{i}]")
+            continue
         parts = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
         for j, line in enumerate(parts):
             where = f"line {j}" if single else f"q[{i}] line {j}"

@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Sequence, Tuple
 
 from evo_mt.runtime.text.alignment import Alignment
 from evo_mt.runtime.text.batching import BATCH_SIZE, MAX_TOKENS
@@ -98,15 +98,57 @@ def translate_marked(
     return placed
 
 
-def interleave(text: str, marks: Iterable[Tuple[int, str]]) -> str:
-    """`text` with each (position, markup) inserted, in the order given; a position before
-    the previous one's is taken as the previous one's, so the markup keeps its order."""
+def spans_of(
+    marks: Sequence[Tuple[str, int]], length: int
+) -> Tuple[Tuple[Span, ...], List[Tuple[int, bool]]]:
+    """The spans of a text of `length` characters from its marks in the order written, each
+    ("open" | "close" | "atom", position): a close ends the innermost open span, an atom is
+    an empty span; a span never closed ends at `length`, a close never opened (its opening
+    was in an earlier unit) ends a span from 0. Returns the spans in document order (each
+    one's mark its first mark's number) and, for each mark, its span's number and whether it
+    stands at the span's start."""
+    # [start, end, order, first mark] of each span as opened; spans starting together come in
+    # the order opened, after those closed without an opening (the outer the later closed).
+    found: List[List[int]] = []
+    ends: List[Tuple[int, bool]] = []
+    opened: List[int] = []
+    for number, (kind, at) in enumerate(marks):
+        if kind == "close" and opened:
+            found[opened[-1]][1] = at
+            ends.append((opened.pop(), False))
+        elif kind == "close":  # the outermost, from the start
+            ends.append((len(found), False))
+            found.append([0, at, -(at * (len(marks) + 1) + number) - 1, number])
+        else:
+            ends.append((len(found), True))
+            found.append([at, at if kind == "atom" else -1, len(found), number])
+            if kind == "open":
+                opened.append(len(found) - 1)
+    for number in opened:
+        found[number][1] = length
+    order = sorted(range(len(found)), key=lambda n: (found[n][0], found[n][2]))
+    rank = {number: place for place, number in enumerate(order)}
+    spans = tuple(Span(found[n][0], found[n][1], found[n][3]) for n in order)
+    return spans, [(rank[number], at_start) for number, at_start in ends]
+
+
+def interleave(
+    text: str, marks: Iterable[Tuple[int, str]], escape: Callable[[str], str] = lambda text: text
+) -> str:
+    """`text` with each (position, markup) inserted, in the order given, and `escape`d between
+    them; a position before the previous one's is taken as the previous one's, so the markup
+    keeps its order."""
     out, at = [], 0
     for position, markup in marks:
         position = min(max(position, at), len(text))
-        out += [text[at:position], markup]
+        out += [escape(text[at:position]), markup]
         at = position
-    return "".join([*out, text[at:]])
+    return "".join([*out, escape(text[at:])])
+
+
+def marks_placed(translated: Marked, ends: Sequence[Tuple[int, bool]]) -> List[int]:
+    """Where each mark (`ends`, as `spans_of` gives them) stands in `translated`."""
+    return [translated.spans[n].start if at_start else translated.spans[n].end for n, at_start in ends]
 
 
 def _words(text: str) -> List[Tuple[int, int]]:
@@ -133,17 +175,49 @@ def _placed(line: str, translation: str, spans: Sequence[Span], links: Links | N
     """`spans` (on `line`) placed on `translation`, nested as they were."""
     source_words, words = _words(line), _words(translation)
     placed: List[Span] = []
-    for span in spans:
+    for number, span in enumerate(spans):
+        inside = set(enclosing(spans, number))
         low, high = 0, len(translation)
-        for earlier, there in zip(spans, placed, strict=False):
-            if earlier.start <= span.start and span.end <= earlier.end:
+        for earlier, there in enumerate(placed):
+            if earlier in inside:
                 low, high = max(low, there.start), min(high, there.end)
             else:  # the span comes after `earlier`: so does its translation
                 low = max(low, there.end)
-        start, end = _by_links(span, source_words, words, links or {}, low, high)
+        wanted = _by_links(span, source_words, words, links or {}, low, high)
+        start, end = _trimmed(line, translation, span, source_words, wanted)
         start = min(max(start, low), high)
         placed.append(Span(start, min(max(end, start), high), span.mark))
     return tuple(placed)
+
+
+def _trimmed(
+    line: str, translation: str, span: Span, source_words: List[Tuple[int, int]], where: Tuple[int, int]
+) -> Tuple[int, int]:
+    """`where` without the punctuation that the span left out of its first and last source
+    words (`<a>stays</a>.`: the translation's word "bleibt." is marked without its ".")."""
+    start, end = where
+    words = [(a, b) for a, b in source_words if a < span.end and b > span.start]
+    if not words or start >= end:
+        return where
+    before, after = line[words[0][0] : span.start], line[span.end : words[-1][1]]
+    if before and not any(c.isalnum() for c in before) and translation.startswith(before, start, end):
+        start += len(before)
+    if after and not any(c.isalnum() for c in after) and translation.endswith(after, start, end):
+        end -= len(after)
+    return start, max(start, end)
+
+
+def enclosing(spans: Sequence[Span], number: int) -> List[int]:
+    """The spans that span `number` lies inside (earlier ones, as tags open before it and
+    close after it). An empty span at the end of another lies after it, as a tag written
+    after its closing tag does."""
+    open_spans: List[int] = []
+    for earlier, span in enumerate(spans[: number + 1]):
+        while open_spans and spans[open_spans[-1]].end <= span.start:
+            open_spans.pop()
+        if earlier < number:
+            open_spans.append(earlier)
+    return open_spans
 
 
 def _by_links(
@@ -155,26 +229,26 @@ def _by_links(
     high: int,
 ) -> Tuple[int, int]:
     """Where a span goes by the alignment: over the target words aligned to the source words
-    it marks (from the first to the last of them) between `low` and `high`; an empty span
-    after the words aligned to the source word before it, else before those of the word
-    after it. Where no such word is there, in proportion (`_in_proportion`)."""
-
-    def inside(found: Sequence[int]) -> List[int]:
-        return sorted(t for t in found if low <= words[t][0] and words[t][1] <= high)
-
+    it marks (from the first to the last of them) between `low` and `high`, else over the
+    word there nearest to them; an empty span after the last word aligned to the source word
+    before it, else before the first aligned to the word after it. Where the words it marks
+    have no aligned word, in proportion (`_in_proportion`)."""
     marked = [i for i, (a, b) in enumerate(source_words) if a < span.end and b > span.start]
     if span.start < span.end and marked:
-        targets = inside([t for i in marked for t in links.get(i, ())])
-        if targets:
-            return words[targets[0]][0], words[targets[-1]][1]
+        aligned = sorted(t for i in marked for t in links.get(i, ()))
+        inside = [t for t in aligned if low <= words[t][0] and words[t][1] <= high]
+        if inside:
+            return words[inside[0]][0], words[inside[-1]][1]
+        there = [t for t, (a, b) in enumerate(words) if low <= a and b <= high]
+        if aligned and there:  # the words it marks went before (or after) where it may go
+            nearest = min(there, key=lambda t: abs(t - aligned[0]))
+            return words[nearest]
     elif span.start == span.end:
         before = sum(1 for _, b in source_words if b <= span.start)
-        after = inside(links.get(before - 1, ())) if before else []
-        if after:
-            return words[after[-1]][1], words[after[-1]][1]
-        ahead = inside(links.get(before, ()))
-        if ahead:
-            return words[ahead[0]][0], words[ahead[0]][0]
+        if links.get(before - 1):
+            return words[max(links[before - 1])][1], words[max(links[before - 1])][1]
+        if links.get(before):
+            return words[min(links[before])][0], words[min(links[before])][0]
     return _in_proportion(span, source_words, words, low, high)
 
 

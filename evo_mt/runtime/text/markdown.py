@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Sequence, Tuple
 
-from evo_mt.runtime.text.inline import Marked, Span, interleave
+from evo_mt.runtime.text.inline import Marked, interleave, marks_placed, spans_of
 
 # Units of prose to their translations, marks placed (evo_mt.runtime.text.inline.translate_marked).
 Translate = Callable[[List[Marked]], List[Marked]]
@@ -51,34 +51,17 @@ class _Stretch:
         return "".join(source for _, _, source in self.items)
 
     def marked(self) -> Tuple[Marked, List[Tuple[int, bool]]]:
-        """The stretch's prose with a span for each pair of marks, and for each mark in
-        order, its span's number and whether it opens it. A mark left open (a code span or
-        an image cut the stretch inside it) marks the rest of the stretch; one closed without
-        its opening, the stretch up to it."""
-        found: List[Tuple[int, int, int]] = []  # (start, end, order) of each span
-        marks: List[Tuple[int, bool]] = []
-        opened: List[int] = []
-        at = 0
+        """The stretch's prose with a span for each pair of marks (inline.spans_of: a mark left
+        open, where a code span or an image cut the stretch inside it, marks the rest of the
+        stretch), and where each mark stands on its span."""
+        marks, at = [], 0
         for kind, text, _ in self.items:
             if kind == "text":
                 at += len(text)
-            elif kind == "open":
-                opened.append(len(found))
-                marks.append((len(found), True))
-                found.append((at, -1, len(found)))
-            elif opened:
-                number = opened.pop()
-                found[number] = (found[number][0], at, number)
-                marks.append((number, False))
-            else:  # closes a mark opened in an earlier stretch: the outermost from the start
-                marks.append((len(found), False))
-                found.append((0, at, -len(found) - 1))
-        for number in opened:
-            found[number] = (found[number][0], at, number)
-        order = sorted(range(len(found)), key=lambda n: (found[n][0], -found[n][1], found[n][2]))
-        rank = {number: place for place, number in enumerate(order)}
-        spans = tuple(Span(found[n][0], found[n][1], n) for n in order)
-        return Marked(self.plain, spans), [(rank[number], opens) for number, opens in marks]
+            else:
+                marks.append((kind, at))
+        spans, ends = spans_of(marks, at)
+        return Marked(self.plain, spans), ends
 
 
 # A segment (a block's prose up to a hard break): stretches of prose and kept atoms (str).
@@ -255,6 +238,5 @@ def _translated(stretches: List[_Stretch], translate: Translate) -> Dict[int, st
     translated = translate([marked for marked, _ in laid_out]) if prose else []
     for item, (_, marks), done in zip(prose, laid_out, translated, strict=True):
         sources = [source for kind, _, source in item.items if kind != "text"]
-        at = [done.spans[n].start if opens else done.spans[n].end for n, opens in marks]
-        rendered[id(item)] = interleave(done.text, zip(at, sources, strict=True))
+        rendered[id(item)] = interleave(done.text, zip(marks_placed(done, marks), sources, strict=True))
     return rendered

@@ -45,12 +45,14 @@ FORMATS: Dict[str, DocumentFormat] = {
     for found in (
         DocumentFormat("text", (".txt",), True, "plain:translate_text"),
         DocumentFormat("markdown", (".md", ".markdown"), True, "plain:translate_markdown_document"),
+        DocumentFormat("html", (".html", ".htm"), True, "plain:translate_html_document"),
         DocumentFormat("srt", (".srt",), True, "subtitles:translate_srt"),
         DocumentFormat("vtt", (".vtt",), True, "subtitles:translate_vtt"),
         DocumentFormat("docx", (".docx",), False, "word:translate_docx"),
         DocumentFormat("pptx", (".pptx",), False, "slides:translate_pptx"),
         DocumentFormat("odt", (".odt",), False, "opendocument:translate_odt"),
         DocumentFormat("odp", (".odp",), False, "opendocument:translate_odp"),
+        DocumentFormat("epub", (".epub",), False, "epub:translate_epub"),
     )
 }
 

@@ -1,4 +1,5 @@
-"""Text documents: plain text line by line, and Markdown (evo_mt.runtime.text.markdown)."""
+"""Text documents: plain text line by line, Markdown (evo_mt.runtime.text.markdown) and HTML
+(evo_mt.runtime.text.documents.html)."""
 
 from __future__ import annotations
 
@@ -32,3 +33,10 @@ def translate_markdown_document(data: bytes, translate: Translate) -> bytes:
     text = decoded(data, "Markdown")
     lines = translate_markdown(split_lines(text), lambda texts: plain_texts(translate, texts))
     return ("\n".join(lines) + _ending(text)).encode("utf-8")
+
+
+def translate_html_document(data: bytes, translate: Translate) -> bytes:
+    """An HTML page, as `evo-mt translate --format html` translates it."""
+    from evo_mt.runtime.text.documents.html import translate_html
+
+    return translate_html(decoded(data, "HTML"), translate).encode("utf-8")
