@@ -409,3 +409,6 @@ def test_epub_chapters_translated_as_html_and_every_other_member_kept():
     assert [
         item.file_name for item in epub.read_epub(io.BytesIO(out)).get_items_of_type(ebooklib.ITEM_DOCUMENT)
     ]
+    hostile = zipped({"mimetype": "application/epub+zip", "OEBPS/chapter.xhtml": LAUGHS})
+    with pytest.raises(DocumentError, match=r"the \.epub file declares XML entities \(OEBPS/chapter.xhtml\)"):
+        format_for("a.epub").translate(hostile, shouted)
