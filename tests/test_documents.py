@@ -371,3 +371,44 @@ def test_translated_files_are_deleted_after_their_lifetime(tmp_path):
     assert files.find("../" + kept) is None and files.find(kept) is not None
     files.close()
     assert not files.folder.exists()
+
+
+def test_epub_chapters_translated_as_html_and_every_other_member_kept():
+    import ebooklib
+    from ebooklib import epub
+    from lxml import etree
+
+    book = epub.EpubBook()
+    book.set_identifier("book-1")
+    book.set_title("A book")
+    book.set_language("en")
+    chapter = epub.EpubHtml(title="Chapter", file_name="chapter.xhtml", lang="en")
+    chapter.content = "<h1>a title</h1><p>plain words <b>strong</b> end .</p>"
+    book.add_item(chapter)
+    book.add_item(epub.EpubItem(uid="css", file_name="style.css", media_type="text/css", content=b"p {}"))
+    book.toc = (chapter,)
+    book.add_item(epub.EpubNcx())
+    book.add_item(epub.EpubNav())
+    book.spine = ["nav", chapter]
+    data = io.BytesIO()
+    epub.write_epub(data, book)
+    out = format_for("a.epub").translate(data.getvalue(), shouted)
+    source, translated = zipfile.ZipFile(data), zipfile.ZipFile(io.BytesIO(out))
+    members = [(member.filename, member.compress_type) for member in translated.infolist()]
+    assert members == [(member.filename, member.compress_type) for member in source.infolist()]
+    assert members[0] == ("mimetype", zipfile.ZIP_STORED)
+    changed = [name for name in translated.namelist() if translated.read(name) != source.read(name)]
+    assert changed == ["EPUB/chapter.xhtml", "EPUB/nav.xhtml"]
+    xhtml = etree.fromstring(translated.read("EPUB/chapter.xhtml"))  # still XML
+    before = etree.fromstring(source.read("EPUB/chapter.xhtml"))
+    assert [element.tag for element in xhtml.iter()] == [element.tag for element in before.iter()]
+    body = "".join(xhtml.itertext())
+    assert "A TITLE" in body and "PLAIN WORDS STRONG END ." in body
+    bold = xhtml.find(".//{http://www.w3.org/1999/xhtml}b")
+    assert bold.text == "STRONG"
+    assert [
+        item.file_name for item in epub.read_epub(io.BytesIO(out)).get_items_of_type(ebooklib.ITEM_DOCUMENT)
+    ]
+    hostile = zipped({"mimetype": "application/epub+zip", "OEBPS/chapter.xhtml": LAUGHS})
+    with pytest.raises(DocumentError, match=r"the \.epub file declares XML entities \(OEBPS/chapter.xhtml\)"):
+        format_for("a.epub").translate(hostile, shouted)

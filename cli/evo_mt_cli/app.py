@@ -261,7 +261,8 @@ def translate(
         None,
         "--format",
         help=f"{', '.join(FORMATS)} (default: by --input's extension, else text); markdown keeps "
-        "code, HTML, link targets, URLs and block markers as they are.",
+        "code, HTML, link targets, URLs and block markers as they are; html keeps tags, attributes, "
+        "scripts, styles, pre and code, inline tags placed on their words.",
     ),
     constraints: bool = typer.Option(
         False, "--constraints", help="Each line is 'source<TAB>phrase<TAB>...', unsplit: each phrase appears."

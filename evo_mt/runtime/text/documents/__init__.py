@@ -12,4 +12,5 @@ runs.py       runs of formatted text as one unit with spans, and back
 word.py       .docx (python-docx)
 slides.py     .pptx (python-pptx)
 opendocument.py  .odt and .odp (odfpy)
+epub.py       .epub (ebooklib; its XHTML through html.py)
 """

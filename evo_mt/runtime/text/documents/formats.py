@@ -52,6 +52,7 @@ FORMATS: Dict[str, DocumentFormat] = {
         DocumentFormat("pptx", (".pptx",), False, "slides:translate_pptx"),
         DocumentFormat("odt", (".odt",), False, "opendocument:translate_odt"),
         DocumentFormat("odp", (".odp",), False, "opendocument:translate_odp"),
+        DocumentFormat("epub", (".epub",), False, "epub:translate_epub"),
     )
 }
 

@@ -1,4 +1,5 @@
-"""Text documents: plain text line by line, and Markdown (evo_mt.runtime.text.markdown)."""
+"""Text documents: plain text line by line, Markdown (evo_mt.runtime.text.markdown) and HTML
+(evo_mt.runtime.text.documents.html)."""
 
 from __future__ import annotations
 
