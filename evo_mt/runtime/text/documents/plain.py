@@ -1,5 +1,4 @@
-"""Text documents: plain text line by line, Markdown (evo_mt.runtime.text.markdown) and HTML
-(evo_mt.runtime.text.documents.html)."""
+"""Text documents: plain text line by line, and Markdown (evo_mt.runtime.text.markdown)."""
 
 from __future__ import annotations
 
