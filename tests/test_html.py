@@ -2,7 +2,9 @@
 kept elements byte for byte, inline tags around the words they marked; the CLI and the API alike."""
 
 import json
+import os
 from html.parser import HTMLParser
+from pathlib import Path
 
 import httpx
 import lxml.html
@@ -144,3 +146,29 @@ def test_format_html_through_the_api_equals_the_cli(exported_toy, toy_run, fairs
     assert answer.status_code == 200, answer.text
     assert answer.json()["translatedText"] == done.stdout
     assert json.loads(lines.text)["translations"] == [done.stdout]
+    # Both pages as a browser shows them, side by side: the translation keeps the source's
+    # layout, its bold and italic words, and its <pre> untouched (docs/html-page.png).
+    from playwright.sync_api import sync_playwright
+    from test_serve_libretranslate import CHROMIUM_ARGS, chromium
+
+    browser_path = chromium()
+    assert browser_path, "no Chromium: scripts/setup_browser.sh (make test) installs Debian's"
+    picture = Path(os.environ.get("EVO_MT_HTML_SCREENSHOT") or tmp_path / "html-page.png")
+    frame = "flex:1 1 0;min-width:0;padding:0 1em;border:1px solid #ccc"
+    framed = "".join(
+        f'<div style="{frame}"><h4>{title}</h4>{body}</div>'
+        for title, body in (("source", page), ("--format html", done.stdout))
+    )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=browser_path, args=CHROMIUM_ARGS)
+        try:
+            view = browser.new_page(viewport={"width": 1100, "height": 330})
+            style = "<style>pre { white-space: pre-wrap } h1 { font-size: 1.3em }</style>"
+            view.set_content(f'{style}<body style="display:flex;font-family:sans-serif">{framed}</body>')
+            assert view.inner_text("div:nth-child(2) h1") == plain
+            assert view.inner_text("div:nth-child(2) pre") == first
+            assert view.inner_text("div:nth-child(2) b").strip()  # bold words, on some translation
+            view.screenshot(path=str(picture))
+        finally:
+            browser.close()
+    assert picture.stat().st_size > 5_000
