@@ -21,6 +21,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from evo_mt.runtime.base.errors import UserError
 from evo_mt.runtime.serving import files, libretranslate
 from evo_mt.runtime.serving.batcher import Batcher, QueueFull
 from evo_mt.runtime.serving.bodies import api_key, client_address, read_payload
@@ -30,12 +31,12 @@ from evo_mt.runtime.serving.libretranslate import Routed
 from evo_mt.runtime.serving.limits import ServerLimits
 from evo_mt.runtime.serving.metrics import Metrics
 from evo_mt.runtime.serving.requests import RequestError, TranslateRequest, parse_translate
-from evo_mt.runtime.text.detection import Candidate, DetectionError, LanguageDetector
+from evo_mt.runtime.text.detection import LanguageDetector
 from evo_mt.runtime.text.documents.html import translate_html
 from evo_mt.runtime.text.glossary import Glossary
 from evo_mt.runtime.text.phrases import ConstraintError
 from evo_mt.runtime.text.pipeline import plan_lines
-from evo_mt.runtime.text.routing import Catalog, RouteError, pair_of, translate_marked_through
+from evo_mt.runtime.text.routing import Catalog, Router, pair_of, translate_marked_through
 from evo_mt.runtime.text.translator import TextTranslator
 
 logger = logging.getLogger("evo_mt")
@@ -276,32 +277,18 @@ def _labels(parsed: TranslateRequest, text: int) -> List[str]:
 
 
 def _routes(parsed: TranslateRequest, catalog: Catalog, detector: LanguageDetector) -> List[Routed]:
-    """Each text's language (given, or detected) and its route to the target; RequestError(400)
+    """Each text's route to the target (and with "auto" its language detected); RequestError(400)
     for a text whose language cannot be told or has no way to the target."""
+    router = Router(catalog, parsed.source, parsed.target, detector)
     found = []
     for i, lines in enumerate(parsed.texts):
         where = f"q[{i}]" if parsed.libretranslate and not parsed.single else (
             "q" if parsed.libretranslate else f"line {i}"
         )
-        text = "\n".join(lines)
-        detected = None
-        if not parsed.source_auto:
-            source = parsed.source
-        elif not text.strip():  # nothing to detect: a blank comes back blank by any route
-            source = catalog.source_for(parsed.target)
-            detected = Candidate(source, 0.0)
-        else:
-            try:
-                detected = detector.detect(text)
-            except DetectionError as error:
-                raise RequestError(400, f"{where}: {error}") from None
-            source = detected.language
         try:
-            route = catalog.route(source, parsed.target)
-        except RouteError as error:
-            said = f" (detected, {detected.confidence:.0%})" if detected else ""
-            raise RequestError(400, f"{where}: the text is in {source}{said}: {error}") from None
-        found.append(Routed(route, detected))
+            found.append(Routed(*router.detected_route("\n".join(lines), where)))
+        except UserError as error:
+            raise RequestError(400, str(error)) from None
     return found
 
 

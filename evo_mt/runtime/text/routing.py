@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Sequence, Tuple
 
 from evo_mt.runtime.base.errors import UserError
 from evo_mt.runtime.text.batching import BATCH_SIZE, MAX_TOKENS
-from evo_mt.runtime.text.detection import LanguageDetector
+from evo_mt.runtime.text.detection import Candidate, LanguageDetector
 from evo_mt.runtime.text.inline import Marked, translate_marked
 from evo_mt.runtime.text.pipeline import translate_lines
 from evo_mt.runtime.text.results import LineTranslation
@@ -150,21 +150,28 @@ class Router:
     def nbest(self) -> int:
         return min(translator.nbest for translator in self.catalog.models.values())
 
-    def route(self, line: str, label: str) -> Route:
-        """The route of one line: from `source`, or from the language detected in it."""
+    def route(self, text: str, label: str) -> Route:
+        """The route of one text: from `source`, or from the language detected in it."""
+        return self.detected_route(text, label)[0]
+
+    def detected_route(self, text: str, label: str) -> Tuple[Route, Candidate | None]:
+        """The route of one text, and with "auto" the language detected (a blank text, which
+        any route gives back blank, with confidence 0); a UserError names `label`."""
         if self.detector is None:
-            return self.catalog.route(self.source, self.target)
-        if not line.strip():  # a blank line comes back blank by any route
-            source = self.catalog.source_for(self.target)
+            return self.catalog.route(self.source, self.target), None
+        if not text.strip():
+            detected = Candidate(self.catalog.source_for(self.target), 0.0)
         else:
             try:
-                source = self.detector.detect(line).language
+                detected = self.detector.detect(text)
             except UserError as error:
                 raise UserError(f"{label}: {error}") from None
         try:
-            return self.catalog.route(source, self.target)
+            return self.catalog.route(detected.language, self.target), detected
         except RouteError as error:
-            raise RouteError(f"{label}: the line is in {source} (detected): {error}") from None
+            raise RouteError(
+                f"{label}: the text is in {detected.language} (detected, {detected.confidence:.0%}): {error}"
+            ) from None
 
     def translate_marked(self, units: Sequence[Marked], **options: Any) -> List[Marked]:
         """A document's units (evo_mt.runtime.text.inline) through one route: the document's
